@@ -244,11 +244,9 @@ def whisper_generation_config(
 ) -> GenerationConfig:
     """The generation config transformers 5.x expects: `is_multilingual`, and for multilingual models the
     language and task tables, so that `generate(language="en", task="transcribe")` works."""
+    shared_with_model = ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id")
     generation = GenerationConfig(
-        decoder_start_token_id=config.decoder_start_token_id,
-        bos_token_id=config.bos_token_id,
-        eos_token_id=config.eos_token_id,
-        pad_token_id=config.pad_token_id,
+        **{name: getattr(config, name) for name in shared_with_model},
         suppress_tokens=config.suppress_tokens,
         begin_suppress_tokens=config.begin_suppress_tokens,
         max_length=dims.text_positions,

@@ -1,8 +1,12 @@
 """Loading Whisper from every kind of source, and the conversion cache (reused, atomic, user-settable)."""
 
 import pytest
+import torch
 
 import maslora.whisper_io as whisper_io
+from maslora.audio import load_audio
+from maslora.decoding import MAX_NEW_TOKENS
+from maslora.transcribe import log_mel_features, transcribe
 from maslora.whisper_io import ModelNotFoundError, cache_dir, load_whisper, package_folder
 
 
@@ -64,10 +68,19 @@ def test_prompts_for_english_only_and_multilingual(tiny_en, base):
     ]
 
 
-def test_multilingual_generation_config_works_with_transformers_language_arguments(base):
+def test_generation_configs_work_with_transformers_generate(tiny_en, base, native_clips):
+    """transformers 5.x refuses `language` for English-only models and needs the tables for multilingual ones."""
+    assert tiny_en.model.generation_config.is_multilingual is False
     config = base.model.generation_config
-    assert config.is_multilingual and config.lang_to_id["<|en|>"] == 50259
+    assert config.is_multilingual and config.lang_to_id["<|en|>"] == 50259 and config.no_timestamps_token_id == 50363
     assert config.task_to_id == {"transcribe": 50359, "translate": 50358}
+    audio = load_audio(native_clips[3][0])
+    for whisper, english in ((tiny_en, {}), (base, {"language": "en", "task": "transcribe"})):
+        features = log_mel_features(whisper, [audio])
+        with torch.inference_mode():
+            tokens = whisper.model.generate(features, max_new_tokens=MAX_NEW_TOKENS, **english)
+        generated = whisper.tokenizer.batch_decode(tokens, skip_special_tokens=True)[0].strip()
+        assert generated == transcribe(whisper, [audio])[0]
 
 
 @pytest.mark.parametrize(
