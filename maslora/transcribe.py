@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from maslora.audio import SAMPLE_RATE, load_audio
 from maslora.decoding import greedy_decode, token_budget
@@ -16,16 +17,17 @@ CUT_FRAME_SAMPLES = SAMPLE_RATE // 10  # loudness is compared over 100 ms frames
 DEFAULT_BATCH_SIZE = 8  # every window costs a full 30 s encoder pass; 8 keeps CPU memory under ~1 GB on base
 
 
-def split_into_windows(audio: np.ndarray) -> list[np.ndarray]:
-    """Cut audio longer than 30 s at the quietest 100 ms frame of each window's last 5 s.
+def split_into_windows(audio: np.ndarray, window_samples: int = WINDOW_SAMPLES) -> list[np.ndarray]:
+    """Cut audio longer than a window (30 s) at the quietest 100 ms frame of each window's last 5 s.
 
     Example: 70 s of speech with pauses at 27.3 s and 55.0 s -> windows of 27.3 s, 27.7 s and 15.0 s.
     """
     windows = []
     start = 0
-    while len(audio) - start > WINDOW_SAMPLES:
-        search_from = start + WINDOW_SAMPLES - CUT_SEARCH_SECONDS * SAMPLE_RATE
-        region = audio[search_from : start + WINDOW_SAMPLES]
+    search_samples = min(CUT_SEARCH_SECONDS * SAMPLE_RATE, window_samples // 2)
+    while len(audio) - start > window_samples:
+        search_from = start + window_samples - search_samples
+        region = audio[search_from : start + window_samples]
         frames = region[: len(region) // CUT_FRAME_SAMPLES * CUT_FRAME_SAMPLES].reshape(-1, CUT_FRAME_SAMPLES)
         quietest = int(np.argmin(np.square(frames).mean(axis=1)))
         cut = search_from + quietest * CUT_FRAME_SAMPLES + CUT_FRAME_SAMPLES // 2
@@ -36,22 +38,25 @@ def split_into_windows(audio: np.ndarray) -> list[np.ndarray]:
 
 
 def log_mel_features(whisper: Whisper, windows: list[np.ndarray]) -> torch.Tensor:
-    """[batch, mels, 3000] log-mel features, each window zero-padded to 30 s as Whisper was trained."""
+    """[batch, mels, 3000] log-mel features, each window zero-padded to 30 s (or the cropped window)."""
     return whisper.feature_extractor(windows, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
 
 
-def transcribe(whisper: Whisper, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> list[str]:
+def transcribe(
+    whisper: Whisper, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
+) -> list[str]:
     """One transcript per 16 kHz mono clip (see maslora.audio); clips of any length, batched by window."""
     windows: list[tuple[int, int, np.ndarray]] = []  # (clip index, window index, samples)
     window_counts = []
     for clip_index, audio in enumerate(audios):
-        clip_windows = split_into_windows(audio)
+        clip_windows = split_into_windows(audio, whisper.feature_extractor.n_samples)  # 30 s unless cropped
         window_counts.append(len(clip_windows))
         windows += [(clip_index, window_index, window) for window_index, window in enumerate(clip_windows)]
     # Longest first: rows of a batch then need similar token counts, so few steps are spent on finished rows.
     windows.sort(key=lambda item: -len(item[2]))
     texts: dict[tuple[int, int], str] = {}
-    for batch_start in range(0, len(windows), batch_size):
+    starts = range(0, len(windows), batch_size)
+    for batch_start in tqdm(starts, desc="transcribing", unit="batch", disable=not progress):
         batch = windows[batch_start : batch_start + batch_size]
         samples = [window for _, _, window in batch]
         budgets = [token_budget(len(window) / SAMPLE_RATE) for window in samples]

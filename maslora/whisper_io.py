@@ -12,7 +12,6 @@ CTranslate2 checkpoints are converted once into a Hugging Face folder under the 
 
 import hashlib
 import importlib.util
-import os
 import re
 import shutil
 import uuid
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
 
+from maslora.cache import cache_dir
 from maslora.ctranslate2_format import load_model
 from maslora.whisper_convert import ENGLISH_ONLY_VOCAB_SIZE, convert_ctranslate2_whisper
 
@@ -71,12 +71,6 @@ class CTranslate2Files:
     model_parts: list[Path]  # model.bin, or model.bin.part1, model.bin.part2, ... in order
     tokenizer: Path
     config: Path
-
-
-def cache_dir() -> Path:
-    if "MASLORA_CACHE" in os.environ:
-        return Path(os.environ["MASLORA_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "maslora"
 
 
 def _part_number(path: Path) -> int:

@@ -40,3 +40,38 @@ def native_clips() -> list[tuple[Path, str]]:
     """(path, reference text) for the 593 real native recordings, in prompt order."""
     with open(NATIVE / "manifest.csv", newline="", encoding="utf-8") as handle:
         return [(NATIVE / row["path"], row["text"]) for row in csv.DictReader(handle)]
+
+
+@pytest.fixture(scope="session")
+def fake_l2arctic(tmp_path_factory) -> Path:
+    """A real-layout L2-ARCTIC tree: the 24 speaker codes, 12 prompts each, spoken by espeak-ng at 44.1 kHz.
+
+    As in the real corpus, one speaker (ABA) lacks two prompts, and the folders hold other files too.
+    """
+    import numpy as np
+    import soundfile
+    import soxr
+
+    from maslora.corpora import L2_ARCTIC_SPEAKERS, arctic_prompts
+    from maslora.synth.espeak import phonemize, synthesize
+    from maslora.synth.speakers import ESPEAK_VOICES
+
+    root = tmp_path_factory.mktemp("L2-ARCTIC")
+    (root / "LICENSE").write_text("not a speaker")
+    prompts = list(arctic_prompts().items())[:12]
+    spoken = {}
+    for position in range(4):
+        for uid, text in prompts:
+            samples, rate = synthesize(phonemize(text), ESPEAK_VOICES[position])
+            spoken[position, uid] = soxr.resample(samples, rate, 44_100).astype(np.float32)
+    for speakers in L2_ARCTIC_SPEAKERS.values():
+        for position, speaker in enumerate(speakers):
+            (root / speaker / "wav").mkdir(parents=True)
+            (root / speaker / "transcript").mkdir()
+            (root / speaker / "annotation").mkdir()
+            for uid, text in prompts:
+                if speaker == "ABA" and uid in ("arctic_a0003", "arctic_a0007"):
+                    continue
+                soundfile.write(root / speaker / "wav" / f"{uid}.wav", spoken[position, uid], 44_100, subtype="PCM_16")
+                (root / speaker / "transcript" / f"{uid}.txt").write_text(text)
+    return root

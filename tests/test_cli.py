@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pandas as pd
+
 from tests.conftest import ROOT
 
 
@@ -32,3 +34,70 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
         result = _run(*args)
         assert result.returncode == 2
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "maslora.synth", "--out", str(tmp_path), "--prompts", "1", "--accents", "spanish,native",
+         "--speakers-per-accent", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 clips written" in result.stdout
+    assert (tmp_path / "SPA1" / "wav" / "arctic_a0001.wav").is_file()
+    bad = subprocess.run(
+        [sys.executable, "-m", "maslora.synth", "--out", str(tmp_path), "--accents", "klingon"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert bad.returncode == 2 and "unknown accent" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path):
+    rows = tmp_path / "rows.csv"
+    result = _run("evaluate", "--corpus", str(fake_l2arctic), "--prompts", "2", "--rows", str(rows))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for label in ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese", "pooled", "macro mean"]:
+        assert any(line.startswith(label) for line in lines), label
+    table = pd.read_csv(rows)
+    assert len(table) == 24 * 2 and set(table.utterance_id) == {"arctic_a0001", "arctic_a0002"}
+    assert {"hypothesis", "errors", "reference_words", "model"} <= set(table.columns)
+
+
+def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_path):
+    import torch
+
+    from maslora.audio import load_audio
+    from maslora.experts import AdapterPlacement, adapter_layers, inject_adapters, merge
+    from maslora.peft_io import save_adapter, save_experts
+    from maslora.transcribe import transcribe
+    from maslora.weights import beta_weights, normalized_weights
+    from maslora.whisper_io import load_whisper
+
+    accents = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+    path = native_clips[3][0]
+    base_text = transcribe(tiny_en, [load_audio(path)])[0]
+    adapted = load_whisper("tiny.en", device="cpu")  # its own copy: the session's tiny_en stays unadapted
+    model = adapted.model
+    inject_adapters(model, AdapterPlacement())
+    generator = torch.Generator().manual_seed(0)
+    for layer in adapter_layers(model).values():  # small random experts: the transcript changes a little
+        layer.lora_B.data = torch.randn(layer.lora_B.shape, generator=generator) * 0.13
+    save_experts(model, accents, AdapterPlacement(), tmp_path / "experts", "tiny.en")
+    weights = normalized_weights(beta_weights("hindi", 1.5, accents), accents)
+    merge(model, weights)
+    expected = transcribe(adapted, [load_audio(path)])[0]
+
+    result = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--accent", "hindi", "--beta", "1.5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+    assert expected != base_text  # otherwise the comparison could not fail
+
+    zero = AdapterPlacement(encoder_experts=1, decoder_experts=1)
+    fresh = tmp_path / "fresh-lora"
+    untouched = load_whisper("tiny.en", device="cpu")
+    inject_adapters(untouched.model, zero)  # B = 0: a regular LoRA that changes nothing yet
+    save_adapter(untouched.model, zero, fresh, "tiny.en")
+    assert _run("transcribe", str(path), "--adapter", str(fresh)).stdout.strip() == base_text
+    bad = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--weights", "klingon=1")
+    assert bad.returncode == 2 and "no expert for klingon" in bad.stderr

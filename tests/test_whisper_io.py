@@ -7,7 +7,8 @@ import maslora.whisper_io as whisper_io
 from maslora.audio import load_audio
 from maslora.decoding import MAX_NEW_TOKENS
 from maslora.transcribe import log_mel_features, transcribe
-from maslora.whisper_io import ModelNotFoundError, cache_dir, load_whisper, package_folder
+from maslora.cache import cache_dir
+from maslora.whisper_io import ModelNotFoundError, load_whisper, package_folder
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):

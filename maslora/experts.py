@@ -1,0 +1,136 @@
+"""Accent experts inside Whisper: the mixture layer, where it goes, how samples are routed, merging.
+
+MAS-LoRA puts N accent experts on the encoder's self-attention projections and one ordinary LoRA,
+shared by all accents, on the decoder's self- and cross-attention. Every adapted projection becomes a
+MixtureLoRALinear; a regular LoRA is the same layer with one expert.
+
+Two ways to run the experts:
+- unmerged, with per-sample weights set by `routed(model, weights)`: training (one-hot rows route each
+  sample to its own accent's expert), and decoding many weightings in one batch;
+- merged, `merge(model, weights)`: s sum_i w_i B_i A_i is folded into each base weight, so the model
+  costs exactly what the base costs; W0 is kept, so re-merging for new weights never accumulates drift.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from maslora.lora import init_lora_A, init_lora_B, lora_scale, merged_weight, mixture_output
+
+TARGETS = {"qv": ("q_proj", "v_proj"), "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj")}
+
+
+@dataclass(frozen=True)
+class AdapterPlacement:
+    """Which projections get adapters, and how many experts each side has."""
+
+    targets: str = "qv"  # the paper's default; "qkvo" adapts all four attention projections
+    encoder_experts: int = 6  # one per accent (MAS-LoRA); 1 = a regular LoRA; 0 = no encoder adaptation
+    decoder_experts: int = 1  # one shared LoRA (the paper's default); N = MAS-LoRA in the decoder too; 0 = none
+    rank: int = 16  # the paper's r
+    alpha: float = 16.0  # the paper's alpha: scale alpha / r = 1
+    dropout: float = 0.05  # the paper's LoRA dropout
+
+
+class MixtureLoRALinear(nn.Module):
+    """nn.Linear plus N LoRA experts: y = W0 x + b + (alpha/r) sum_i w_i B_i A_i dropout(x)."""
+
+    def __init__(
+        self, base: nn.Linear, n_experts: int, rank: int, alpha: float, dropout: float, generator: torch.Generator | None = None
+    ):
+        super().__init__()
+        self.base = base
+        self.lora_A = nn.Parameter(init_lora_A(n_experts, rank, base.in_features, generator).to(base.weight))
+        self.lora_B = nn.Parameter(init_lora_B(n_experts, base.out_features, rank).to(base.weight))
+        self.scale = lora_scale(alpha, rank)
+        self.dropout = nn.Dropout(dropout)
+        self.routing: torch.Tensor | None = None  # [batch, N] or [N] expert weights for the next forward passes
+        self.original_weight: torch.Tensor | None = None  # W0, kept while merged
+
+    @property
+    def n_experts(self) -> int:
+        return self.lora_A.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        if self.original_weight is not None:
+            return y  # merged: the experts are inside base.weight
+        if self.n_experts == 1:
+            weights = torch.ones(1, device=x.device)  # a shared LoRA always applies in full
+        elif self.routing is None:
+            raise RuntimeError("MixtureLoRALinear has no expert weights: run the model inside routed(model, weights)")
+        else:
+            weights = self.routing
+        return y + mixture_output(self.dropout(x), self.lora_A, self.lora_B, weights, self.scale)
+
+    @torch.no_grad()
+    def merge(self, weights: torch.Tensor) -> None:
+        """Fold the weighted experts into base.weight, always starting again from the kept W0."""
+        if self.original_weight is None:
+            self.original_weight = self.base.weight.detach().clone()
+        self.base.weight.copy_(merged_weight(self.original_weight, self.lora_A, self.lora_B, weights, self.scale))
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        if self.original_weight is not None:
+            self.base.weight.copy_(self.original_weight)
+            self.original_weight = None
+
+
+def _side_layers(model: nn.Module, side: str) -> Iterator[tuple[str, nn.Module]]:
+    """(name, attention module) for every self-attention of `side`, and every cross-attention of the decoder."""
+    for name, module in model.named_modules():
+        if f".{side}.layers." in f".{name}" and name.rsplit(".", 1)[-1] in ("self_attn", "encoder_attn"):
+            yield name, module
+
+
+def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0) -> nn.Module:
+    """Replace the target projections of `model` (a transformers Whisper) by MixtureLoRALinear, freeze the rest."""
+    if placement.targets not in TARGETS:
+        raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {placement.targets!r}")
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    generator = torch.Generator().manual_seed(seed)  # the same seed gives the same untrained adapters
+    for side, n_experts in (("encoder", placement.encoder_experts), ("decoder", placement.decoder_experts)):
+        if n_experts == 0:
+            continue
+        for _, attention in list(_side_layers(model, side)):
+            for projection in TARGETS[placement.targets]:
+                base = getattr(attention, projection)
+                adapted = MixtureLoRALinear(base, n_experts, placement.rank, placement.alpha, placement.dropout, generator)
+                setattr(attention, projection, adapted)
+    return model
+
+
+def adapter_layers(model: nn.Module) -> dict[str, MixtureLoRALinear]:
+    return {name: module for name, module in model.named_modules() if isinstance(module, MixtureLoRALinear)}
+
+
+@contextlib.contextmanager
+def routed(model: nn.Module, weights: torch.Tensor) -> Iterator[None]:
+    """Run every multi-expert layer with these weights ([batch, N] per sample, or [N] for the whole batch)."""
+    layers = [layer for layer in adapter_layers(model).values() if layer.n_experts > 1]
+    for layer in layers:
+        if weights.shape[-1] != layer.n_experts:
+            raise ValueError(f"{weights.shape[-1]} weights for a layer with {layer.n_experts} experts")
+        layer.routing = weights
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.routing = None
+
+
+def merge(model: nn.Module, weights: torch.Tensor) -> None:
+    """Fold the experts into the base weights with one weighting [N]; shared LoRAs merge with weight 1."""
+    for layer in adapter_layers(model).values():
+        layer.merge(weights if layer.n_experts > 1 else torch.ones(1, device=weights.device))
+
+
+def unmerge(model: nn.Module) -> None:
+    """Restore every base weight to its exact W0."""
+    for layer in adapter_layers(model).values():
+        layer.unmerge()

@@ -1,0 +1,61 @@
+"""LoRA and mixture-of-LoRA-experts maths, as pure functions over tensors.
+
+    LoRA:     y = W0 x + s B A x                    s = alpha / r
+    Mixture:  y = W0 x + s sum_i w_i B_i A_i x      (MAS-LoRA: one expert i per accent)
+
+Shapes: A [N, r, in] (the N experts' down-projections), B [N, out, r] (up-projections), w [N] or, for
+per-sample weights in a batch, [batch, N]. A regular LoRA is the mixture with N = 1 and w = [1].
+"""
+
+import math
+
+import torch
+
+
+def lora_scale(alpha: float, rank: int) -> float:
+    """s = alpha / r (16 / 16 = 1 with the paper's settings)."""
+    return alpha / rank
+
+
+def mixture_update(A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
+    """s sum_i w_i B_i A_i as one [out, in] matrix: one product of the concatenated experts,
+    [w_1 B_1 | ... | w_N B_N] @ [A_1; ...; A_N], instead of N products."""
+    weighted_B, stacked_A = _weighted_factors(A, B, weights)
+    return scale * (weighted_B @ stacked_A)
+
+
+def merged_weight(W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
+    """W0 + s sum_i w_i B_i A_i: the weight of a plain linear layer that computes the mixture."""
+    return torch.addmm(W0, *_weighted_factors(A, B, weights), alpha=scale)
+
+
+def _weighted_factors(A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """([w_1 B_1 | ... | w_N B_N] of shape [out, N*r], [A_1; ...; A_N] of shape [N*r, in])."""
+    n, out_features, rank = B.shape
+    weighted_B = (B * weights.to(B)[:, None, None]).permute(1, 0, 2).reshape(out_features, n * rank)
+    return weighted_B, A.reshape(n * rank, -1)
+
+
+def mixture_output(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
+    """s sum_i w_b,i B_i A_i x_b for every sample b with its own weights w_b ([batch, N], or [N] for all).
+
+    x is [batch, ..., in]. All experts run as one batched product; with one-hot rows (training), the
+    other experts' terms are multiplied by exactly 0, so they receive exactly zero gradient.
+    """
+    n, rank, _ = A.shape
+    hidden = x @ A.reshape(n * rank, -1).T  # [batch, ..., N*r]
+    hidden = hidden.unflatten(-1, (n, rank))  # [batch, ..., N, r]
+    per_sample = weights if weights.dim() == 2 else weights.expand(x.shape[0], n)
+    hidden = hidden * per_sample.to(hidden).reshape(x.shape[0], *([1] * (x.dim() - 2)), n, 1)
+    return scale * torch.einsum("...nr,nor->...o", hidden, B)
+
+
+def init_lora_A(n_experts: int, rank: int, in_features: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Kaiming-uniform A (a = sqrt(5), as nn.Linear and PEFT initialize it): bound = 1 / sqrt(in)."""
+    bound = 1.0 / math.sqrt(in_features)
+    return (torch.rand(n_experts, rank, in_features, generator=generator) * 2 - 1) * bound
+
+
+def init_lora_B(n_experts: int, out_features: int, rank: int) -> torch.Tensor:
+    """B = 0, so a fresh adapter leaves the model exactly as it was."""
+    return torch.zeros(n_experts, out_features, rank)

@@ -1,0 +1,74 @@
+"""Training on the real tiny.en: loss and routing work, the best checkpoint loads, a killed run resumes exactly."""
+
+import json
+
+import pytest
+import torch
+
+from maslora.experts import adapter_layers
+from maslora.peft_io import load_experts
+from maslora.training import TrainConfig, decoder_labels, train
+from maslora.whisper_io import load_whisper
+
+
+def _config(out, fake_l2arctic, **overrides) -> TrainConfig:
+    # 180 training clips in fold 1 of the fake tree; batch 4 -> 45 steps per epoch; 2 steps here.
+    settings = dict(corpus=str(fake_l2arctic), encoder_seconds=10, batch_size=4, micro_batch_size=2,
+                    epochs=2 / 45, eval_every=1, validation_limit=3, learning_rate=1e-3, rank=4, alpha=4.0)
+    return TrainConfig(out=out, **{**settings, **overrides})
+
+
+def _trained_weights(out) -> dict[str, torch.Tensor]:
+    return torch.load(out / "checkpoint.pt", weights_only=False)["trainable"]
+
+
+def test_labels_mask_the_prompt_and_the_padding(tiny_en):
+    inputs, targets = decoder_labels(tiny_en, ["Hi.", "Hello there, friend."])
+    prompt = tiny_en.prompt_ids()
+    assert inputs[0, : len(prompt)].tolist() == prompt
+    assert (targets[:, : len(prompt) - 1] == -100).all()
+    first_text = tiny_en.tokenizer("Hi.").input_ids
+    assert targets[0, len(prompt) - 1 : len(first_text) - 1].tolist() == first_text[len(prompt) :]
+    assert (targets[0, len(first_text) - 1 :] == -100).all()  # padding after <|endoftext|>
+
+
+def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2arctic, tmp_path, monkeypatch):
+    summary = train(_config(tmp_path / "whole", fake_l2arctic))
+    assert summary["steps"] == 2 and summary["accents"] == ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+    history = [json.loads(line) for line in (tmp_path / "whole" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [1, 2] and all("validation_wer" in h for h in history)
+    experts = load_whisper("tiny.en", device="cpu")
+    assert load_experts(experts.model, tmp_path / "whole" / "best") == summary["accents"]
+    assert any(layer.lora_B.abs().sum() > 0 for layer in adapter_layers(experts.model).values())  # it learned
+
+    real_step = torch.optim.AdamW.step
+    calls = {"n": 0}
+
+    def killed_at_second_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", killed_at_second_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tmp_path / "killed", fake_l2arctic))
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert train(_config(tmp_path / "killed", fake_l2arctic))["steps"] == 2
+    whole, resumed = _trained_weights(tmp_path / "whole"), _trained_weights(tmp_path / "killed")
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+    assert [json.loads(l)["step"] for l in (tmp_path / "killed" / "history.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(fake_l2arctic, tmp_path):
+    train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 45))
+    with pytest.raises(ValueError, match="another configuration"):
+        train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 45, rank=8))
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_regular_lora_and_full_fine_tuning_train_one_step(fake_l2arctic, tmp_path, method):
+    summary = train(_config(tmp_path / method, fake_l2arctic, method=method, epochs=1 / 45))
+    assert summary["steps"] == 1
+    best = tmp_path / method / "best"
+    assert (best / ("adapter_config.json" if method == "lora" else "model.safetensors")).is_file()
