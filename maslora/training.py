@@ -11,14 +11,17 @@ after a kill, written atomically), `config.json`.
 
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from maslora.atomic import replace_file
@@ -126,11 +129,60 @@ def _trainable_state(whisper: Whisper) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in whisper.model.named_parameters() if p.requires_grad}
 
 
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size). Launched by torchrun (WORLD_SIZE > 1): join the process group, NCCL on GPUs and
+    gloo on CPUs; the long timeout covers rank 0 validating while the others wait at the next step."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=timedelta(hours=2))
+    return (dist.get_rank() if world > 1 else 0), world
+
+
+def _sum_gradients_across_processes(parameters: list[torch.nn.Parameter]) -> None:
+    """Each process scaled its loss by its share of the global batch, so the sum is the batch mean.
+    One all-reduce of a flat buffer per step; every process calls it, whatever its share (even none)."""
+    for parameter in parameters:
+        if parameter.grad is None:
+            parameter.grad = torch.zeros_like(parameter)
+    grads = [parameter.grad for parameter in parameters]
+    flat = torch._utils._flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+        grad.copy_(synced)
+
+
+def _accumulate_gradients(whisper: Whisper, rows: pd.DataFrame, config: TrainConfig, step: int, accent_index: dict[str, int], batch_size: int) -> float:
+    """Forward and backward `rows` in micro-batches; returns their share of the batch's mean loss."""
+    model, device = whisper.model, whisper.model.device
+    share = 0.0
+    for start in range(0, len(rows), config.micro_batch_size):
+        micro = rows.iloc[start : start + config.micro_batch_size]
+        audios = [load_audio(path) for path in micro.path]
+        if config.augment is not None:  # seeded by (seed, step, sample): the same after a resume
+            audios = [augment(a, config.augment, np.random.default_rng([config.seed, step, int(i)])) for i, a in zip(micro.index, audios)]
+        features = log_mel_features(whisper, audios).to(device)
+        inputs, targets = (t.to(device) for t in decoder_labels(whisper, list(micro.text)))
+        routing = torch.tensor([accent_index[a] for a in micro.accent])
+        one_hot = torch.nn.functional.one_hot(routing, len(accent_index)).float().to(device)
+        with routed(model, one_hot), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(input_features=features, decoder_input_ids=inputs).logits
+        loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
+        (loss * len(micro) / batch_size).backward()
+        share += loss.item() * len(micro) / batch_size
+    return share
+
+
 def train(config: TrainConfig) -> dict:
-    """Train as `config` says, resuming from `config.out/checkpoint.pt` if present; returns the summary."""
+    """Train as `config` says, resuming from `config.out/checkpoint.pt` if present; returns the summary.
+
+    Under torchrun every process takes its slice of each batch; gradients are summed across processes
+    before each optimizer step, so N processes compute the same update as one process would.
+    """
+    rank, world = init_distributed()
     torch.manual_seed(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
-    whisper = load_whisper(config.model)
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+    whisper = load_whisper(config.model, device=device)
     if config.encoder_seconds < FULL_WINDOW_SECONDS:
         crop_encoder_window(whisper, config.encoder_seconds)
     table = load_corpus(config.corpus) if config.corpus else load_corpus(embedded_corpus())
@@ -141,8 +193,7 @@ def train(config: TrainConfig) -> dict:
     accent_index = {accent: index for index, accent in enumerate(accents)}
     validation = split.validation.iloc[: config.validation_limit] if config.validation_limit else split.validation
     placement = _prepare_model(whisper, config, len(accents))
-    model = whisper.model
-    parameters = [p for p in model.parameters() if p.requires_grad]
+    parameters = [p for p in whisper.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
     total_steps = max(1, round(config.epochs * steps_per_epoch))
@@ -150,49 +201,44 @@ def train(config: TrainConfig) -> dict:
     checkpoint_path = config.out / "checkpoint.pt"
     step, best_wer, began = 0, math.inf, time.perf_counter()
     if checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, weights_only=False)
+        state = torch.load(checkpoint_path, weights_only=False, map_location=device)
         if state["config"] != _json_config(config):
             raise ValueError(f"{checkpoint_path} was written by another configuration; use a new --out or delete it")
-        model.load_state_dict(state["trainable"], strict=False)
+        whisper.model.load_state_dict(state["trainable"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, best_wer = state["step"], state["best_wer"]
         torch.set_rng_state(state["torch_rng"])
-        _truncate_history(config.out / "history.jsonl", step)  # steps after the checkpoint are redone
-    (config.out / "config.json").write_text(json.dumps(_json_config(config), indent=2))
-    device = model.device
-    use_autocast = device.type == "cuda"
-    model.train()
-    progress = tqdm(total=total_steps, initial=step, desc=f"training {config.method}", unit="step")
+        if rank == 0:
+            _truncate_history(config.out / "history.jsonl", step)  # steps after the checkpoint are redone
+    if rank == 0:
+        (config.out / "config.json").write_text(json.dumps(_json_config(config), indent=2))
+    whisper.model.train()
+    progress = tqdm(total=total_steps, initial=step, desc=f"training {config.method}", unit="step", disable=rank != 0)
     while step < total_steps:
         epoch, index_in_epoch = divmod(step, steps_per_epoch)
         batch = _batches(len(split.train), config, epoch)[index_in_epoch]
         optimizer.zero_grad(set_to_none=True)
-        loss_sum = 0.0
-        for start in range(0, len(batch), config.micro_batch_size):
-            rows = split.train.iloc[batch[start : start + config.micro_batch_size]]
-            audios = [load_audio(path) for path in rows.path]
-            if config.augment is not None:
-                audios = [augment(a, config.augment, np.random.default_rng([config.seed, step, i])) for i, a in zip(batch[start:], audios)]
-            features = log_mel_features(whisper, audios).to(device)
-            inputs, targets = (t.to(device) for t in decoder_labels(whisper, list(rows.text)))
-            one_hot = torch.nn.functional.one_hot(torch.tensor([accent_index[a] for a in rows.accent]), len(accents)).float().to(device)
-            with routed(model, one_hot), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
-                logits = model(input_features=features, decoder_input_ids=inputs).logits
-            loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
-            (loss * len(rows) / len(batch)).backward()
-            loss_sum += loss.item() * len(rows) / len(batch)
+        mine = split.train.iloc[batch[rank::world]]
+        loss = _accumulate_gradients(whisper, mine, config, step, accent_index, len(batch))
+        if world > 1:
+            _sum_gradients_across_processes(parameters)
+            loss_total = torch.tensor([loss])
+            dist.all_reduce(loss_total)
+            loss = loss_total.item()
         optimizer.step()
         schedule.step()
         step += 1
         progress.update(1)
-        record = {"step": step, "epoch": epoch, "loss": loss_sum, "seconds": time.perf_counter() - began}
+        if rank != 0:
+            continue
+        record = {"step": step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
         if step % config.eval_every == 0 or step == total_steps:
             record["validation_wer"] = _validation_wer(whisper, validation, len(accents))
             if record["validation_wer"] < best_wer:
                 best_wer = record["validation_wer"]
                 _save_best(whisper, config, placement, accents)
-            progress.set_postfix(loss=f"{loss_sum:.3f}", wer=f"{record['validation_wer']:.1%}")
+            progress.set_postfix(loss=f"{loss:.3f}", wer=f"{record['validation_wer']:.1%}")
             state = {
                 "config": _json_config(config), "trainable": _trainable_state(whisper), "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "step": step, "best_wer": best_wer, "torch_rng": torch.get_rng_state(),
@@ -201,6 +247,9 @@ def train(config: TrainConfig) -> dict:
         with open(config.out / "history.jsonl", "a", encoding="utf-8") as history:
             history.write(json.dumps(record) + "\n")
     progress.close()
+    if world > 1:
+        dist.barrier()  # nobody leaves before rank 0 has written the last checkpoint
+        dist.destroy_process_group()
     return {"method": config.method, "steps": step, "best_validation_wer": best_wer, "accents": accents}
 
 

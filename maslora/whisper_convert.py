@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from transformers import GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
 from maslora.bpe_merges import restore_missing_merges
@@ -272,8 +273,12 @@ def convert_ctranslate2_whisper(checkpoint: CTranslate2Model, tokenizer_path: Pa
     special = special_token_ids(tokenizer_json)
     config = whisper_config(dims, special, ct2_config)
     model = load_into_model(whisper_state_dict(checkpoint, dims), config)
-    model.generation_config = whisper_generation_config(config, dims, special, ct2_config)
-    model.save_pretrained(out)
+    # Written by hand rather than model.save_pretrained, which silently writes nothing on every process
+    # but rank 0 once torch.distributed is initialized (each torchrun process may convert on its own).
+    weights = {name: tensor.contiguous() for name, tensor in model.state_dict().items() if name != "proj_out.weight"}
+    save_file(weights, out / "model.safetensors", metadata={"format": "pt"})  # proj_out is tied to the embedding
+    config.save_pretrained(out)
+    whisper_generation_config(config, dims, special, ct2_config).save_pretrained(out)
     (out / "tokenizer.json").write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
     end_of_text = "<|endoftext|>"
     tokenizer_config = {

