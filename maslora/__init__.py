@@ -1,10 +1,19 @@
 """maslora: Mixture of Accent-Specific LoRAs for Whisper (arXiv 2505.20006), toolkit and demo core.
 
 The small public API; everything else lives in the module that owns the idea.
+
+    whisper = load_whisper("tiny.en")
+    accents = load_experts(whisper.model, "runs/mas/best")
+    merge(whisper.model, normalized_weights(beta_weights("korean", 2, accents), accents))
+    print(transcribe(whisper, [load_audio("clip.wav")]))
 """
 
 from maslora.audio import SAMPLE_RATE, AudioError, load_audio, to_model_audio
+from maslora.corpora import load_corpus
+from maslora.experts import merge, unmerge
+from maslora.peft_io import load_adapter, load_experts
 from maslora.transcribe import transcribe, transcribe_files
+from maslora.weights import beta_weights, normalized_weights, uniform_weights
 from maslora.whisper_io import DEFAULT_MODEL, ModelNotFoundError, Whisper, load_whisper
 
 __all__ = [
@@ -12,8 +21,16 @@ __all__ = [
     "AudioError",
     "load_audio",
     "to_model_audio",
+    "load_corpus",
+    "merge",
+    "unmerge",
+    "load_adapter",
+    "load_experts",
     "transcribe",
     "transcribe_files",
+    "beta_weights",
+    "normalized_weights",
+    "uniform_weights",
     "DEFAULT_MODEL",
     "ModelNotFoundError",
     "Whisper",

@@ -17,15 +17,9 @@ def lora_scale(alpha: float, rank: int) -> float:
     return alpha / rank
 
 
-def mixture_update(A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
-    """s sum_i w_i B_i A_i as one [out, in] matrix: one product of the concatenated experts,
-    [w_1 B_1 | ... | w_N B_N] @ [A_1; ...; A_N], instead of N products."""
-    weighted_B, stacked_A = _weighted_factors(A, B, weights)
-    return scale * (weighted_B @ stacked_A)
-
-
 def merged_weight(W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
-    """W0 + s sum_i w_i B_i A_i: the weight of a plain linear layer that computes the mixture."""
+    """W0 + s sum_i w_i B_i A_i: the weight of a plain linear layer that computes the mixture, as one
+    product of the concatenated experts, [w_1 B_1 | ... | w_N B_N] @ [A_1; ...; A_N], fused into W0."""
     return torch.addmm(W0, *_weighted_factors(A, B, weights), alpha=scale)
 
 
