@@ -18,14 +18,14 @@ import torch
 import transformers
 
 from maslora.audio import AudioError, load_audio
-from maslora.corpora import CorpusError, load_corpus
+from maslora.corpora import CorpusError, first_prompts
 from maslora.encoder_window import crop_encoder_window
 from maslora.evaluation import transcribe_table, wer_by
 from maslora.experts import merge
 from maslora.peft_io import AdapterError, load_adapter, load_experts
 from maslora.splits import paper_fold
 from maslora.synth.espeak import EspeakError
-from maslora.synth.generate import embedded_corpus
+from maslora.synth.generate import corpus_or_embedded
 from maslora.transcribe import DEFAULT_BATCH_SIZE, transcribe
 from maslora.whisper_convert import ConversionError
 from maslora.weights import WeightsError, choose_weights, normalized_weights, parse_weights
@@ -70,9 +70,9 @@ def transcribe_command(args: argparse.Namespace) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
-    table = load_corpus(args.corpus) if args.corpus else load_corpus(embedded_corpus())
+    table = corpus_or_embedded(args.corpus)
     if args.prompts:
-        table = table[table.utterance_id.isin(sorted(table.utterance_id.unique())[: args.prompts])]
+        table = first_prompts(table, args.prompts)
     if args.fold:
         table = getattr(paper_fold(table, args.fold), args.part)
     rows = transcribe_table(adapted_whisper(args), table, args.batch_size)

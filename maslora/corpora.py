@@ -163,3 +163,8 @@ def load_corpus(source: str | Path, skipped: list[str] | None = None) -> pd.Data
     if source.is_dir() and next(source.rglob("*.trans.txt"), None) is not None:
         return load_librispeech(source, skipped)
     return load_l2arctic(source, skipped)
+
+
+def first_prompts(table: pd.DataFrame, count: int) -> pd.DataFrame:
+    """Only the rows of the first `count` prompts (by utterance id), for quick runs on a subset."""
+    return table[table.utterance_id.isin(sorted(table.utterance_id.unique())[:count])]

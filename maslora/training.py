@@ -27,12 +27,12 @@ from tqdm import tqdm
 from maslora.atomic import replace_file
 from maslora.audio import load_audio
 from maslora.augment import AugmentConfig, augment
-from maslora.corpora import L2_ARCTIC_SPEAKERS, load_corpus
+from maslora.corpora import L2_ARCTIC_SPEAKERS, first_prompts
 from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
 from maslora.experts import AdapterPlacement, inject_adapters, merge, routed, unmerge
 from maslora.peft_io import save_adapter, save_experts
 from maslora.splits import paper_fold
-from maslora.synth.generate import embedded_corpus
+from maslora.synth.generate import corpus_or_embedded
 from maslora.transcribe import log_mel_features, transcribe
 from maslora.wer import error_counts
 from maslora.whisper_io import DEFAULT_MODEL, Whisper, load_whisper
@@ -103,11 +103,11 @@ def _batches(n_items: int, config: TrainConfig, epoch: int) -> list[list[int]]:
     return [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
 
 
-def _validation_wer(whisper: Whisper, table: pd.DataFrame, n_accents: int) -> float:
+def _validation_wer(whisper: Whisper, table: pd.DataFrame, audios: list[np.ndarray], n_accents: int) -> float:
     """WER with the accent unknown (uniform expert weights, merged; single adapters merge in full)."""
     whisper.model.eval()
     merge(whisper.model, torch.full((n_accents,), 1.0 / n_accents))
-    hypotheses = transcribe(whisper, [load_audio(path) for path in table.path])
+    hypotheses = transcribe(whisper, audios)
     unmerge(whisper.model)
     whisper.model.train()
     return error_counts(list(table.text), hypotheses).wer
@@ -185,13 +185,14 @@ def train(config: TrainConfig) -> dict:
     whisper = load_whisper(config.model, device=device)
     if config.encoder_seconds < FULL_WINDOW_SECONDS:
         crop_encoder_window(whisper, config.encoder_seconds)
-    table = load_corpus(config.corpus) if config.corpus else load_corpus(embedded_corpus())
+    table = corpus_or_embedded(config.corpus)
     if config.prompts:
-        table = table[table.utterance_id.isin(sorted(table.utterance_id.unique())[: config.prompts])]
+        table = first_prompts(table, config.prompts)
     split = paper_fold(table, config.fold)
     accents = _accent_order(set(split.train.accent))
     accent_index = {accent: index for index, accent in enumerate(accents)}
     validation = split.validation.iloc[: config.validation_limit] if config.validation_limit else split.validation
+    validation_audio = [load_audio(path) for path in validation.path] if rank == 0 else []  # read once
     placement = _prepare_model(whisper, config, len(accents))
     parameters = [p for p in whisper.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
@@ -234,7 +235,7 @@ def train(config: TrainConfig) -> dict:
             continue
         record = {"step": step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
         if step % config.eval_every == 0 or step == total_steps:
-            record["validation_wer"] = _validation_wer(whisper, validation, len(accents))
+            record["validation_wer"] = _validation_wer(whisper, validation, validation_audio, len(accents))
             if record["validation_wer"] < best_wer:
                 best_wer = record["validation_wer"]
                 _save_best(whisper, config, placement, accents)

@@ -13,14 +13,13 @@ CTranslate2 checkpoints are converted once into a Hugging Face folder under the 
 import hashlib
 import importlib.util
 import re
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
 
+from maslora.atomic import publish_folder_once
 from maslora.cache import cache_dir
 from maslora.ctranslate2_format import load_model
 from maslora.whisper_convert import ENGLISH_ONLY_VOCAB_SIZE, ConversionError, convert_ctranslate2_whisper
@@ -127,25 +126,17 @@ def converted_folder(label: str, files: CTranslate2Files) -> Path:
     The conversion is written into a temporary folder beside the target and renamed into place, so a
     crash or a concurrent start never leaves a half-written folder where a complete one is expected.
     """
-    root = cache_dir()
-    target = root / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', label)}-{_fingerprint(files)}"
+    target = cache_dir() / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', label)}-{_fingerprint(files)}"
     if target.is_dir():
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = root / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        scratch.mkdir()
+
+    def convert(scratch: Path) -> None:
         convert_ctranslate2_whisper(load_model(files.model_parts), files.tokenizer, files.config, scratch)
         missing = [name for name in CONVERTED_FILES if not (scratch / name).is_file()]
         if missing:  # never let an incomplete conversion become the cached model
             raise ConversionError(f"converting {label} wrote no {', '.join(missing)}")
-        try:
-            scratch.rename(target)
-        except OSError:
-            if not target.is_dir():  # not another process winning the race: a real failure
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+    publish_folder_once(target, convert)
     return target
 
 

@@ -17,13 +17,14 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import soundfile
 from tqdm import tqdm
 
 from maslora.audio import SAMPLE_RATE, to_model_audio
 from maslora.atomic import replace_file
 from maslora.cache import cache_dir
-from maslora.corpora import SPEAKERS_FILE, arctic_prompts
+from maslora.corpora import SPEAKERS_FILE, arctic_prompts, load_corpus
 from maslora.synth.accents import ACCENTS, accented, speaker_rates
 from maslora.synth.espeak import phonemize, synthesize
 from maslora.synth.speakers import SyntheticSpeaker, synthetic_speakers
@@ -104,3 +105,8 @@ def embedded_corpus() -> Path:
     folder = cache_dir() / f"synthetic-v{CORPUS_VERSION}-seed{defaults.seed}-{defaults.prompts}prompts"
     generate_corpus(SynthConfig(out=folder))  # resumes: only what is missing is synthesized
     return folder
+
+
+def corpus_or_embedded(source: str | Path | None) -> pd.DataFrame:
+    """The table of `source` (see maslora.corpora.load_corpus), or of the embedded corpus when None."""
+    return load_corpus(source if source else embedded_corpus())
