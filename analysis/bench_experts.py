@@ -2,9 +2,10 @@
 
     python -m analysis.bench_experts [--threads 1] [--repeats 20]
 
-P1  re-merge for new weights: ours (one addmm per layer from the kept W0) vs PEFT (delete the old
-    mixture, add_weighted_adapter(combination_type="cat"), set_adapter) vs the floor (one copy of
-    every touched weight);
+P1  re-merge for new weights: ours, from the LoRA factors (one addmm per layer from the kept W0) and
+    from kept per-expert deltas (one addmv per layer; merge(..., keep_deltas=True)), vs PEFT (delete
+    the old mixture, add_weighted_adapter(combination_type="cat"), set_adapter) vs the floor (one copy
+    of every touched weight);
 P2  decoding 8 clips with merged experts / with the base model;
 P3  one training step on a mixed-accent batch: MAS-LoRA (6 experts, one-hot routing) / regular LoRA.
 The experts are random (B != 0), which costs exactly what trained ones cost.
@@ -51,6 +52,7 @@ def remerge(repeats: int) -> None:
     weightings = torch.distributions.Dirichlet(torch.ones(len(ACCENTS))).sample((repeats + 1,))
     counter = iter(range(10**9))
     ours = _mean_seconds(lambda: merge(whisper.model, weightings[next(counter) % len(weightings)]), repeats)
+    kept = _mean_seconds(lambda: merge(whisper.model, weightings[next(counter) % len(weightings)], keep_deltas=True), repeats)
     layers = list(adapter_layers(whisper.model).values())
     floor = _mean_seconds(lambda: [layer.base.weight.data.copy_(layer.original_weight) for layer in layers], repeats)
     unmerge(whisper.model)
@@ -68,8 +70,9 @@ def remerge(repeats: int) -> None:
             peft.set_adapter("mixture")
 
         theirs = _mean_seconds(peft_remerge, repeats)
-    print(f"P1 re-merge, 6 experts: ours {ours * 1e3:.2f} ms, PEFT cat {theirs * 1e3:.2f} ms "
-          f"(PEFT/ours {theirs / ours:.1f}x), floor (copy touched weights) {floor * 1e3:.2f} ms")
+    print(f"P1 re-merge, 6 experts: ours from factors {ours * 1e3:.2f} ms (PEFT/ours {theirs / ours:.1f}x), "
+          f"ours from kept deltas {kept * 1e3:.2f} ms (PEFT/ours {theirs / kept:.1f}x), "
+          f"PEFT cat {theirs * 1e3:.2f} ms, floor (copy touched weights) {floor * 1e3:.2f} ms")
 
 
 def decode_ratio() -> None:

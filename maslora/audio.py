@@ -1,9 +1,12 @@
 """Any audio file or sample array -> 16 kHz mono float32, the only input the models ever see.
 
-Decoding is soundfile's (libsndfile: wav, flac, ogg/vorbis/opus, mp3, aiff, ...); resampling is soxr's.
+Decoding is soundfile's (libsndfile: wav, flac, ogg/vorbis/opus, mp3, aiff, ...), then ffmpeg's when it is
+installed, for what libsndfile cannot read (browsers record WebM; phones save m4a); resampling is soxr's.
 Every way an input can be unusable raises AudioError with the file name and what was wrong.
 """
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +76,26 @@ def load_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarray
             raise AudioError(f"{path} is {info.frames / info.samplerate:.0f} s long; the limit is {max_seconds:.0f} s")
         samples, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(
-            f"could not read {path} as audio ({error}); readable formats are wav, flac, ogg and mp3"
-        ) from error
+        return _decode_with_ffmpeg(path, max_seconds, reason=str(error))
     return to_model_audio(samples, sample_rate, source=str(path), max_seconds=max_seconds)
+
+
+def _decode_with_ffmpeg(path: Path, max_seconds: float, reason: str) -> np.ndarray:
+    """16 kHz mono float32 decoded by ffmpeg (downmixed and resampled by it), for formats libsndfile lacks."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(
+            f"could not read {path} as audio ({reason}); wav, flac, ogg and mp3 are read directly, "
+            "other formats (webm, m4a, ...) need ffmpeg, which is not installed (apt install ffmpeg)"
+        )
+    # One second past the limit is enough to know the file is too long, without decoding all of it.
+    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds + 1), "-vn",
+               "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        said = result.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioError(f"could not read {path} as audio: neither soundfile nor ffmpeg can ({said[-1] if said else reason})")
+    samples = np.frombuffer(result.stdout, dtype="<f4")
+    if len(samples) > max_seconds * SAMPLE_RATE:
+        raise AudioError(f"{path} is longer than {max_seconds:.0f} s, the limit")
+    return to_model_audio(samples, SAMPLE_RATE, source=str(path), max_seconds=max_seconds)

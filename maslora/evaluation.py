@@ -1,27 +1,186 @@
-"""Decoding a table of utterances -> rows with hypotheses and error counts; WER tables from rows.
+"""Decoding a table of utterances with several systems -> rows, written as they come; WER tables from rows.
 
-Rows are the results: one per utterance, with reference, hypothesis and its error counts, so any
-grouping (accent, speaker, system) is computed afterwards from the rows, never by decoding again.
+A system name says what decodes, and with which expert weights:
+
+    base            Whisper as released
+    full            a fully fine-tuned Whisper (its folder)
+    lora            the regular LoRA (one adapter, all accents pooled)
+    mas-uniform     MAS-LoRA, accent unknown: every expert 1/N
+    mas-beta2       MAS-LoRA, accent known: the beta rule around each utterance's own accent (any beta in [1, N])
+    mas-matched     MAS-LoRA with the utterance's own expert alone (the same weights as mas-beta1)
+
+Accent-known systems need an expert for the utterance's accent; for other utterances (native speech,
+an unseen accent) they do not apply and no row is written.
+
+Rows are the results: one JSON object per line per (utterance, system, tags) with reference,
+hypothesis and error counts, appended and flushed after every batch. An interrupted run loses at most
+the batch in flight; run again, it drops a torn last line and decodes only the rows not yet written.
+Any grouping (accent, speaker, system, seed) is computed from the rows afterwards, never by decoding again.
 """
 
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
 import pandas as pd
+from tqdm import tqdm
 
 from maslora.audio import load_audio
-from maslora.transcribe import DEFAULT_BATCH_SIZE, transcribe
+from maslora.encoder_window import FULL_WINDOW_SECONDS
+from maslora.systems import Systems
+from maslora.transcribe import DEFAULT_BATCH_SIZE
 from maslora.wer import error_counts
-from maslora.whisper_io import Whisper
+from maslora.weights import WeightsError, beta_weights, uniform_weights
+from maslora.whisper_io import DEFAULT_MODEL, load_whisper
+
+ROWS_PER_WRITE = 32  # rows decoded between two appends: a kill loses at most this much work
 
 
-def transcribe_table(whisper: Whisper, table: pd.DataFrame, batch_size: int = DEFAULT_BATCH_SIZE) -> pd.DataFrame:
-    """`table` (see maslora.corpora) plus hypothesis, errors and reference_words per row."""
-    hypotheses = transcribe(whisper, [load_audio(path) for path in table.path], batch_size, progress=True)
-    counts = [error_counts([reference], [hypothesis]) for reference, hypothesis in zip(table.text, hypotheses)]
-    return table.assign(
-        model=whisper.name,
-        hypothesis=hypotheses,
-        errors=[c.errors for c in counts],
-        reference_words=[c.reference_words for c in counts],
-    )
+@dataclass(frozen=True)
+class Models:
+    """Where each system's weights are; all of them run in the same encoder window."""
+
+    model: str = DEFAULT_MODEL  # the base Whisper (and the base of the experts and the adapter)
+    experts: Path | None = None  # a MAS-LoRA experts folder (mas-* systems)
+    adapter: Path | None = None  # a regular LoRA adapter folder (lora)
+    full: Path | None = None  # a fully fine-tuned Whisper folder (full)
+    encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; applied to every system
+
+
+def check_system(system: str) -> None:
+    if system in ("base", "full", "lora", "mas-uniform", "mas-matched"):
+        return
+    if not re.fullmatch(r"mas-beta\d+(\.\d+)?", system):
+        raise WeightsError(f"unknown system {system!r}: base, full, lora, mas-uniform, mas-matched or mas-beta<B> (e.g. mas-beta2)")
+
+
+def system_row(system: str, accent: str, accents: list[str]) -> tuple[str, dict[str, float] | None] | None:
+    """(what decodes in maslora.systems terms, MAS-LoRA weights) for one utterance; None if not applicable."""
+    if system in ("base", "full", "lora"):
+        return ("base" if system == "full" else system), None
+    if system == "mas-uniform":
+        return "mas-lora", uniform_weights(accents)
+    if accent not in accents:
+        return None  # accent known, but no expert for it
+    beta = 1.0 if system == "mas-matched" else float(system.removeprefix("mas-beta"))
+    return "mas-lora", beta_weights(accent, beta, accents)
+
+
+def _key(path: str, system: str, tags: dict) -> tuple:
+    return (str(path), system, *(str(tags[name]) for name in sorted(tags)))
+
+
+def read_rows(rows_path: Path) -> list[dict]:
+    """Every complete row of a rows file; a torn last line (a kill mid-write) is cut off the file."""
+    if not rows_path.is_file():
+        return []
+    rows, valid_bytes = [], 0
+    with open(rows_path, "rb") as handle:
+        lines = handle.readlines()
+    for number, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise ValueError(f"{rows_path}:{number} is not a JSON row; the rows file is damaged") from None
+            break
+        valid_bytes += len(line)
+    if valid_bytes < rows_path.stat().st_size:
+        with open(rows_path, "r+b") as handle:
+            handle.truncate(valid_bytes)
+    return rows
+
+
+class _Engines:
+    """The loaded models, each loaded on first use: one Systems for base/lora/MAS-LoRA, one for full FT."""
+
+    def __init__(self, models: Models):
+        self.models = models
+        self._loaded: dict[str, Systems] = {}
+
+    def for_system(self, system: str) -> Systems:
+        engine = "full" if system == "full" else "adapted"
+        if engine not in self._loaded:
+            m = self.models
+            if engine == "full":
+                if m.full is None:
+                    raise WeightsError("system full needs the fine-tuned model's folder (--full DIR)")
+                self._loaded[engine] = Systems(load_whisper(str(m.full)), None, None, m.encoder_seconds)
+            else:
+                self._loaded[engine] = Systems(load_whisper(m.model), m.experts, m.adapter, m.encoder_seconds)
+        return self._loaded[engine]
+
+
+def evaluate(
+    table: pd.DataFrame,
+    systems: list[str],
+    models: Models,
+    rows_path: Path,
+    tags: dict | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every applicable (utterance of `table`, system) row, tagged with `tags` (e.g. fold, seed): rows
+    already in `rows_path` are read back, the others decoded and appended. Returns this call's rows."""
+    tags = tags or {}
+    for system in systems:
+        check_system(system)
+    engines = _Engines(models)
+    done = {_key(r["path"], r["system"], {k: r[k] for k in tags}): r for r in read_rows(rows_path)}
+    wanted, pending = [], []
+    for utterance in table.itertuples(index=False):
+        for system in systems:
+            key = _key(utterance.path, system, tags)
+            wanted.append(key)
+            if key not in done:
+                pending.append((utterance, system))
+    pending = [(u, s) for u, s in pending if _applicable(engines, u, s)]
+    rows_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(rows_path, "a", encoding="utf-8") as out, tqdm(total=len(pending), desc="evaluating", unit="row", disable=not progress) as bar:
+        for chunk in _chunks(pending, ROWS_PER_WRITE):
+            for row in _decode(engines, chunk, tags, batch_size, models):
+                done[_key(row["path"], row["system"], tags)] = row
+                out.write(json.dumps(row) + "\n")
+            out.flush()
+            bar.update(len(chunk))
+    return pd.DataFrame([done[key] for key in wanted if key in done])
+
+
+def _applicable(engines: _Engines, utterance, system: str) -> bool:
+    accents = engines.for_system(system).accents if system.startswith("mas-") else []
+    return system_row(system, utterance.accent, accents) is not None
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models: Models) -> list[dict]:
+    """Decode one chunk of (utterance, system), engine by engine; rows in chunk order."""
+    audio = {path: load_audio(path) for path in {u.path for u, _ in chunk}}  # read once, whatever the systems
+    texts: dict[int, str] = {}
+    for engine_name in ("adapted", "full"):
+        indices = [i for i, (_, s) in enumerate(chunk) if (s == "full") == (engine_name == "full")]
+        if not indices:
+            continue
+        engine = engines.for_system("full" if engine_name == "full" else "base")
+        rows = [system_row(chunk[i][1], chunk[i][0].accent, engine.accents if chunk[i][1].startswith("mas-") else []) for i in indices]
+        hypotheses = engine.transcribe([audio[chunk[i][0].path] for i in indices], rows, batch_size)
+        texts.update(zip(indices, hypotheses))
+    results = []
+    for index, (utterance, system) in enumerate(chunk):
+        counts = error_counts([utterance.text], [texts[index]])
+        results.append({
+            **tags, "utterance_id": utterance.utterance_id, "speaker": utterance.speaker, "accent": utterance.accent,
+            "path": str(utterance.path), "system": system, "reference": utterance.text, "hypothesis": texts[index],
+            "errors": counts.errors, "substitutions": counts.substitutions, "deletions": counts.deletions,
+            "insertions": counts.insertions, "reference_words": counts.reference_words,
+            "model": str(models.full) if system == "full" else models.model, "encoder_seconds": models.encoder_seconds,
+        })
+    return results
 
 
 def wer_by(rows: pd.DataFrame, column: str = "accent") -> pd.DataFrame:
@@ -36,3 +195,10 @@ def wer_by(rows: pd.DataFrame, column: str = "accent") -> pd.DataFrame:
     pooled["wer"] = pooled.errors / pooled.reference_words
     macro = pd.DataFrame({"utterances": [len(rows)], "errors": [None], "reference_words": [None], "wer": [groups.wer.mean()]}, index=["macro mean"])
     return pd.concat([groups, pooled, macro]).rename_axis(column)
+
+
+def wer_table(rows: pd.DataFrame, by: str = "accent", systems_in: str = "system") -> pd.DataFrame:
+    """WER (%) with one line per `by` value plus "pooled" and "macro mean", one column per system."""
+    columns = {system: wer_by(group, by).wer * 100 for system, group in rows.groupby(systems_in, sort=False)}
+    groups = sorted(set(rows[by]), key=str)
+    return pd.DataFrame(columns).reindex([*groups, "pooled", "macro mean"]).rename_axis(by)

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from maslora.lora import init_lora_A, init_lora_B, lora_scale, merged_weight, mixture_output
+from maslora.lora import (
+    expert_deltas,
+    init_lora_A,
+    init_lora_B,
+    lora_scale,
+    merged_weight,
+    merged_weight_from_deltas,
+    mixture_output,
+)
 
 TARGETS = {"qv": ("q_proj", "v_proj"), "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj")}
 
@@ -49,6 +57,7 @@ class MixtureLoRALinear(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.routing: torch.Tensor | None = None  # [batch, N] or [N] expert weights for the next forward passes
         self.original_weight: torch.Tensor | None = None  # W0, kept while merged
+        self.expert_deltas: torch.Tensor | None = None  # [N, out * in] while merged with keep_deltas
 
     @property
     def n_experts(self) -> int:
@@ -58,26 +67,38 @@ class MixtureLoRALinear(nn.Module):
         y = self.base(x)
         if self.original_weight is not None:
             return y  # merged: the experts are inside base.weight
-        if self.n_experts == 1:
-            weights = torch.ones(1, device=x.device)  # a shared LoRA always applies in full
-        elif self.routing is None:
-            raise RuntimeError("MixtureLoRALinear has no expert weights: run the model inside routed(model, weights)")
-        else:
+        if self.routing is not None:
             weights = self.routing
+        elif self.n_experts == 1:
+            weights = torch.ones(1, device=x.device)  # a shared LoRA applies in full unless routed
+        else:
+            raise RuntimeError("MixtureLoRALinear has no expert weights: run the model inside routed(model, weights)")
         return y + mixture_output(self.dropout(x), self.lora_A, self.lora_B, weights, self.scale)
 
     @torch.no_grad()
-    def merge(self, weights: torch.Tensor) -> None:
-        """Fold the weighted experts into base.weight, always starting again from the kept W0."""
+    def merge(self, weights: torch.Tensor, keep_deltas: bool = False) -> None:
+        """Fold the weighted experts into base.weight, always starting again from the kept W0.
+
+        keep_deltas: compute each expert's s B_i A_i once and keep them until unmerge, so that every
+        re-merge is one matrix-vector product (about 2x faster on tiny.en; see analysis/bench_experts)
+        for N extra copies of this weight in memory. For sliders; a single merge gains nothing from it.
+        """
         if self.original_weight is None:
             self.original_weight = self.base.weight.detach().clone()
-        self.base.weight.copy_(merged_weight(self.original_weight, self.lora_A, self.lora_B, weights, self.scale))
+        if keep_deltas and self.expert_deltas is None:
+            self.expert_deltas = expert_deltas(self.lora_A, self.lora_B, self.scale)
+        if self.expert_deltas is not None:
+            merged = merged_weight_from_deltas(self.original_weight, self.expert_deltas, weights)
+        else:
+            merged = merged_weight(self.original_weight, self.lora_A, self.lora_B, weights, self.scale)
+        self.base.weight.copy_(merged)
 
     @torch.no_grad()
     def unmerge(self) -> None:
         if self.original_weight is not None:
             self.base.weight.copy_(self.original_weight)
             self.original_weight = None
+        self.expert_deltas = None
 
 
 def _side_layers(model: nn.Module, side: str) -> Iterator[tuple[str, nn.Module]]:
@@ -105,29 +126,42 @@ def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0
     return model
 
 
+def module_side(module_name: str) -> str:
+    """"encoder" or "decoder": which half of Whisper a module belongs to."""
+    return "encoder" if ".encoder." in f".{module_name}" else "decoder"
+
+
 def adapter_layers(model: nn.Module) -> dict[str, MixtureLoRALinear]:
     return {name: module for name, module in model.named_modules() if isinstance(module, MixtureLoRALinear)}
 
 
 @contextlib.contextmanager
-def routed(model: nn.Module, weights: torch.Tensor) -> Iterator[None]:
-    """Run every multi-expert layer with these weights ([batch, N] per sample, or [N] for the whole batch)."""
-    layers = [layer for layer in adapter_layers(model).values() if layer.n_experts > 1]
-    for layer in layers:
-        if weights.shape[-1] != layer.n_experts:
-            raise ValueError(f"{weights.shape[-1]} weights for a layer with {layer.n_experts} experts")
-        layer.routing = weights
+def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tensor | None = None) -> Iterator[None]:
+    """Run every multi-expert layer with these weights ([batch, N] per sample, or [N] for the whole batch).
+
+    With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
+    can then hold several systems whose decoders differ (see maslora.systems)."""
+    layers = {n: l for n, l in adapter_layers(model).items() if l.n_experts > 1 or decoder_weights is not None}
+    for name, layer in layers.items():
+        chosen = decoder_weights if decoder_weights is not None and module_side(name) == "decoder" else weights
+        if chosen.shape[-1] != layer.n_experts:
+            raise ValueError(f"{chosen.shape[-1]} weights for {name}, which has {layer.n_experts} experts")
+        layer.routing = chosen
     try:
         yield
     finally:
-        for layer in layers:
+        for layer in layers.values():
             layer.routing = None
 
 
-def merge(model: nn.Module, weights: torch.Tensor) -> None:
-    """Fold the experts into the base weights with one weighting [N]; shared LoRAs merge with weight 1."""
+def merge(model: nn.Module, weights: torch.Tensor, keep_deltas: bool = False) -> None:
+    """Fold the experts into the base weights with one weighting [N]; shared LoRAs merge with weight 1.
+    keep_deltas makes repeated re-merges faster at a memory price (see MixtureLoRALinear.merge)."""
     for layer in adapter_layers(model).values():
-        layer.merge(weights if layer.n_experts > 1 else torch.ones(1, device=weights.device))
+        if layer.n_experts > 1:
+            layer.merge(weights, keep_deltas)
+        elif layer.original_weight is None:  # a shared LoRA's merge does not depend on the weights: once is enough
+            layer.merge(torch.ones(1, device=weights.device))
 
 
 def unmerge(model: nn.Module) -> None:

@@ -23,6 +23,18 @@ def merged_weight(W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: t
     return torch.addmm(W0, *_weighted_factors(A, B, weights), alpha=scale)
 
 
+def expert_deltas(A: torch.Tensor, B: torch.Tensor, scale: float) -> torch.Tensor:
+    """s B_i A_i of every expert, each flattened: [N, out * in]. Computed once, they turn every later
+    merge into one matrix-vector product (see merged_weight_from_deltas)."""
+    return scale * torch.einsum("nor,nri->noi", B, A).flatten(1)
+
+
+def merged_weight_from_deltas(W0: torch.Tensor, deltas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """W0 + sum_i w_i (s B_i A_i) from the stacked deltas: N * out * in multiply-adds instead of the
+    N * r * out * in of merged_weight, at the price of N weight-sized deltas held in memory."""
+    return torch.addmv(W0.flatten(), deltas.T, weights.to(deltas)).view_as(W0)
+
+
 def _weighted_factors(A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """([w_1 B_1 | ... | w_N B_N] of shape [out, N*r], [A_1; ...; A_N] of shape [N*r, in])."""
     n, out_features, rank = B.shape

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from maslora.atomic import replace_folder
-from maslora.experts import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters
+from maslora.experts import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, module_side
 
 MANIFEST = "experts.json"
 SHARED_DECODER = "decoder"
@@ -33,10 +33,6 @@ KEY_PREFIX = "base_model.model."  # how PEFT names the wrapped model's modules i
 
 class AdapterError(ValueError):
     """An adapter folder is missing, not PEFT LoRA, not safetensors, holds NaN, or does not fit the model."""
-
-
-def _side(module_name: str) -> str:
-    return "encoder" if ".encoder." in f".{module_name}" else "decoder"
 
 
 def _write_adapter(folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], placement: AdapterPlacement, base_model: str) -> None:
@@ -146,10 +142,10 @@ def load_peft_experts(model: nn.Module, experts: dict[str, str | Path], shared_d
         raise AdapterError("the experts adapt different modules; every expert must cover the same projections")
     shared_modules = set(shared[1]) if shared else set()
     n = len(accents)
-    has_encoder = any(_side(m) == "encoder" for m in expert_modules)
+    has_encoder = any(module_side(m) == "encoder" for m in expert_modules)
     if not has_encoder:
         raise AdapterError("the expert adapters hold no encoder modules: MAS-LoRA experts live in the encoder")
-    decoder_experts = n if any(_side(m) == "decoder" for m in expert_modules) else (1 if shared_modules else 0)
+    decoder_experts = n if any(module_side(m) == "decoder" for m in expert_modules) else (1 if shared_modules else 0)
     targets = {m.rsplit(".", 1)[-1] for m in expert_modules | shared_modules}
     configs = [config for config, _ in read.values()] + ([shared[0]] if shared else [])
     inject_adapters(model, _placement_of(configs, n, decoder_experts, targets))
@@ -160,14 +156,19 @@ def load_peft_experts(model: nn.Module, experts: dict[str, str | Path], shared_d
     return accents
 
 
-def load_experts(model: nn.Module, folder: str | Path) -> list[str]:
-    """Load a folder written by save_experts (manifest + PEFT adapters) into `model`; returns the accents."""
+def experts_folder(folder: str | Path) -> tuple[dict[str, Path], Path | None]:
+    """({accent: adapter folder}, the shared decoder's folder or None) of a folder written by save_experts."""
     folder = Path(folder)
     if not (folder / MANIFEST).is_file():
         raise AdapterError(f"{folder}: no {MANIFEST}; for bare PEFT adapters use load_peft_experts")
     manifest = json.loads((folder / MANIFEST).read_text())
     shared = folder / SHARED_DECODER
-    return load_peft_experts(model, {a: folder / a for a in manifest["accents"]}, shared if shared.is_dir() else None)
+    return {a: folder / a for a in manifest["accents"]}, (shared if shared.is_dir() else None)
+
+
+def load_experts(model: nn.Module, folder: str | Path) -> list[str]:
+    """Load a folder written by save_experts (manifest + PEFT adapters) into `model`; returns the accents."""
+    return load_peft_experts(model, *experts_folder(folder))
 
 
 def save_adapter(model: nn.Module, placement: AdapterPlacement, folder: str | Path, base_model: str) -> None:
@@ -179,7 +180,7 @@ def save_adapter(model: nn.Module, placement: AdapterPlacement, folder: str | Pa
 def load_adapter(model: nn.Module, folder: str | Path) -> None:
     """Inject and fill a regular LoRA from one PEFT adapter (ours, or trained with PEFT)."""
     config, layers = read_adapter(folder)
-    sides = {_side(name) for name in layers}
+    sides = {module_side(name) for name in layers}
     targets = {name.rsplit(".", 1)[-1] for name in layers}
     inject_adapters(model, _placement_of([config], int("encoder" in sides), int("decoder" in sides), targets))
     _fill(model, 0, layers, Path(folder))

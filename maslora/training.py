@@ -9,6 +9,7 @@ Written to `out/`: `best/` (experts folder, PEFT adapter or HF model, whichever 
 after a kill, written atomically), `config.json`.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from maslora.atomic import replace_file
@@ -48,6 +50,7 @@ class TrainConfig:
     model: str = DEFAULT_MODEL
     corpus: str | None = None  # an L2-ARCTIC-style folder or manifest; None = the embedded synthetic corpus
     fold: int = 1  # which of the paper's 8 speaker/prompt-disjoint folds
+    unseen_accent: str | None = None  # leave this accent out of training (the unseen-accent experiment)
     prompts: int | None = None  # keep only the first N prompts (small CPU runs); None = all
     targets: str = "qv"  # the paper's default projections
     decoder: str = "shared"  # the paper: one LoRA shared by all accents; "mas" = experts there too; "none"
@@ -138,24 +141,21 @@ def init_distributed() -> tuple[int, int]:
     return (dist.get_rank() if world > 1 else 0), world
 
 
-def _sum_gradients_across_processes(parameters: list[torch.nn.Parameter]) -> None:
-    """Each process scaled its loss by its share of the global batch, so the sum is the batch mean.
-    One all-reduce of a flat buffer per step; every process calls it, whatever its share (even none)."""
-    for parameter in parameters:
-        if parameter.grad is None:
-            parameter.grad = torch.zeros_like(parameter)
-    grads = [parameter.grad for parameter in parameters]
-    flat = torch._utils._flatten_dense_tensors(grads)
-    dist.all_reduce(flat)
-    for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-        grad.copy_(synced)
+def _accumulate_gradients(
+    whisper: Whisper, trainer: torch.nn.Module, rows: pd.DataFrame, config: TrainConfig, step: int, accent_index: dict[str, int],
+    batch_size: int, world: int, weight: float = 1.0,
+) -> float:
+    """Forward and backward this process's `rows` in micro-batches; returns their share of the batch's mean loss.
 
-
-def _accumulate_gradients(whisper: Whisper, rows: pd.DataFrame, config: TrainConfig, step: int, accent_index: dict[str, int], batch_size: int) -> float:
-    """Forward and backward `rows` in micro-batches; returns their share of the batch's mean loss."""
-    model, device = whisper.model, whisper.model.device
+    `trainer` is the model, or under torchrun its DistributedDataParallel wrapper: DDP averages the
+    processes' gradients in its last backward, so each loss is scaled by `world` to turn that mean into
+    the sum of the shares, the gradient of the whole batch's mean loss. A process whose share of a short
+    last batch is empty still runs one backward (of a borrowed row, `weight` 0): DDP needs every process
+    in every gradient exchange."""
+    device = whisper.model.device
     share = 0.0
-    for start in range(0, len(rows), config.micro_batch_size):
+    starts = list(range(0, len(rows), config.micro_batch_size))
+    for start in starts:
         micro = rows.iloc[start : start + config.micro_batch_size]
         audios = [load_audio(path) for path in micro.path]
         if config.augment is not None:  # seeded by (seed, step, sample): the same after a resume
@@ -164,19 +164,21 @@ def _accumulate_gradients(whisper: Whisper, rows: pd.DataFrame, config: TrainCon
         inputs, targets = (t.to(device) for t in decoder_labels(whisper, list(micro.text)))
         routing = torch.tensor([accent_index[a] for a in micro.accent])
         one_hot = torch.nn.functional.one_hot(routing, len(accent_index)).float().to(device)
-        with routed(model, one_hot), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(input_features=features, decoder_input_ids=inputs).logits
-        loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
-        (loss * len(micro) / batch_size).backward()
-        share += loss.item() * len(micro) / batch_size
+        synced = start == starts[-1] or not isinstance(trainer, DistributedDataParallel)
+        with (contextlib.nullcontext() if synced else trainer.no_sync()), routed(whisper.model, one_hot):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logits = trainer(input_features=features, decoder_input_ids=inputs).logits
+            loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
+            (loss * weight * world * len(micro) / batch_size).backward()
+        share += weight * loss.item() * len(micro) / batch_size
     return share
 
 
 def train(config: TrainConfig) -> dict:
     """Train as `config` says, resuming from `config.out/checkpoint.pt` if present; returns the summary.
 
-    Under torchrun every process takes its slice of each batch; gradients are summed across processes
-    before each optimizer step, so N processes compute the same update as one process would.
+    Under torchrun every process takes its slice of each batch and DistributedDataParallel combines the
+    gradients before each optimizer step, so N processes compute the same update as one process would.
     """
     rank, world = init_distributed()
     torch.manual_seed(config.seed)
@@ -188,13 +190,16 @@ def train(config: TrainConfig) -> dict:
     table = corpus_or_embedded(config.corpus)
     if config.prompts:
         table = first_prompts(table, config.prompts)
-    split = paper_fold(table, config.fold)
+    split = paper_fold(table, config.fold, config.unseen_accent)
     accents = _accent_order(set(split.train.accent))
     accent_index = {accent: index for index, accent in enumerate(accents)}
     validation = split.validation.iloc[: config.validation_limit] if config.validation_limit else split.validation
     validation_audio = [load_audio(path) for path in validation.path] if rank == 0 else []  # read once
     placement = _prepare_model(whisper, config, len(accents))
     parameters = [p for p in whisper.model.parameters() if p.requires_grad]
+    # Under torchrun, PyTorch's DistributedDataParallel exchanges gradients (bucketed all-reduce, overlapped
+    # with the backward pass); buffers are not broadcast, as Whisper's never change.
+    trainer = DistributedDataParallel(whisper.model, broadcast_buffers=False) if world > 1 else whisper.model
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
     total_steps = max(1, round(config.epochs * steps_per_epoch))
@@ -220,10 +225,10 @@ def train(config: TrainConfig) -> dict:
         epoch, index_in_epoch = divmod(step, steps_per_epoch)
         batch = _batches(len(split.train), config, epoch)[index_in_epoch]
         optimizer.zero_grad(set_to_none=True)
-        mine = split.train.iloc[batch[rank::world]]
-        loss = _accumulate_gradients(whisper, mine, config, step, accent_index, len(batch))
+        share = batch[rank::world]
+        mine = split.train.iloc[share or batch[:1]]  # an empty share borrows a row and weighs it 0
+        loss = _accumulate_gradients(whisper, trainer, mine, config, step, accent_index, len(batch), world, 1.0 if share else 0.0)
         if world > 1:
-            _sum_gradients_across_processes(parameters)
             loss_total = torch.tensor([loss])
             dist.all_reduce(loss_total)
             loss = loss_total.item()

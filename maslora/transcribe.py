@@ -1,5 +1,6 @@
 """Audio -> English text: long audio cut into 30-second windows, windows decoded in batches, text re-joined."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ from tqdm import tqdm
 
 from maslora.audio import SAMPLE_RATE, load_audio
 from maslora.decoding import greedy_decode, token_budget
+from maslora.experts import routed
 from maslora.whisper_io import Whisper
 
 WINDOW_SECONDS = 30  # Whisper's encoder sees exactly 30 s (3000 mel frames); longer audio must be cut
@@ -43,9 +45,17 @@ def log_mel_features(whisper: Whisper, windows: list[np.ndarray]) -> torch.Tenso
 
 
 def transcribe(
-    whisper: Whisper, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
+    whisper: Whisper,
+    audios: list[np.ndarray],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+    routing: tuple[torch.Tensor, torch.Tensor | None] | None = None,
 ) -> list[str]:
-    """One transcript per 16 kHz mono clip (see maslora.audio); clips of any length, batched by window."""
+    """One transcript per 16 kHz mono clip (see maslora.audio); clips of any length, batched by window.
+
+    `routing` gives every clip its own expert weights: (encoder rows [clips, N], decoder rows [clips, M]
+    or None), applied to each window of the clip (see experts.routed); None runs the model as it is.
+    """
     windows: list[tuple[int, int, np.ndarray]] = []  # (clip index, window index, samples)
     window_counts = []
     for clip_index, audio in enumerate(audios):
@@ -60,10 +70,19 @@ def transcribe(
         batch = windows[batch_start : batch_start + batch_size]
         samples = [window for _, _, window in batch]
         budgets = [token_budget(len(window) / SAMPLE_RATE) for window in samples]
-        token_rows = greedy_decode(whisper, log_mel_features(whisper, samples), budgets)
+        with _routed_clips(whisper, routing, [clip_index for clip_index, _, _ in batch]):
+            token_rows = greedy_decode(whisper, log_mel_features(whisper, samples), budgets)
         for (clip_index, window_index, _), tokens in zip(batch, token_rows):
             texts[clip_index, window_index] = whisper.tokenizer.decode(tokens, skip_special_tokens=True).strip()
     return [" ".join(texts[i, w] for w in range(count) if texts[i, w]) for i, count in enumerate(window_counts)]
+
+
+def _routed_clips(whisper: Whisper, routing: tuple[torch.Tensor, torch.Tensor | None] | None, clips: list[int]):
+    """The rows of `routing` that belong to this batch's windows, as a routed() context."""
+    if routing is None:
+        return contextlib.nullcontext()
+    encoder_rows, decoder_rows = routing
+    return routed(whisper.model, encoder_rows[clips], None if decoder_rows is None else decoder_rows[clips])
 
 
 def transcribe_files(whisper: Whisper, paths: list[str | Path], batch_size: int = DEFAULT_BATCH_SIZE) -> list[str]:

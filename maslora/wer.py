@@ -49,3 +49,32 @@ def error_counts(references: list[str], hypotheses: list[str]) -> ErrorCounts:
         alignment.insertions,
         alignment.substitutions + alignment.deletions + alignment.hits,
     )
+
+
+DIFF_KINDS = {"substitute": "substitution", "insert": "insertion", "delete": "deletion"}
+
+
+def word_diff(reference: str, hypothesis: str) -> list[tuple[str, str | None]]:
+    """The hypothesis aligned to the reference after normalization, word by word, as (text, kind):
+    kind None for a correct word, "substitution" ("ref -> hyp"), "insertion" or "deletion" (the missed word).
+
+    word_diff("the cat sat", "the bat sat down") ->
+        [("the", None), ("cat -> bat", "substitution"), ("sat", None), ("down", "insertion")]
+    """
+    reference_words, hypothesis_words = normalize(reference).split(), normalize(hypothesis).split()
+    if not reference_words:
+        return [(word, "insertion") for word in hypothesis_words]
+    if not hypothesis_words:
+        return [(word, "deletion") for word in reference_words]
+    alignment = jiwer.process_words(" ".join(reference_words), " ".join(hypothesis_words)).alignments[0]
+    diff: list[tuple[str, str | None]] = []
+    for chunk in alignment:
+        said = reference_words[chunk.ref_start_idx : chunk.ref_end_idx]
+        heard = hypothesis_words[chunk.hyp_start_idx : chunk.hyp_end_idx]
+        if chunk.type == "equal":
+            diff += [(word, None) for word in heard]
+        elif chunk.type == "substitute":
+            diff += [(f"{r} -> {h}", "substitution") for r, h in zip(said, heard)]
+        else:
+            diff += [(word, DIFF_KINDS[chunk.type]) for word in (heard if chunk.type == "insert" else said)]
+    return diff

@@ -1,5 +1,7 @@
 """Audio in: every format and layout becomes 16 kHz mono float32; every bad input gets a clear error."""
 
+import subprocess
+
 import numpy as np
 import pytest
 import soundfile
@@ -95,3 +97,30 @@ def test_wrong_shapes_and_dtypes():
         to_model_audio(np.zeros((2, 2, 2), np.float32), SAMPLE_RATE)
     with pytest.raises(AudioError, match="dtype"):
         to_model_audio(np.array(["a", "b"]), SAMPLE_RATE)
+
+
+def _webm(tmp_path, seconds: float, name: str = "recording.webm"):
+    """A browser-style recording: 48 kHz stereo Opus in WebM, which libsndfile cannot read."""
+    wav = tmp_path / "source.wav"
+    soundfile.write(wav, np.stack([_tone(seconds, 48_000)] * 2, axis=1), 48_000)
+    webm = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "libopus", str(webm)], check=True)
+    return webm
+
+
+def test_webm_is_decoded_by_ffmpeg(tmp_path):
+    samples = load_audio(_webm(tmp_path, 1.5))
+    assert abs(len(samples) - 1.5 * SAMPLE_RATE) < 0.05 * SAMPLE_RATE
+    assert abs(_dominant_frequency(samples) - 440) < 5
+
+
+def test_webm_without_ffmpeg_names_what_is_missing(tmp_path, monkeypatch):
+    webm = _webm(tmp_path, 0.5)
+    monkeypatch.setattr("maslora.audio.shutil.which", lambda name: None)
+    with pytest.raises(AudioError, match="need ffmpeg, which is not installed"):
+        load_audio(webm)
+
+
+def test_too_long_webm_is_refused(tmp_path):
+    with pytest.raises(AudioError, match="long.webm is longer than 2 s, the limit"):
+        load_audio(_webm(tmp_path, 4, "long.webm"), max_seconds=2)

@@ -1,9 +1,11 @@
 """`python -m maslora transcribe` as a user runs it: transcripts on stdout, one-line errors, exit codes."""
 
+import os
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.conftest import ROOT
 
@@ -53,15 +55,16 @@ def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
 
 
 def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path):
-    rows = tmp_path / "rows.csv"
+    rows = tmp_path / "rows.jsonl"
     result = _run("evaluate", "--corpus", str(fake_l2arctic), "--prompts", "2", "--rows", str(rows))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for label in ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese", "pooled", "macro mean"]:
         assert any(line.startswith(label) for line in lines), label
-    table = pd.read_csv(rows)
+    table = pd.read_json(rows, lines=True)
     assert len(table) == 24 * 2 and set(table.utterance_id) == {"arctic_a0001", "arctic_a0002"}
-    assert {"hypothesis", "errors", "reference_words", "model"} <= set(table.columns)
+    assert {"hypothesis", "errors", "reference_words", "model", "system"} <= set(table.columns)
+    assert set(table.system) == {"base"}
 
 
 def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_path):
@@ -101,3 +104,56 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
     assert _run("transcribe", str(path), "--adapter", str(fresh)).stdout.strip() == base_text
     bad = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--weights", "klingon=1")
     assert bad.returncode == 2 and "no expert for klingon" in bad.stderr
+
+
+ALSA_FILE_MICROPHONE = """
+pcm.!default {{ type plug slave {{ pcm "recording" format S16_LE rate 16000 channels 1 }} }}
+pcm.recording {{ type file slave.pcm "null" file "/dev/null" infile "{infile}" format "raw" }}
+"""
+
+
+def test_record_hears_a_microphone_and_prints_three_transcripts(tmp_path, native_clips):
+    """A real capture through PortAudio and ALSA, whose default input device reads a recording from a file.
+
+    ALSA's file plugin (on a null device) hands over the first blocks intact and then skips some (measured:
+    samples match the file up to 0.14 s), so only the clip's first word is sure to arrive whole."""
+    from maslora.audio import load_audio
+
+    path, reference = native_clips[3]  # "Lord, but I'm glad to see you again, Phil."
+    raw = tmp_path / "microphone.raw"
+    (load_audio(path) * 32767).astype("<i2").tofile(raw)
+    (tmp_path / ".asoundrc").write_text(ALSA_FILE_MICROPHONE.format(infile=raw))
+    result = subprocess.run(
+        [sys.executable, "-m", "maslora", "record", "--seconds", "2.5", "--accent", "korean"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0].strip() for line in lines] == ["base", "lora", "mas-lora"]
+    assert all(line.split(":", 1)[1].strip().lower().startswith("lord") for line in lines), lines
+
+
+def _has_microphone() -> bool:
+    try:
+        import sounddevice
+
+        sounddevice.query_devices(kind="input")
+        return True
+    except (OSError, sounddevice.PortAudioError):
+        return False
+
+
+@pytest.mark.skipif(_has_microphone(), reason="this machine has a microphone, so record would record")
+def test_record_without_a_microphone_says_what_is_missing():
+    """CI has no input device; with PortAudio installed that is what the message names."""
+    result = _run("record", "--seconds", "1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no input device" in result.stderr or "libportaudio2" in result.stderr, result.stderr
+
+
+def test_record_without_portaudio_names_the_library():
+    # sounddevice finds PortAudio through ctypes.util.find_library; a machine without the library answers None.
+    code = "import ctypes.util, sys; ctypes.util.find_library = lambda name: None; from maslora.__main__ import cli; sys.exit(cli(sys.argv[1:]))"
+    result = subprocess.run([sys.executable, "-c", code, "record", "--seconds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "install libportaudio2" in result.stderr, result.stderr

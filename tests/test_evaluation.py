@@ -1,9 +1,18 @@
-"""WER tables from rows: per group, pooled and macro mean, by hand."""
+"""The evaluation runner: system names, WER tables from rows, resuming an interrupted run."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 
-from maslora.evaluation import wer_by
+from maslora.corpora import load_manifest
+from maslora.evaluation import Models, check_system, evaluate, system_row, wer_by
+from maslora.weights import WeightsError, beta_weights
+from tests.conftest import ROOT
 
 
 def test_pooled_and_macro_mean_differ_as_they_should():
@@ -16,3 +25,65 @@ def test_pooled_and_macro_mean_differ_as_they_should():
     assert table.loc["pooled", "wer"] == pytest.approx(4 / 25)  # every word counts once
     assert table.loc["macro mean", "wer"] == pytest.approx((1 / 20 + 3 / 5) / 2)  # every accent counts once
     assert table.loc["pooled", "utterances"] == 3
+
+
+EXAMPLES = ROOT / "assets" / "examples" / "examples.csv"
+BUNDLE = ROOT / "assets" / "experts" / "tiny.en"
+SYSTEMS = ["base", "lora", "mas-uniform", "mas-beta2"]
+ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+
+
+def test_system_names_map_to_weights_and_accent_known_systems_skip_accents_without_an_expert():
+    assert system_row("mas-matched", "korean", ACCENTS) == ("mas-lora", beta_weights("korean", 1.0, ACCENTS))
+    assert system_row("mas-beta1.5", "hindi", ACCENTS)[1]["hindi"] == pytest.approx(1 / 1.5)
+    assert system_row("mas-beta2", "native", ACCENTS) is None
+    assert system_row("mas-uniform", "native", ACCENTS)[1]["arabic"] == pytest.approx(1 / 6)
+    assert system_row("full", "native", ACCENTS) == ("base", None)  # the fine-tuned model, run as it is
+    with pytest.raises(WeightsError, match="unknown system"):
+        check_system("mas-beta")
+
+
+@pytest.fixture(scope="module")
+def bundled_models(tiny_en):
+    return Models("tiny.en", BUNDLE / "mas-lora", BUNDLE / "lora", None, encoder_seconds=10)
+
+
+def test_a_rerun_decodes_only_missing_rows_and_drops_a_torn_line(bundled_models, tmp_path):
+    table = load_manifest(EXAMPLES)
+    rows_path = tmp_path / "rows.jsonl"
+    first = evaluate(table.iloc[:3], SYSTEMS, bundled_models, rows_path, {"seed": 0}, progress=False)
+    assert len(first) == 3 * 4 and rows_path.read_text().count("\n") == 12
+    finished = rows_path.read_bytes()
+    with open(rows_path, "ab") as handle:
+        handle.write(b'{"seed": 0, "utterance_id": "torn mid-wri')  # what a kill during a write leaves
+    both = evaluate(table.iloc[:6], SYSTEMS, bundled_models, rows_path, {"seed": 0}, progress=False)
+    after = rows_path.read_bytes()
+    assert after.startswith(finished), "finished rows were rewritten"
+    appended = [json.loads(line) for line in after[len(finished) :].decode().splitlines()]
+    assert len(appended) == len(both) - len(first) == 12
+    assert {row["path"] for row in appended} == set(table.path.iloc[3:6])
+    evaluate(table.iloc[:6], SYSTEMS, bundled_models, rows_path, {"seed": 0}, progress=False)
+    assert rows_path.read_bytes() == after, "a complete run decoded again"
+    other_seed = evaluate(table.iloc[:1], ["base"], bundled_models, rows_path, {"seed": 1}, progress=False)
+    assert len(other_seed) == 1 and rows_path.read_bytes() != after  # tags are part of a row's identity
+
+
+def test_a_killed_evaluate_command_resumes_to_exactly_one_row_each(bundled_models, tmp_path):
+    rows_path = tmp_path / "rows.jsonl"
+    command = [sys.executable, "-m", "maslora", "evaluate", "--manifest", str(EXAMPLES), "--rows", str(rows_path),
+               "--experts", str(BUNDLE / "mas-lora"), "--adapter", str(BUNDLE / "lora"), "--encoder-seconds", "10",
+               "--systems", ",".join(SYSTEMS)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (rows_path.is_file() and rows_path.stat().st_size) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted = rows_path.read_text().count("\n")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines()]
+    keys = [(row["path"], row["system"]) for row in rows]
+    expected = 16 * 4 - 4  # mas-beta2 does not apply to the 4 native clips
+    assert 0 < interrupted < expected and len(keys) == len(set(keys)) == expected
+    assert "pooled" in result.stdout and "mas-beta2" in result.stdout

@@ -99,15 +99,27 @@ def test_per_sample_weights_in_one_batch_equal_each_weighting_alone():
         assert torch.allclose(together[index], logits(model, row)[index], atol=1e-5)
 
 
-def test_unmerge_restores_w0_bit_exactly_after_100_remerges():
+@pytest.mark.parametrize("keep_deltas", [False, True])
+def test_unmerge_restores_w0_bit_exactly_after_100_remerges(keep_deltas):
     model = trained_looking(tiny_whisper())
     originals = {name: layer.base.weight.detach().clone() for name, layer in adapter_layers(model).items()}
     generator = torch.Generator().manual_seed(3)
     for _ in range(100):
-        merge(model, torch.rand(N, generator=generator))
+        merge(model, torch.rand(N, generator=generator), keep_deltas)
     unmerge(model)
     for name, layer in adapter_layers(model).items():
         assert torch.equal(layer.base.weight, originals[name]), name
+
+
+def test_merging_from_kept_deltas_equals_merging_from_the_factors():
+    by_factors, by_deltas = trained_looking(tiny_whisper()), trained_looking(tiny_whisper())
+    generator = torch.Generator().manual_seed(4)
+    for _ in range(3):
+        weights = torch.rand(N, generator=generator)
+        merge(by_factors, weights)
+        merge(by_deltas, weights, keep_deltas=True)
+        assert torch.allclose(logits(by_deltas), logits(by_factors), atol=1e-5)
+    assert not torch.allclose(logits(by_deltas), logits(tiny_whisper()), atol=1e-3)
 
 
 def test_a_sample_routed_to_expert_k_trains_only_expert_k():

@@ -74,8 +74,11 @@ def test_regular_lora_and_full_fine_tuning_train_one_step(fake_l2arctic, tmp_pat
     assert (best / ("adapter_config.json" if method == "lora" else "model.safetensors")).is_file()
 
 
-def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arctic, tmp_path):
-    """Data-parallel smoke test on CPU with the gloo backend: 2 processes, each half of every batch."""
+@pytest.mark.parametrize("batch_size", [3, 1])
+def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arctic, tmp_path, batch_size):
+    """Data-parallel smoke test on CPU with the gloo backend: 2 processes, each its share of every batch.
+    A batch of 3 in micro-batches of 1 gives the processes 2 and 1 micro-batches (gradients exchanged
+    once each); a batch of 1 leaves the second process nothing (it must still join the exchange)."""
     import socket
     import subprocess
     import sys
@@ -85,8 +88,9 @@ def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arc
     with socket.socket() as probe:  # a free port on the loopback for the rendezvous
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    arguments = ["train/train.py", "--corpus", str(fake_l2arctic), "--encoder-seconds", "10", "--batch-size", "4",
-                 "--micro-batch-size", "2", "--epochs", str(1 / 45), "--eval-every", "2", "--validation-limit", "2",
+    steps_per_epoch = -(-180 // batch_size)  # 180 training clips in fold 1 of the fake tree
+    arguments = ["train/train.py", "--corpus", str(fake_l2arctic), "--encoder-seconds", "10", "--batch-size", str(batch_size),
+                 "--micro-batch-size", "1", "--epochs", str(1 / steps_per_epoch), "--eval-every", "2", "--validation-limit", "2",
                  "--learning-rate", "1e-3", "--rank", "4", "--alpha", "4", "--dropout", "0", "--no-augment"]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                 "--master_port", str(port)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from maslora.wer import error_counts, normalize
+from maslora.wer import error_counts, normalize, word_diff
 
 
 def test_contractions_spelling_numbers_and_punctuation_are_not_errors():
@@ -24,3 +24,12 @@ def test_references_without_words_are_refused():
         error_counts(["hello", "(um)"], ["hello", "um"])
     with pytest.raises(ValueError, match="2 references but 1 hypotheses"):
         error_counts(["a", "b"], ["a"])
+
+
+def test_word_diff_marks_each_error_kind_after_normalization():
+    assert word_diff("The cat sat, on a mat.", "the bat sat on mat") == [
+        ("the", None), ("cat -> bat", "substitution"), ("sat", None), ("on", None), ("a", "deletion"), ("mat", None),
+    ]
+    assert word_diff("sit down", "sit right down") == [("sit", None), ("right", "insertion"), ("down", None)]
+    assert word_diff("He will go.", "he'll go") == [("he", None), ("will", None), ("go", None)]
+    assert word_diff("hello there", "") == [("hello", "deletion"), ("there", "deletion")]

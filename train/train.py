@@ -15,18 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.training import DECODER_CHOICES, METHODS, TrainConfig, train  # noqa: E402
-
-# The CPU recipe: tiny.en on the embedded corpus in minutes. A 10 s encoder window makes a step about
-# 4x cheaper (see maslora/encoder_window.py); half an epoch (~48 steps of 16) keeps the run short; a
-# higher learning rate than the paper's 5e-5 lets a few dozen steps move the adapters (full
-# fine-tuning keeps a small one).
-RECIPES = {
-    "paper": {},
-    "cpu-tiny": {"model": "tiny.en", "encoder_seconds": 10, "epochs": 0.5, "eval_every": 16,
-                 "validation_limit": 48, "learning_rate": 1e-3},
-}
-FULL_FT_CPU_LEARNING_RATE = 1e-5  # whole-model updates need a far smaller step than adapters
+from maslora.recipes import RECIPES, recipe_config  # noqa: E402
+from maslora.training import DECODER_CHOICES, METHODS, train  # noqa: E402
 
 
 def main() -> None:
@@ -38,6 +28,7 @@ def main() -> None:
     parser.add_argument("--model", help="tiny.en, base, a hub id or a folder")
     parser.add_argument("--corpus", help="L2-ARCTIC-style folder or manifest (default: the embedded corpus)")
     parser.add_argument("--fold", type=int, choices=range(1, 9))
+    parser.add_argument("--unseen-accent", help="leave this accent out of training")
     parser.add_argument("--prompts", type=int, help="only the first N prompts")
     parser.add_argument("--targets", choices=["qv", "qkvo"])
     parser.add_argument("--rank", type=int)
@@ -53,11 +44,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--no-augment", action="store_true", help="train on clean audio")
     args = parser.parse_args()
-    settings = dict(RECIPES[args.recipe])
-    if args.recipe == "cpu-tiny" and args.method == "full":
-        settings["learning_rate"] = FULL_FT_CPU_LEARNING_RATE
-    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("out", "method", "recipe", "no_augment")}
-    config = TrainConfig(out=args.out, method=args.method, **{**settings, **given})
+    given = {k: v for k, v in vars(args).items() if k not in ("out", "method", "recipe", "no_augment")}
+    config = recipe_config(args.recipe, args.method, args.out, **given)
     if args.no_augment:
         config.augment = None
     summary = train(config)

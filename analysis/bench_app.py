@@ -1,0 +1,69 @@
+"""Benchmark: the demo's latency for one compare (base, regular LoRA and MAS-LoRA on a 5 s clip), in one run.
+
+    python -m analysis.bench_app [--size tiny.en] [--repeats 5]
+
+Measures, on the same clip and the same loaded model:
+  batch of 3:   what the app does, the three systems as rows of one batch (maslora.compare)
+  one by one:   the three systems as three batches of one, in turn
+and each both in the window the bundled experts were trained with and in Whisper's full 30 s window.
+Prints the median wall time of each and the ratios. The issue's goal: under 1.5 s for the app's way.
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maslora.audio import SAMPLE_RATE, load_audio
+from maslora.compare import compare
+from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS, SYSTEMS, Systems
+from maslora.weights import beta_weights
+from maslora.whisper_io import load_whisper
+
+CLIP_SECONDS = 5.0
+
+
+def five_second_clip() -> tuple[np.ndarray, str]:
+    """The longest Korean example, cut or zero-padded to exactly 5 s."""
+    examples = BUNDLED_EXPERTS.parent / "examples"
+    table = pd.read_csv(examples / "examples.csv")
+    row = table[table.accent == "korean"].iloc[-1]
+    audio = load_audio(examples / row.path)
+    samples = int(CLIP_SECONDS * SAMPLE_RATE)
+    return np.pad(audio[:samples], (0, max(0, samples - len(audio)))), row.accent
+
+
+def median_seconds(run, repeats: int) -> float:
+    run()  # warm-up: first calls allocate caches and pick kernels
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="tiny.en")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    folder = BUNDLED_EXPERTS / args.size
+    manifest = pd.read_json(folder / BUNDLE_MANIFEST, typ="series")
+    audio, accent = five_second_clip()
+    print(f"{args.size}, {CLIP_SECONDS:g} s clip, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(f"{'window':>8} {'batch of 3 s':>13} {'one by one s':>13} {'one by one / batch':>19}")
+    for window in sorted({int(manifest.encoder_seconds), 30}):
+        systems = Systems(load_whisper(manifest.model), folder / "mas-lora", folder / "lora", window)
+        weights = beta_weights(accent, 2.0, systems.accents)
+        batched = median_seconds(lambda: compare(systems, audio, weights), args.repeats)
+        rows = [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]
+        apart = median_seconds(lambda: [systems.transcribe([audio], [row]) for row in rows], args.repeats)
+        print(f"{window:>6} s {batched:>13.2f} {apart:>13.2f} {apart / batched:>19.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Experiment 1, accent unknown: WER per accent and overall for every system (the paper's main table).
+
+    python -m analysis.exp_accent_unknown [--results assets/results]
+"""
+
+import plotly.graph_objects as go
+
+from analysis.report_tools import cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from maslora.splits import NATIVE
+
+SYSTEMS = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, uniform"}
+PAPER = {"base": "", "full": "12.21", "lora": "12.32", "mas-uniform": "11.77"}  # L2-ARCTIC, whisper-small, accent unknown
+
+
+def report(results) -> str:
+    title = "## 1. Accent unknown: every system, per accent\n\n"
+    rows = load_rows(results, "main")
+    if rows.empty:
+        return title + "Not run yet.\n"
+    rows = rows[rows.system.isin(SYSTEMS)]
+    l2 = rows[rows.accent != NATIVE]
+    per_accent = mean_and_spread(wer_per_seed(rows, ["system", "accent"]))
+    pooled = mean_and_spread(wer_per_seed(l2, ["system"]))
+    macro = mean_and_spread(wer_per_seed(l2, ["system", "accent"]).groupby("system").mean())
+    accents = sorted(set(l2.accent))
+    table, spread, shown = pivot_cells(per_accent.reset_index(), "system", "accent")
+    shown = shown[[*accents, *([NATIVE] if NATIVE in shown.columns else [])]]
+    shown.insert(len(accents), "L2 pooled", [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in shown.index])
+    shown.insert(len(accents) + 1, "L2 macro", [cell(macro.loc[s, "mean"], macro.loc[s, "spread"]) for s in shown.index])
+    shown["paper (L2-ARCTIC, small)"] = [PAPER[s] for s in shown.index]
+    shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
+    figure = go.Figure([
+        go.Bar(name=SYSTEMS[s], x=accents, y=table.loc[s, accents], error_y={"type": "data", "array": spread.loc[s, accents]})
+        for s in SYSTEMS if s in table.index
+    ])
+    figure.update_layout(barmode="group", title="Accent unknown: WER per accent (mean over seeds, bars: spread)", yaxis_title="WER (%)")
+    return (
+        title + "WER (%), mean ± spread over seeds, on the held-out test speakers and prompts. \"L2 pooled\" is all errors / all\n"
+        "reference words of the six L2 accents (the paper's figure); \"L2 macro\" the unweighted mean of their WERs; the\n"
+        "native control speakers are shown apart.\n\n" + save_table(shown, results, "accent_unknown") + "\n\n"
+        + save_figure(figure, results, "accent_unknown") + "\n"
+    )
+
+
+if __name__ == "__main__":
+    print(report(results_argument(__doc__)))

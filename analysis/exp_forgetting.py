@@ -1,0 +1,42 @@
+"""Experiment 3, forgetting: WER on native speech none of the systems trained on, before and after adaptation.
+
+    python -m analysis.exp_forgetting [--results assets/results]
+
+Native speech: the real CC0 recordings in assets/native whose prompts were held out from training
+(and LibriSpeech when the experiments were given --librispeech).
+"""
+
+import plotly.graph_objects as go
+
+from analysis.exp_accent_unknown import SYSTEMS
+from analysis.report_tools import load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+
+PAPER_LIBRISPEECH = {"base": "5.78", "full": "7.90", "lora": "", "mas-uniform": "5.95"}  # whisper-small, LibriSpeech
+
+
+def report(results) -> str:
+    title = "## 3. Forgetting: native speech before and after adaptation\n\n"
+    rows = load_rows(results, "forgetting")
+    if rows.empty:
+        return title + "Not run yet.\n"
+    per_set = mean_and_spread(wer_per_seed(rows, ["system", "set"])).reset_index()
+    means, spreads, shown = pivot_cells(per_set, "system", "set")
+    shown["paper (LibriSpeech, small)"] = [PAPER_LIBRISPEECH[s] for s in shown.index]
+    shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
+    clips = rows.groupby("set").path.nunique().to_dict()
+    figure = go.Figure([
+        go.Bar(name=name, x=[SYSTEMS[s] for s in SYSTEMS if s in means.index], y=[means.loc[s, name] for s in SYSTEMS if s in means.index],
+               error_y={"type": "data", "array": [spreads.loc[s, name] for s in SYSTEMS if s in means.index]})
+        for name in means.columns
+    ])
+    figure.update_layout(barmode="group", title="Forgetting: WER on held-out native speech", yaxis_title="WER (%)")
+    return (
+        title + f"WER (%), mean ± spread over seeds, on {', '.join(f'{n} clips of {s}' for s, n in clips.items())} (cc0-native: real\n"
+        "recordings of one U.S. English speaker, prompts outside every training split). A system that forgets general\n"
+        "English scores worse than no fine-tuning here.\n\n"
+        + save_table(shown, results, "forgetting") + "\n\n" + save_figure(figure, results, "forgetting") + "\n"
+    )
+
+
+if __name__ == "__main__":
+    print(report(results_argument(__doc__)))

@@ -1,0 +1,34 @@
+"""Experiment 5, seed spread: every headline number from each seed, with mean and spread.
+
+    python -m analysis.exp_seeds [--results assets/results]
+"""
+
+import plotly.graph_objects as go
+
+from analysis.report_tools import load_rows, mean_and_spread, results_argument, save_figure, save_table, wer_per_seed
+from maslora.splits import NATIVE
+
+HEADLINES = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, accent unknown",
+             "mas-beta2": "MAS-LoRA, accent known (beta 2)"}
+
+
+def report(results) -> str:
+    title = "## 5. Seed spread of the headline numbers\n\n"
+    rows = load_rows(results, "main")
+    if rows.empty:
+        return title + "Not run yet.\n"
+    rows = rows[rows.system.isin(HEADLINES) & (rows.accent != NATIVE)]
+    per_seed = wer_per_seed(rows, ["system"])
+    table = per_seed.rename(columns=lambda seed: f"seed {seed}").join(mean_and_spread(per_seed)[["mean", "spread"]])
+    table = table.loc[[s for s in HEADLINES if s in table.index]].rename(index=HEADLINES).rename_axis("L2 pooled WER (%)")
+    figure = go.Figure([go.Scatter(name=f"seed {seed}", x=[HEADLINES[s] for s in per_seed.index], y=per_seed[seed], mode="markers",
+                                   marker={"size": 12}) for seed in per_seed.columns])
+    figure.update_layout(title="Headline WERs, one point per seed", yaxis_title="L2 pooled WER (%)")
+    return (
+        title + "Each seed trains every system anew (initialization, data order, augmentation) on the same fold.\n\n"
+        + save_table(table, results, "seeds") + "\n\n" + save_figure(figure, results, "seeds") + "\n"
+    )
+
+
+if __name__ == "__main__":
+    print(report(results_argument(__doc__)))

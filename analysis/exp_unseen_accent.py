@@ -1,0 +1,41 @@
+"""Experiment 4, unseen accent: MAS-LoRA trained without one accent, tested on it with uniform weights.
+
+    python -m analysis.exp_unseen_accent [--results assets/results]
+
+For every accent: no fine-tuning, MAS-LoRA that saw the accent (experiment 1) and MAS-LoRA that did not,
+all with uniform weights, on that accent's held-out test speakers.
+"""
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.report_tools import load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+
+COLUMNS = {"base": "no fine-tuning", "seen": "MAS-LoRA, accent seen", "unseen": "MAS-LoRA, accent left out"}
+
+
+def report(results) -> str:
+    title = "## 4. Unseen accent: leave one accent out of training\n\n"
+    unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
+    if unseen.empty or main.empty:
+        return title + "Not run yet.\n"
+    accents = sorted(set(unseen.unseen))
+    tagged = pd.concat([
+        main[(main.system == "base") & main.accent.isin(accents)].assign(kind="base"),
+        main[(main.system == "mas-uniform") & main.accent.isin(accents)].assign(kind="seen"),
+        unseen[unseen.accent == unseen.unseen].assign(kind="unseen"),
+    ])
+    stats = mean_and_spread(wer_per_seed(tagged, ["accent", "kind"])).reset_index()
+    means, spreads, shown = pivot_cells(stats, "accent", "kind", list(COLUMNS))
+    shown = shown.rename(columns=COLUMNS)
+    figure = go.Figure([go.Bar(name=COLUMNS[k], x=accents, y=means[k], error_y={"type": "data", "array": spreads[k]}) for k in COLUMNS])
+    figure.update_layout(barmode="group", title="Unseen accent: WER on an accent left out of training", yaxis_title="WER (%)")
+    return (
+        title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform weights, on\n"
+        "each accent's held-out test speakers.\n\n"
+        + save_table(shown, results, "unseen_accent") + "\n\n" + save_figure(figure, results, "unseen_accent") + "\n"
+    )
+
+
+if __name__ == "__main__":
+    print(report(results_argument(__doc__)))

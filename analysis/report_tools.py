@@ -1,0 +1,96 @@
+"""What every experiment script shares: reading rows, WER per seed with its spread, tables and figures on disk.
+
+Numbers are WER in percent, pooled (all errors / all reference words) unless a name says "macro"; a
+spread over seeds is written "mean ± half the range" (with 2 seeds: the two values are mean ± spread).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from maslora.evaluation import read_rows
+
+FIGURE_SIZE = {"width": 900, "height": 480}
+
+
+def load_rows(results: Path, name: str) -> pd.DataFrame:
+    """The rows of one experiment (results/rows/NAME.jsonl); empty if it has not run."""
+    return pd.DataFrame(read_rows(results / "rows" / f"{name}.jsonl"))
+
+
+def pooled_wer(rows: pd.DataFrame) -> float:
+    return 100.0 * rows.errors.sum() / rows.reference_words.sum()
+
+
+def wer_per_seed(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Pooled WER (%) of every group of `by`, one column per seed."""
+    return rows.groupby([*by, "seed"]).apply(pooled_wer, include_groups=False).unstack("seed")
+
+
+def mean_and_spread(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Columns mean, spread (half the range over seeds) and seeds, from wer_per_seed's table."""
+    return pd.DataFrame({
+        "mean": per_seed.mean(axis=1), "spread": (per_seed.max(axis=1) - per_seed.min(axis=1)) / 2, "seeds": per_seed.count(axis=1),
+    })
+
+
+def cell(mean: float, spread: float) -> str:
+    return "" if pd.isna(mean) else f"{mean:.1f} ± {spread:.1f}"
+
+
+def pivot_cells(stats: pd.DataFrame, index: str, columns: str, order: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(means, spreads, "mean ± spread" cells), each `index` x `columns`, from mean_and_spread(...).reset_index()."""
+    means = stats.pivot(index=index, columns=columns, values="mean")
+    spreads = stats.pivot(index=index, columns=columns, values="spread")
+    if order is not None:
+        means, spreads = means[order], spreads[order]
+    cells = means.astype(object)
+    for column in means.columns:
+        cells[column] = [cell(m, s) for m, s in zip(means[column], spreads[column])]
+    return means, spreads, cells
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A pandas table as a Markdown table (strings as they are, numbers with one decimal)."""
+    header = [table.index.name or "", *map(str, table.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for index, row in table.iterrows():
+        values = [v if isinstance(v, str) else ("" if pd.isna(v) else f"{v:.1f}") for v in row]
+        lines.append("| " + " | ".join([str(index), *values]) + " |")
+    return "\n".join(lines)
+
+
+def save_figure(figure: go.Figure, results: Path, name: str) -> str:
+    """figures/NAME.html (interactive) and figures/NAME.png (for the report); returns the Markdown to show it."""
+    folder = results / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    figure.update_layout(**FIGURE_SIZE, template="plotly_white")
+    figure.write_html(folder / f"{name}.html", include_plotlyjs="directory")  # one plotly.min.js beside them: offline, 4.6 MB once
+    figure.write_image(folder / f"{name}.png", **FIGURE_SIZE)
+    return f"![{name}](figures/{name}.png)\n\n[interactive version](figures/{name}.html)"
+
+
+def save_table(table: pd.DataFrame, results: Path, name: str) -> str:
+    """tables/NAME.md and tables/NAME.csv; returns the Markdown table."""
+    folder = results / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = markdown_table(table)
+    (folder / f"{name}.md").write_text(text + "\n")
+    table.to_csv(folder / f"{name}.csv")
+    return text
+
+
+def profile_of(results: Path) -> dict:
+    """What produced the rows (written by analysis.run_experiments): model, profile, seeds, folds."""
+    path = results / "profile.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def results_argument(description: str) -> Path:
+    """--results FOLDER for an experiment script run alone (default assets/results)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent.parent / "assets" / "results")
+    return parser.parse_args().results

@@ -1,0 +1,151 @@
+"""The paper's experiments end to end, from one command: train every system, decode every test set, write the report.
+
+    python -m analysis.run_experiments [--profile quick|cpu|paper] [--corpus DIR] [--model M]
+                                       [--librispeech DIR] [--runs runs/experiments] [--results assets/results]
+
+Profiles:
+    quick   the whole pipeline in minutes (CI): tiny.en, 20 prompts, one or two training steps per run
+    cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the leave-one-accent-out
+            runs with seed 0 only): about 1.5 hours on 2 cores
+    paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
+            and --corpus pointing at the real L2-ARCTIC
+
+For each fold and seed it trains MAS-LoRA, a regular LoRA, full fine-tuning, two MAS-LoRA variants
+(experts in the decoder too; all four attention projections) and one MAS-LoRA per left-out accent,
+then writes rows (maslora.evaluation) for: the test speakers (every system, every beta), the variants,
+real native speech held out from training (forgetting), and each left-out accent. Then every analysis
+script turns rows into tables, figures and RESULTS/REPORT.md.
+
+Everything resumes: training from its checkpoints, decoding from the rows already written; a rerun of
+a finished profile only redraws the report.
+"""
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from analysis import exp_accent_known, exp_accent_unknown, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants, report
+from analysis.report_tools import profile_of
+from maslora.corpora import first_prompts, load_librispeech, load_manifest
+from maslora.evaluation import Models, evaluate
+from maslora.recipes import recipe_config
+from maslora.splits import NATIVE, paper_fold
+from maslora.synth.generate import corpus_or_embedded
+from maslora.training import train
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE_RECORDINGS = ROOT / "assets" / "native" / "manifest.csv"  # real CC0 native speech (see assets/README.md)
+BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
+VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv
+
+
+@dataclass(frozen=True)
+class Profile:
+    recipe: str
+    model: str
+    folds: tuple[int, ...]
+    seeds: tuple[int, ...]
+    prompts: int | None  # keep only the corpus's first N prompts (None: all)
+    native_clips: int  # held-out real native recordings scored for forgetting
+    unseen_seeds: tuple[int, ...]  # seeds of the leave-one-accent-out runs (one MAS-LoRA per accent each)
+    overrides: dict = field(default_factory=dict)  # TrainConfig values on top of the recipe
+
+
+PROFILES = {
+    "quick": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), 20, 4, (0, 1),
+                     {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4}),
+    # 2 cores: the six leave-one-out runs once (seed 0), the headline systems with both seeds
+    "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,)),
+    "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
+}
+
+
+def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
+    """{run name: (method, TrainConfig overrides)} for one fold and seed, leave-one-accent-out runs included."""
+    runs = {"mas-lora": ("mas-lora", {}), "lora": ("lora", {}), "full": ("full", {})}
+    runs |= {f"mas-lora-{name}": ("mas-lora", overrides) for name, overrides in VARIANTS.items()}
+    runs |= {f"mas-lora-without-{accent}": ("mas-lora", {"unseen_accent": accent}) for accent in accents}
+    return runs
+
+
+def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path) -> None:
+    table = corpus_or_embedded(corpus)
+    if profile.prompts:
+        table = first_prompts(table, profile.prompts)
+    accents = sorted(a for a in table.accent.unique() if a != NATIVE)
+    rows = results / "rows"
+    for fold in profile.folds:
+        split = paper_fold(table, fold)
+        for seed in profile.seeds:
+            folder = runs_root / f"fold{fold}" / f"seed{seed}"
+            for name, (method, overrides) in training_runs(accents).items():
+                if "unseen_accent" in overrides and seed not in profile.unseen_seeds:
+                    continue
+                print(f"training {name}, fold {fold}, seed {seed}", flush=True)
+                config = recipe_config(profile.recipe, method, folder / name, model=profile.model, corpus=corpus,
+                                       fold=fold, seed=seed, prompts=profile.prompts, **profile.overrides, **overrides)
+                train(config)
+            window = config.encoder_seconds
+            tags = {"fold": fold, "seed": seed}
+            models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window)
+            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS)]
+            evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
+            for variant in VARIANTS:
+                variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
+                evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", tags | {"variant": variant})
+            for set_name, native in held_out_native(split, profile, librispeech).items():
+                evaluate(native, ["base", "full", "lora", "mas-uniform"], models, rows / "forgetting.jsonl", tags | {"set": set_name})
+            for accent in accents if seed in profile.unseen_seeds else []:
+                unseen_models = Models(profile.model, folder / f"mas-lora-without-{accent}" / "best", None, None, window)
+                test = split.test[split.test.accent == accent]
+                evaluate(test, ["mas-uniform"], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+
+
+def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[str, pd.DataFrame]:
+    """Real native speech none of the systems trained on: the CC0 recordings of prompts outside the
+    training split (and LibriSpeech when given), the first `native_clips` of each."""
+    cathy = load_manifest(NATIVE_RECORDINGS)
+    sets = {"cc0-native": cathy[~cathy.utterance_id.isin(set(split.train.utterance_id))].head(profile.native_clips)}
+    if librispeech:
+        sets["librispeech"] = load_librispeech(librispeech).head(profile.native_clips)
+    return sets
+
+
+def write_report(results: Path) -> None:
+    sections = [module.report(results) for module in (exp_accent_unknown, exp_accent_known, exp_forgetting, exp_unseen_accent, exp_variants, exp_seeds)]
+    report.write(results, sections)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=list(PROFILES), default="cpu")
+    parser.add_argument("--corpus", help="an L2-ARCTIC-style folder or manifest; default: the embedded synthetic corpus")
+    parser.add_argument("--model", help="override the profile's Whisper (tiny.en, base, a hub id or a folder)")
+    parser.add_argument("--librispeech", help="a LibriSpeech-style folder to score forgetting on as well")
+    parser.add_argument("--runs", type=Path, help="where training runs go; default runs/experiments/PROFILE")
+    parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results", help="rows, tables, figures, REPORT.md")
+    args = parser.parse_args()
+    profile = PROFILES[args.profile]
+    if args.model:
+        profile = Profile(**{**asdict(profile), "model": args.model})
+    args.results.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    run(profile, args.corpus, args.librispeech, args.runs or ROOT / "runs" / "experiments" / args.profile, args.results)
+    seconds = time.perf_counter() - began
+    previous = profile_of(args.results)
+    earlier = previous.get("wall_seconds", 0) if previous.get("profile") == args.profile else 0  # a resumed run adds up
+    described = {"profile": args.profile, **asdict(profile), "corpus": args.corpus or "embedded synthetic corpus",
+                 "wall_seconds": round(earlier + seconds), "threads": torch.get_num_threads(),
+                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    (args.results / "profile.json").write_text(json.dumps(described, indent=2))
+    write_report(args.results)
+    print(f"done in {seconds / 60:.1f} min; report: {args.results / 'REPORT.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""The MAS-LoRA demo: hear an accent, move the sliders, watch base Whisper, a regular LoRA and MAS-LoRA compete.
+
+    python app.py [--size tiny.en] [--host 127.0.0.1] [--port 7860]
+
+This file only translates between Gradio and the core (maslora.compare, maslora.weights, maslora.systems).
+
+Many visitors, one model: each request carries its own expert weights as routing rows (nothing is
+merged into shared weights), and the core holds a lock while those rows sit on the model's layers.
+Events are also queued one at a time: on a 2-core CPU a second concurrent decode would only halve the
+speed of both, and the queue shows waiting visitors their position instead.
+"""
+
+import argparse
+import functools
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry; must be set before gradio is imported
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+
+from maslora.audio import load_audio  # noqa: E402
+from maslora.compare import Comparison, compare, wer_vs_beta  # noqa: E402
+from maslora.errors import USER_ERRORS  # noqa: E402
+from maslora.systems import SYSTEMS, Systems, bundled_sizes, load_bundled_systems  # noqa: E402
+from maslora.weights import PAPER_BEST_BETA, choose_weights  # noqa: E402
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(ROOT, "assets", "examples")
+MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
+UNKNOWN = "unknown"
+BY_RULE, BY_HAND = "accent and beta", "expert sliders"  # where the weights come from (shown, so nobody wonders)
+TITLES = {"base": "Base Whisper", "lora": "Regular LoRA", "mas-lora": "MAS-LoRA"}
+DIFF_COLORS = {"substitution": "#f4a261", "insertion": "#2a9d8f", "deletion": "#e76f51"}
+
+EXPLANATION = """
+**MAS-LoRA** (Mixture of Accent-Specific LoRAs, [arXiv 2505.20006](https://arxiv.org/abs/2505.20006))
+adapts Whisper to non-native English with one small LoRA *expert* per accent, each trained only on
+speakers of that accent, in the encoder. At inference the experts are mixed:
+`W = W0 + sum_i w_i B_i A_i`.
+
+- **Accent unknown**: every expert gets the same weight, 1/N.
+- **Accent known**: the matched expert gets 1/beta, each other expert (1 - 1/beta)/(N - 1).
+  beta = 1 uses the matched expert alone; beta = N is uniform again. The paper's best is beta = 2.
+- **Expert sliders**: set any mixture yourself; the weights are normalized to sum to 1 (the bar chart
+  shows what the model uses). Moving one switches the beta rule off until you move beta, change the
+  accent or press reset.
+
+The **regular LoRA** is one adapter trained on all accents pooled, in the same places; **base Whisper**
+is not adapted at all. All three decode your clip as one batch through one model. The bundled experts
+were trained in minutes on a CPU, on synthetic accented speech (espeak-ng with accent rules), so
+expect their gains to be real but modest, and largest on accents like the examples'.
+"""
+
+
+def readable_errors(handler):
+    """Bad input (audio, weights, adapters) becomes a message on the page, never a crash of the server."""
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from error
+
+    return wrapped
+
+
+@functools.cache
+def systems_for(size: str) -> Systems:
+    return load_bundled_systems(size)
+
+
+def read_clip(path: str | None):
+    if not path:
+        raise gr.Error("Record or upload a clip first (or click an example).")
+    return load_audio(path, max_seconds=MAX_CLIP_SECONDS)
+
+
+def rule_weights(accents: list[str], accent: str, beta: float) -> dict[str, float]:
+    return choose_weights(accents, None, None) if accent == UNKNOWN else choose_weights(accents, accent, beta)
+
+
+def effective_weights(accents: list[str], source: str, accent: str, beta: float, sliders) -> dict[str, float]:
+    return dict(zip(accents, map(float, sliders))) if source == BY_HAND else rule_weights(accents, accent, beta)
+
+
+def weights_figure(accents: list[str], weights) -> go.Figure:
+    figure = go.Figure(go.Bar(x=accents, y=[float(w) for w in weights], text=[f"{float(w):.2f}" for w in weights]))
+    figure.update_layout(title="Expert weights the model uses", yaxis_range=[0, 1], height=260, margin=dict(t=40, b=20, l=20, r=20))
+    return figure
+
+
+def system_outputs(comparison: Comparison) -> list:
+    outputs = []
+    for result in comparison.results:
+        wer = "no reference to score against" if result.wer is None else f"WER **{result.wer:.1%}**"
+        outputs.append(f"### {TITLES[result.system]}\n{wer} · {comparison.seconds:.2f} s (one batch for all three)")
+        outputs.append(result.text or "(nothing recognized)")
+        outputs.append([(f"{text} ", kind) for text, kind in result.diff])  # words shown with spaces between
+    return outputs
+
+
+def beta_figure(curve: pd.DataFrame, accent: str) -> go.Figure:
+    figure = go.Figure(go.Scatter(x=curve.beta, y=curve.wer * 100, mode="lines+markers", hovertext=curve.text))
+    figure.update_layout(
+        title=f"MAS-LoRA WER on this clip vs beta (accent {accent})", xaxis_title="beta (1 = matched expert alone, N = uniform)",
+        yaxis_title="WER (%)", height=320, margin=dict(t=40, b=40, l=40, r=20),
+    )
+    return figure
+
+
+def example_rows(accents: list[str]) -> list[list[str]]:
+    manifest = os.path.join(EXAMPLES, "examples.csv")
+    if not os.path.isfile(manifest):
+        return []
+    table = pd.read_csv(manifest)
+    return [[os.path.join(EXAMPLES, r.path), r.text, r.accent if r.accent in accents else UNKNOWN] for r in table.itertuples()]
+
+
+def build_app(size: str) -> gr.Blocks:
+    accents = systems_for(size).accents
+    n = len(accents)
+
+    @readable_errors
+    def run_compare(size, audio_path, reference, accent, beta, source, *sliders):
+        systems = systems_for(size)
+        weights = effective_weights(systems.accents, source, accent, beta, sliders)
+        comparison = compare(systems, read_clip(audio_path), weights, reference)
+        return [weights_figure(systems.accents, systems.weights_vector(weights)), *system_outputs(comparison)]
+
+    @readable_errors
+    def apply_rule(accent, beta):
+        """Accent or beta moved: the beta rule sets every expert slider (accent unknown: uniform)."""
+        weights = rule_weights(accents, accent, beta)
+        return [BY_RULE, gr.update(interactive=accent != UNKNOWN), *(weights[a] for a in accents)]
+
+    def reset():
+        return [UNKNOWN, PAPER_BEST_BETA]
+
+    @readable_errors
+    def run_beta_curve(size, audio_path, reference, accent, progress=gr.Progress(track_tqdm=True)):
+        if accent == UNKNOWN:
+            raise gr.Error("Pick the speaker's accent: beta favours that accent's expert.")
+        curve = wer_vs_beta(systems_for(size), read_clip(audio_path), reference, accent, progress=True)
+        return beta_figure(curve, accent)
+
+    with gr.Blocks(title="MAS-LoRA: accent experts for Whisper", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# MAS-LoRA: accent experts for Whisper\nRecord or upload English speech (up to "
+            f"{MAX_CLIP_SECONDS} s), or click an example; add what was said to score each system."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech")
+                reference = gr.Textbox(label="Reference text (what was said; optional)", lines=2)
+                compare_button = gr.Button("Compare", variant="primary")
+            with gr.Column(scale=2):
+                size_choice = gr.Dropdown(bundled_sizes(), value=size, label="Whisper size (bundled experts)")
+                accent = gr.Dropdown([UNKNOWN, *accents], value=UNKNOWN, label="Speaker's accent")
+                beta = gr.Slider(1, n, value=PAPER_BEST_BETA, step=0.1, label="beta", interactive=False, elem_id="beta",
+                                 info="1 = the matched expert alone, N = uniform; needs a known accent")
+                source = gr.Radio([BY_RULE, BY_HAND], value=BY_RULE, label="Expert weights come from")
+                with gr.Accordion("Expert weights (move one to mix by hand)", open=False):
+                    sliders = [gr.Slider(0, 1, value=1 / n, step=0.01, label=a, elem_id=f"weight-{a}") for a in accents]
+                reset_button = gr.Button("Reset weights")
+                weights_plot = gr.Plot(label="Effective weights")
+        examples = example_rows(accents)
+        shown = gr.Examples(examples, inputs=[audio, reference, accent], label="Examples: held-out speakers") if examples else None
+        columns = []
+        with gr.Row():
+            for system in SYSTEMS:
+                with gr.Column(elem_id=f"column-{system}"):
+                    columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
+                    columns.append(gr.Textbox(label="Transcript", interactive=False, elem_id=f"transcript-{system}"))
+                    columns.append(gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True))
+        with gr.Row():
+            curve_button = gr.Button("WER vs beta for this clip")
+            curve_plot = gr.Plot(label="WER vs beta")
+        with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
+            gr.Markdown(EXPLANATION)
+
+        compare_inputs = [size_choice, audio, reference, accent, beta, source, *sliders]
+        compare_outputs = [weights_plot, *columns]
+        rule_outputs = [source, beta, *sliders]
+        private = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
+        compare_button.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
+        for trigger in (audio.stop_recording, audio.upload, reference.submit, size_choice.input):
+            trigger(run_compare, compare_inputs, compare_outputs, **private)
+        for trigger in (accent.input, beta.release):
+            trigger(apply_rule, [accent, beta], rule_outputs, **private).then(run_compare, compare_inputs, compare_outputs, **private)
+        for slider in sliders:
+            slider.release(lambda: BY_HAND, None, source, **private).then(run_compare, compare_inputs, compare_outputs, **private)
+        reset_button.click(reset, None, [accent, beta], **private).then(apply_rule, [accent, beta], rule_outputs, **private).then(
+            run_compare, compare_inputs, compare_outputs, **private
+        )
+        curve_button.click(run_beta_curve, [size_choice, audio, reference, accent], curve_plot, api_name="wer_vs_beta")
+        if shown is not None:
+            shown.load_input_event.then(apply_rule, [accent, beta], rule_outputs, **private).then(
+                run_compare, compare_inputs, compare_outputs, **private
+            )
+    return demo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default=bundled_sizes()[0] if bundled_sizes() else "tiny.en", help="bundled experts to start with")
+    parser.add_argument("--host", help="address to serve on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, help="port (default 7860, or $GRADIO_SERVER_PORT)")
+    args = parser.parse_args()
+    demo = build_app(args.size)
+    demo.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

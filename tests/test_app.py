@@ -1,0 +1,150 @@
+"""The demo as visitors use it: `python app.py` served on 127.0.0.1, a real browser, a real API client."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+from gradio_client import Client, handle_file
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import ROOT
+
+EXAMPLES = ROOT / "assets" / "examples"
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots for a reviewer; ignored by git
+TRANSCRIPT_OUTPUTS = (2, 5, 8)  # compare's outputs: weights plot, then (summary, transcript, diff) per system
+ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_en, tmp_path_factory):
+    """The app exactly as the README starts it, on a free port; its log is shown if it fails to start."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("app") / "app.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the app did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(1)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def example():
+    """A held-out Korean example on which the systems disagree (so a mix-up of weights would show)."""
+    table = pd.read_csv(EXAMPLES / "examples.csv")
+    row = table[(table.accent == "korean")].iloc[-1]
+    return EXAMPLES / row.path, row.text
+
+
+def _compare(client: Client, audio, reference: str, weights: list[float]) -> tuple[str, str, str]:
+    # inputs: size, audio, reference, accent, beta, where the weights come from, one weight per expert
+    outputs = client.predict("tiny.en", audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare")
+    return tuple(outputs[i] for i in TRANSCRIPT_OUTPUTS)
+
+
+def _drag_slider(page, container: str, fraction: float) -> None:
+    """Press on a slider's track and release at `fraction` of its width: the pointer events a hand makes."""
+    track = page.locator(f"{container} input[type=range]")
+    box = track.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+
+
+def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example):
+    path, _ = example
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(app_url)
+        page.get_by_text(path.name).click()
+        summaries = {s: page.locator(f"#summary-{s}") for s in ("base", "lora", "mas-lora")}
+        for summary in summaries.values():
+            expect(summary).to_contain_text("WER", timeout=120_000)
+        weights_plot = page.locator(".js-plotly-plot").first
+        expect(weights_plot).to_contain_text("0.50", timeout=60_000)  # korean at beta 2: 1/2, others 0.1
+        _drag_slider(page, "#beta", 0.0)  # beta -> 1: the Korean expert alone
+        expect(weights_plot).to_contain_text("1.00", timeout=60_000)
+        page.get_by_text("Expert weights (move one to mix by hand)").click()
+        _drag_slider(page, "#weight-arabic", 1.0)  # arabic 1 beside korean 1: half each, by hand
+        expect(weights_plot).not_to_contain_text("1.00", timeout=60_000)
+        expect(weights_plot).to_contain_text("0.50")
+        transcripts = [page.locator(f"#transcript-{s} textarea").input_value() for s in ("base", "lora", "mas-lora")]
+        wers = [re.search(r"WER (\d+\.\d)%", summaries[s].inner_text()) for s in ("base", "lora", "mas-lora")]
+        page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
+        browser.close()
+    assert all(transcripts) and all(wers), (transcripts, wers)
+
+
+def test_concurrent_requests_never_see_each_others_weights(app_url, example):
+    path, reference = example
+    client = Client(app_url, verbose=False)
+    weightings = [list(np.eye(6)[i]) for i in range(6)] + [[1.0] * 6, [0.9, 0.0, 0.3, 0.1, 0.0, 0.5]]
+    one_by_one = [_compare(client, handle_file(str(path)), reference, w) for w in weightings]
+    assert len(set(one_by_one)) > 1, "every weighting gave the same transcripts: the test could not catch a mix-up"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        clients = [Client(app_url, verbose=False) for _ in weightings]
+        together = list(pool.map(lambda cw: _compare(cw[0], handle_file(str(path)), reference, cw[1]), zip(clients, weightings)))
+    assert together == one_by_one
+
+
+def _write(path, samples: np.ndarray, rate: int = 16_000):
+    soundfile.write(path, samples, rate)
+    return handle_file(str(path))
+
+
+def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, example, tmp_path):
+    client = Client(app_url, verbose=False)
+    uniform = [1.0] * 6
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(200))
+    text = tmp_path / "notes.txt"
+    text.write_text("these are not sounds")
+    cases = [
+        (None, "Record or upload a clip first"),
+        (handle_file(str(corrupt)), "could not read"),
+        (handle_file(str(text)), "could not read"),
+        (_write(tmp_path / "ten-minutes.wav", np.zeros(600 * 16_000, dtype=np.float32)), "600 s long; the limit is 60 s"),
+    ]
+    for audio, message in cases:
+        with pytest.raises(Exception, match=message):
+            _compare(client, audio, "", uniform)
+    silence = _compare(client, _write(tmp_path / "silence.wav", np.zeros(3 * 16_000, dtype=np.float32)), "", uniform)
+    assert len(silence) == 3
+    path, reference = example
+    assert all(_compare(client, handle_file(str(path)), reference, uniform)), "the app stopped serving after bad input"
+
+
+def test_wer_vs_beta_endpoint_draws_one_point_per_beta(app_url, example):
+    path, reference = example
+    figure = Client(app_url, verbose=False).predict("tiny.en", handle_file(str(path)), reference, "korean", api_name="/wer_vs_beta")
+    trace = json.loads(figure["plot"])["data"][0]
+    assert len(trace["hovertext"]) == 11  # beta = 1, 1.5, ..., 6: each point's transcript shows on hover

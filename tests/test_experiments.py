@@ -1,0 +1,33 @@
+"""The experiments' one command, quick profile: every experiment runs, the report shows them, a rerun redoes nothing."""
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+SECTIONS = ["## 1. Accent unknown", "## 2. Accent known", "## 3. Forgetting", "## 4. Unseen accent", "## Placement and targets", "## 5. Seed spread"]
+FIGURES = ["accent_unknown", "accent_known", "forgetting", "unseen_accent", "variants", "seeds"]
+
+
+def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(private_model_cache, tmp_path):
+    command = [sys.executable, "-m", "analysis.run_experiments", "--profile", "quick", "--runs", str(tmp_path / "runs"),
+               "--results", str(tmp_path / "results")]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = tmp_path / "results"
+    report = (results / "REPORT.md").read_text()
+    for section in SECTIONS:
+        assert section in report and "Not run yet" not in report.split(section, 1)[1].split("\n## ", 1)[0], section
+    for name in FIGURES:
+        assert (results / "figures" / f"{name}.png").stat().st_size > 5_000, name
+        assert (results / "figures" / f"{name}.html").is_file() and (results / "tables" / f"{name}.md").is_file()
+    assert "seed 0" in report and "seed 1" in report and "paper" in report
+    rows = {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")}
+    assert set(rows) == {"main.jsonl", "variants.jsonl", "forgetting.jsonl", "unseen.jsonl"}
+    checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
+    assert len(checkpoints) == 2 * (3 + 2 + 6)  # per seed: MAS-LoRA, LoRA, full, 2 variants, 6 left-out accents
+
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")} == rows, "a rerun decoded again"
+    assert {path: path.stat().st_mtime_ns for path in checkpoints} == checkpoints, "a rerun trained again"

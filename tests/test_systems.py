@@ -1,0 +1,77 @@
+"""Base, regular LoRA and MAS-LoRA as rows of one batch equal the three models run separately."""
+
+import pytest
+import torch
+
+from maslora.experts import AdapterPlacement, merge, routed
+from maslora.peft_io import AdapterError, experts_folder, load_adapter, load_experts, save_adapter, save_experts
+from maslora.systems import Column, read_column, routing_row, stack_columns
+from maslora.weights import beta_weights, normalized_weights
+from tests.test_experts import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
+
+# The regular LoRA deliberately has another rank, alpha and target set than the experts, and MAS-LoRA
+# has experts in the decoder too: stacking must pad ranks, fold scales and fill the gaps with zeros.
+EXPERTS = AdapterPlacement(decoder_experts=1, dropout=0.0)
+LORA = AdapterPlacement(targets="qkvo", encoder_experts=1, decoder_experts=1, rank=8, alpha=32.0, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("systems")
+    save_experts(trained_looking(tiny_whisper(), EXPERTS), ACCENTS, EXPERTS, root / "experts", "tiny-random")
+    lora = trained_looking(tiny_whisper(), LORA)
+    for layer in lora.modules():  # another seed's values, so LoRA and experts differ
+        if hasattr(layer, "lora_B"):
+            layer.lora_B.data = layer.lora_B.data.flip(-1) + 0.1
+    save_adapter(lora, LORA, root / "lora", "tiny-random")
+    return root
+
+
+def _columns(folders) -> list[Column]:
+    experts, shared = experts_folder(folders / "experts")
+    columns = [read_column("mas-lora", accent, folder) for accent, folder in experts.items()]
+    return [*columns, read_column("mas-lora", None, shared), read_column("lora", None, folders / "lora")]
+
+
+def _separate(folders, system: str, weights: torch.Tensor | None) -> torch.Tensor:
+    model = tiny_whisper()
+    if system == "mas-lora":
+        load_experts(model, folders / "experts")
+        merge(model, weights)
+    elif system == "lora":
+        load_adapter(model, folders / "lora")
+        merge(model, torch.ones(1))
+    return logits(model.eval())
+
+
+def test_one_batch_of_three_systems_equals_each_system_alone(folders):
+    combined = tiny_whisper()
+    sides = stack_columns(combined, _columns(folders))
+    weights = normalized_weights(beta_weights("korean", 2, ACCENTS), ACCENTS)
+    systems = [("base", None), ("lora", None), ("mas-lora", weights)]
+    encoder = torch.stack([routing_row(sides["encoder"], s, w, ACCENTS) for s, w in systems])
+    decoder = torch.stack([routing_row(sides["decoder"], s, w, ACCENTS) for s, w in systems])
+    with torch.no_grad(), routed(combined.eval(), encoder, decoder):
+        batched = combined(input_features=FEATURES, decoder_input_ids=TOKENS).logits
+    separate = [_separate(folders, system, w) for system, w in systems]
+    for row, alone in enumerate(separate):
+        assert torch.allclose(batched[row], alone[row], atol=1e-4), systems[row][0]
+    assert not torch.allclose(separate[0], separate[1], atol=1e-2)
+    assert not torch.allclose(separate[1], separate[2], atol=1e-2)
+
+
+def test_routing_rows_name_each_systems_columns(folders):
+    columns = _columns(folders)
+    weights = torch.arange(1.0, 7.0) / 21
+    encoder = [c for c in columns if c.system == "lora" or c.accent is not None]
+    assert routing_row(encoder, "base", None, ACCENTS).sum() == 0
+    assert routing_row(encoder, "lora", None, ACCENTS).tolist() == [0.0] * 6 + [1.0]
+    assert torch.equal(routing_row(encoder, "mas-lora", weights, ACCENTS)[:6], weights)
+
+
+def test_adapters_of_another_model_size_are_refused(folders):
+    column = read_column("lora", None, folders / "lora")
+    name, (A, B) = next(iter(column.layers.items()))
+    wrong = Column("lora", None, {name: (torch.zeros(A.shape[0], 64), torch.zeros(64, A.shape[0]))})
+    with pytest.raises(AdapterError, match="another model size"):
+        stack_columns(tiny_whisper(), [wrong])

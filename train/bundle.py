@@ -1,0 +1,58 @@
+"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo's defaults, with how they were made.
+
+    python train/train.py --method mas-lora --recipe cpu-tiny --epochs 1 --validation-limit 96 --out runs/bundle-mas-lora
+    python train/train.py --method lora --recipe cpu-tiny --epochs 1 --validation-limit 96 --out runs/bundle-lora
+    python train/bundle.py --mas-lora runs/bundle-mas-lora --lora runs/bundle-lora
+
+Both runs must share the base model and encoder window (the demo runs them side by side in one model).
+bundle.json records both training configs, their best validation WER and the commands above.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
+
+from maslora.atomic import replace_folder  # noqa: E402
+from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS  # noqa: E402
+
+COMMANDS = [line.strip() for line in __doc__.splitlines() if line.strip().startswith("python ")]
+
+
+def _run(folder: Path, method: str) -> dict:
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("out")  # where it ran on the training machine says nothing about the experts
+    if config["method"] != method or not (folder / "best").is_dir():
+        raise SystemExit(f"{folder} holds no finished {method} run (config.json and best/)")
+    history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()]
+    scored = [record for record in history if "validation_wer" in record]
+    best = min(scored, key=lambda record: record["validation_wer"])
+    return {"config": config, "best_step": best["step"], "best_validation_wer": best["validation_wer"], "steps": history[-1]["step"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mas-lora", type=Path, required=True, help="a finished train.py --method mas-lora run")
+    parser.add_argument("--lora", type=Path, required=True, help="a finished train.py --method lora run")
+    args = parser.parse_args()
+    runs = {"mas-lora": _run(args.mas_lora, "mas-lora"), "lora": _run(args.lora, "lora")}
+    shared = {key: {run["config"][key] for run in runs.values()} for key in ("model", "encoder_seconds", "fold")}
+    if any(len(values) > 1 for values in shared.values()):
+        raise SystemExit(f"the runs differ in {shared}; the demo needs one base model and one encoder window")
+    model, encoder_seconds = runs["lora"]["config"]["model"], runs["lora"]["config"]["encoder_seconds"]
+
+    def write(scratch: Path) -> None:
+        for method, folder in (("mas-lora", args.mas_lora), ("lora", args.lora)):
+            shutil.copytree(folder / "best", scratch / method)
+        manifest = {"model": model, "encoder_seconds": encoder_seconds, "commands": COMMANDS, "runs": runs}
+        (scratch / BUNDLE_MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+    replace_folder(BUNDLED_EXPERTS / model, write)
+    print(f"bundled {model} experts in {BUNDLED_EXPERTS / model}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The demo's example clips: held-out test speakers and prompts of the fold the bundled experts trained on.
+
+    python train/examples.py                # after train/bundle.py; writes assets/examples/
+
+Per accent, the first prompts of the fold's test split read by one test speaker of the embedded
+synthetic corpus, plus the real CC0 native recordings (assets/native) of the same prompts. No example
+prompt or speaker was seen in training. FLAC, 16 kHz, with examples.csv (path, text, accent, speaker, source): a manifest any command reads (--manifest).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import soundfile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
+
+from maslora.atomic import replace_folder  # noqa: E402
+from maslora.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from maslora.splits import paper_fold  # noqa: E402
+from maslora.synth.generate import corpus_or_embedded  # noqa: E402
+from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "assets" / "native"
+EXAMPLES = ROOT / "assets" / "examples"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="tiny.en", help="whose bundle's fold to hold out")
+    parser.add_argument("--per-accent", type=int, default=2)
+    args = parser.parse_args()
+    fold = json.loads((BUNDLED_EXPERTS / args.size / BUNDLE_MANIFEST).read_text())["runs"]["mas-lora"]["config"]["fold"]
+    test = paper_fold(corpus_or_embedded(None), fold).test
+    prompts = sorted(set(test.utterance_id))[: args.per_accent]
+    picked = []
+    for accent, rows in test[test.utterance_id.isin(prompts)].groupby("accent", sort=False):
+        speaker = sorted(rows.speaker)[0]
+        for row in rows[rows.speaker == speaker].sort_values("utterance_id").itertuples():
+            picked.append({"source_path": row.path, "text": row.text, "accent": accent, "speaker": speaker, "source": "synthetic (embedded corpus)"})
+    native = pd.read_csv(NATIVE / "manifest.csv")
+    for row in native[native.path.str.removesuffix(".flac").isin(prompts)].itertuples():
+        picked.append({"source_path": NATIVE / row.path, "text": row.text, "accent": "native", "speaker": row.speaker, "source": "real recording, CC0 (assets/native)"})
+
+    def write(scratch: Path) -> None:
+        for example in picked:
+            name = f"{example['accent']}-{example['speaker']}-{Path(example['source_path']).stem}.flac"
+            soundfile.write(scratch / name, load_audio(example.pop("source_path")), SAMPLE_RATE)
+            example["path"] = name
+        pd.DataFrame(picked)[["path", "text", "accent", "speaker", "source"]].to_csv(scratch / "examples.csv", index=False)
+
+    replace_folder(EXAMPLES, write)
+    print(f"{len(picked)} examples in {EXAMPLES}")
+
+
+if __name__ == "__main__":
+    main()
