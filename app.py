@@ -5,9 +5,10 @@
 This file only translates between Gradio and the core (maslora.compare, maslora.weights, maslora.systems).
 
 Many visitors, one model: each request carries its own expert weights as routing rows (nothing is
-merged into shared weights), and the core holds a lock while those rows sit on the model's layers.
-Events are also queued one at a time: on a 2-core CPU a second concurrent decode would only halve the
-speed of both, and the queue shows waiting visitors their position instead.
+merged into shared weights), and the core holds a lock while those rows sit on the model's layers, so
+decodes run one at a time whichever event starts them. Gradio's queue also runs each event one call at
+a time: on a 2-core CPU a second concurrent decode would only halve the speed of both, and the queue
+shows waiting visitors their position instead.
 """
 
 import argparse

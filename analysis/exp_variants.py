@@ -29,7 +29,8 @@ def report(results) -> str:
                         for w in WEIGHTINGS])
     figure.update_layout(barmode="group", title="MAS-LoRA placement and targets: L2 pooled WER", yaxis_title="WER (%)")
     return (
-        title + "L2 pooled WER (%), mean ± spread over seeds, on the test speakers of the six L2 accents.\n\n"
+        title + f"L2 pooled WER (%), mean ± spread over seeds ({variants.seed.nunique()} seed(s) of the variant runs), on the test\n"
+        "speakers of the six L2 accents.\n\n"
         + save_table(shown, results, "variants") + "\n\n" + save_figure(figure, results, "variants") + "\n"
     )
 

@@ -1,12 +1,12 @@
 """The paper's experiments end to end, from one command: train every system, decode every test set, write the report.
 
-    python -m analysis.run_experiments [--profile quick|cpu|paper] [--corpus DIR] [--model M]
+    python -m analysis.run_experiments [--profile quick|cpu|paper | --quick] [--corpus DIR] [--model M]
                                        [--librispeech DIR] [--runs runs/experiments] [--results assets/results]
 
 Profiles:
     quick   the whole pipeline in minutes (CI): tiny.en, 20 prompts, one or two training steps per run
-    cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the leave-one-accent-out
-            runs with seed 0 only): about 1.5 hours on 2 cores
+    cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the variant and
+            leave-one-accent-out runs with seed 0 only): about an hour on 2 cores
     paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
             and --corpus pointing at the real L2-ARCTIC
 
@@ -41,6 +41,7 @@ from maslora.training import train
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE_RECORDINGS = ROOT / "assets" / "native" / "manifest.csv"  # real CC0 native speech (see assets/README.md)
 BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
+HEADLINE_RUNS = ("mas-lora", "lora", "full")  # trained with every seed of a profile
 VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv
 
 
@@ -52,14 +53,14 @@ class Profile:
     seeds: tuple[int, ...]
     prompts: int | None  # keep only the corpus's first N prompts (None: all)
     native_clips: int  # held-out real native recordings scored for forgetting
-    unseen_seeds: tuple[int, ...]  # seeds of the leave-one-accent-out runs (one MAS-LoRA per accent each)
+    side_seeds: tuple[int, ...]  # seeds of the variant and leave-one-accent-out runs (8 more runs per seed)
     overrides: dict = field(default_factory=dict)  # TrainConfig values on top of the recipe
 
 
 PROFILES = {
     "quick": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), 20, 4, (0, 1),
                      {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4}),
-    # 2 cores: the six leave-one-out runs once (seed 0), the headline systems with both seeds
+    # 2 cores: the variant and leave-one-out runs once (seed 0), the headline systems with both seeds
     "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,)),
     "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
 }
@@ -67,7 +68,7 @@ PROFILES = {
 
 def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
     """{run name: (method, TrainConfig overrides)} for one fold and seed, leave-one-accent-out runs included."""
-    runs = {"mas-lora": ("mas-lora", {}), "lora": ("lora", {}), "full": ("full", {})}
+    runs = {name: (name, {}) for name in HEADLINE_RUNS}
     runs |= {f"mas-lora-{name}": ("mas-lora", overrides) for name, overrides in VARIANTS.items()}
     runs |= {f"mas-lora-without-{accent}": ("mas-lora", {"unseen_accent": accent}) for accent in accents}
     return runs
@@ -84,7 +85,7 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
         for seed in profile.seeds:
             folder = runs_root / f"fold{fold}" / f"seed{seed}"
             for name, (method, overrides) in training_runs(accents).items():
-                if "unseen_accent" in overrides and seed not in profile.unseen_seeds:
+                if name not in HEADLINE_RUNS and seed not in profile.side_seeds:
                     continue
                 print(f"training {name}, fold {fold}, seed {seed}", flush=True)
                 config = recipe_config(profile.recipe, method, folder / name, model=profile.model, corpus=corpus,
@@ -95,12 +96,12 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
             models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window)
             main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS)]
             evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
-            for variant in VARIANTS:
+            for variant in VARIANTS if seed in profile.side_seeds else []:
                 variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
                 evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", tags | {"variant": variant})
             for set_name, native in held_out_native(split, profile, librispeech).items():
                 evaluate(native, ["base", "full", "lora", "mas-uniform"], models, rows / "forgetting.jsonl", tags | {"set": set_name})
-            for accent in accents if seed in profile.unseen_seeds else []:
+            for accent in accents if seed in profile.side_seeds else []:
                 unseen_models = Models(profile.model, folder / f"mas-lora-without-{accent}" / "best", None, None, window)
                 test = split.test[split.test.accent == accent]
                 evaluate(test, ["mas-uniform"], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
@@ -124,6 +125,7 @@ def write_report(results: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=list(PROFILES), default="cpu")
+    parser.add_argument("--quick", action="store_const", const="quick", dest="profile", help="the same as --profile quick")
     parser.add_argument("--corpus", help="an L2-ARCTIC-style folder or manifest; default: the embedded synthetic corpus")
     parser.add_argument("--model", help="override the profile's Whisper (tiny.en, base, a hub id or a folder)")
     parser.add_argument("--librispeech", help="a LibriSpeech-style folder to score forgetting on as well")

@@ -6,12 +6,18 @@ The small public API; everything else lives in the module that owns the idea.
     accents = load_experts(whisper.model, "runs/mas/best")
     merge(whisper.model, normalized_weights(beta_weights("korean", 2, accents), accents))
     print(transcribe(whisper, [load_audio("clip.wav")]))
+
+    systems = Systems(load_whisper("tiny.en"), "runs/mas/best", "runs/lora/best")   # base, LoRA, MAS-LoRA in one model
+    print(compare(systems, load_audio("clip.wav"), uniform_weights(systems.accents), reference="what was said"))
 """
 
 from maslora.audio import SAMPLE_RATE, AudioError, load_audio, to_model_audio
+from maslora.compare import compare
 from maslora.corpora import load_corpus
+from maslora.evaluation import Models, evaluate
 from maslora.experts import merge, unmerge
 from maslora.peft_io import load_adapter, load_experts
+from maslora.systems import Systems, load_bundled_systems
 from maslora.transcribe import transcribe, transcribe_files
 from maslora.weights import beta_weights, normalized_weights, uniform_weights
 from maslora.whisper_io import DEFAULT_MODEL, ModelNotFoundError, Whisper, load_whisper
@@ -22,6 +28,11 @@ __all__ = [
     "load_audio",
     "to_model_audio",
     "load_corpus",
+    "compare",
+    "Models",
+    "evaluate",
+    "Systems",
+    "load_bundled_systems",
     "merge",
     "unmerge",
     "load_adapter",
