@@ -9,6 +9,7 @@ what the current numbers say; the reasons listed for differences are facts about
 import pandas as pd
 
 from analysis.report_tools import load_rows, mean_and_spread, profile_of, results_argument, wer_per_seed
+from maslora.recipes import RECIPES
 from maslora.splits import NATIVE
 
 PAPER = {"lora": 12.32, "full": 12.21, "mas-uniform": 11.77, "mas-beta2": 11.90}  # L2-ARCTIC test, whisper-small
@@ -21,7 +22,8 @@ L1 transfer, not real L2 speakers, and the native control and the accents share 
 any gain is adaptation to the synthesizer; (2) {model}, not whisper-small; (3) the {recipe} recipe{overrides}
 trains for minutes where the paper trains for epochs at 5e-5 (see maslora/recipes.py); each MAS-LoRA expert
 sees only its accent's share of the steps, while the regular LoRA sees all of them; (4) the test set holds
-{clips} utterances per seed, so a few words move a WER by a point; the seed spread says how much."""
+{clips} utterances per seed, so a few words move a WER by a point; the seed spread says how much; (5) the
+best checkpoint of a run is picked by WER on {validation} validation clips, itself a noisy choice."""
 
 
 def _headlines(results) -> pd.DataFrame:
@@ -38,14 +40,30 @@ def _versus(stats: pd.DataFrame, a: str, b: str) -> str:
         return ""
     difference = stats.loc[a, "mean"] - stats.loc[b, "mean"]
     noise = stats.loc[a, "spread"] + stats.loc[b, "spread"]
-    verdict = "within" if abs(difference) <= noise else "beyond"
+    if min(stats.loc[a, "seeds"], stats.loc[b, "seeds"]) < 2:
+        verdict = "from one seed, so no spread to weigh it against"
+    else:
+        verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
     ours = (f"- {NAMES[a]} vs {NAMES[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
-            f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict} the seed spread (±{noise:.1f})")
+            f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}")
     if a in PAPER and b in PAPER:
         paper = PAPER[a] - PAPER[b]
         agree = "same direction as" if (paper < 0) == (difference < 0) else "opposite to"
         ours += f"; {agree} the paper ({PAPER[a]:.2f}% vs {PAPER[b]:.2f}%)"
     return ours + "\n"
+
+
+def _unseen(results) -> str:
+    unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
+    if unseen.empty or main.empty:
+        return ""
+    left_out = wer_per_seed(unseen[unseen.accent == unseen.unseen], ["accent"]).mean(axis=1)
+    seen = wer_per_seed(main[(main.system == "mas-uniform") & main.accent.isin(left_out.index)], ["accent"]).mean(axis=1)
+    base = wer_per_seed(main[(main.system == "base") & main.accent.isin(left_out.index)], ["accent"]).mean(axis=1)
+    better = int((left_out < seen).sum())
+    return (f"- unseen accent: MAS-LoRA trained without an accent scored below the MAS-LoRA that saw it on {better} of "
+            f"{len(left_out)} accents and below no fine-tuning on {int((left_out < base).sum())} (means over accents: "
+            f"left out {left_out.mean():.1f}%, seen {seen.mean():.1f}%, no fine-tuning {base.mean():.1f}%)\n")
 
 
 def _forgetting(results) -> str:
@@ -62,7 +80,9 @@ def _why(results, profile: dict) -> str:
     rows = load_rows(results, "main")
     clips = rows.groupby("seed").path.nunique().max() if not rows.empty else 0
     overrides = profile.get("overrides") or {}
-    return WHY.format(model=profile.get("model", "?"), recipe=profile.get("recipe", "?"), clips=clips,
+    recipe = {**RECIPES.get(profile.get("recipe"), {}), **overrides}
+    validation = recipe.get("validation_limit") or "all the"
+    return WHY.format(model=profile.get("model", "?"), recipe=profile.get("recipe", "?"), clips=clips, validation=validation,
                       overrides=f" (with {overrides})" if overrides else "")
 
 
@@ -72,7 +92,7 @@ def write(results, sections: list[str]) -> None:
     ran = (f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
            f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}; wall time "
            f"{profile.get('wall_seconds', 0) / 60:.0f} min on {profile.get('device')} with {profile.get('threads')} threads "
-           f"(summed over resumed invocations).") if profile else "No run recorded yet."
+           f"(invocations that ran to the end, summed; an interrupted one records nothing).") if profile else "No run recorded yet."
     comparisons = "".join(_versus(stats, a, b) for a, b in
                           [("mas-uniform", "lora"), ("mas-uniform", "full"), ("mas-beta2", "mas-uniform"), ("lora", "base"), ("mas-uniform", "base")])
     text = (
@@ -83,7 +103,7 @@ def write(results, sections: list[str]) -> None:
         "The paper (L2-ARCTIC, whisper-small): regular LoRA 12.32%, full fine-tuning 12.21%, MAS-LoRA 11.77% with the\n"
         "accent unknown, 11.90% at beta = 2 with the accent known; on LibriSpeech no fine-tuning 5.78%, MAS-LoRA\n"
         "5.95%, full fine-tuning 7.90%. Ours, L2 pooled WER, mean over seeds:\n\n"
-        + (comparisons + _forgetting(results) if comparisons else "(no rows yet)\n") + "\n" + _why(results, profile) + "\n\n"
+        + (comparisons + _forgetting(results) + _unseen(results) if comparisons else "(no rows yet)\n") + "\n" + _why(results, profile) + "\n\n"
         + "\n".join(sections)
     )
     (results / "REPORT.md").write_text(text)
