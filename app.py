@@ -24,11 +24,10 @@ import plotly.graph_objects as go  # noqa: E402
 from maslora.audio import load_audio  # noqa: E402
 from maslora.compare import Comparison, compare, wer_vs_beta  # noqa: E402
 from maslora.errors import USER_ERRORS  # noqa: E402
-from maslora.systems import SYSTEMS, Systems, bundled_sizes, load_bundled_systems  # noqa: E402
+from maslora.corpora import load_manifest  # noqa: E402
+from maslora.systems import BUNDLED_EXAMPLES, SYSTEMS, Systems, bundled_sizes, load_bundled_systems  # noqa: E402
 from maslora.weights import PAPER_BEST_BETA, choose_weights  # noqa: E402
 
-ROOT = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES = os.path.join(ROOT, "assets", "examples")
 MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
 UNKNOWN = "unknown"
 BY_RULE, BY_HAND = "accent and beta", "expert sliders"  # where the weights come from (shown, so nobody wonders)
@@ -113,11 +112,9 @@ def beta_figure(curve: pd.DataFrame, accent: str) -> go.Figure:
 
 
 def example_rows(accents: list[str]) -> list[list[str]]:
-    manifest = os.path.join(EXAMPLES, "examples.csv")
-    if not os.path.isfile(manifest):
+    if not BUNDLED_EXAMPLES.is_file():
         return []
-    table = pd.read_csv(manifest)
-    return [[os.path.join(EXAMPLES, r.path), r.text, r.accent if r.accent in accents else UNKNOWN] for r in table.itertuples()]
+    return [[r.path, r.text, r.accent if r.accent in accents else UNKNOWN] for r in load_manifest(BUNDLED_EXAMPLES).itertuples()]
 
 
 def build_app(size: str) -> gr.Blocks:

@@ -14,24 +14,22 @@ import statistics
 import time
 
 import numpy as np
-import pandas as pd
 import torch
 
 from maslora.audio import SAMPLE_RATE, load_audio
 from maslora.compare import compare
-from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS, SYSTEMS, Systems
+from maslora.corpora import load_manifest
+from maslora.systems import BUNDLED_EXAMPLES, SYSTEMS, load_bundled_systems, read_bundle
 from maslora.weights import beta_weights
-from maslora.whisper_io import load_whisper
 
 CLIP_SECONDS = 5.0
 
 
 def five_second_clip() -> tuple[np.ndarray, str]:
     """The longest Korean example, cut or zero-padded to exactly 5 s."""
-    examples = BUNDLED_EXPERTS.parent / "examples"
-    table = pd.read_csv(examples / "examples.csv")
+    table = load_manifest(BUNDLED_EXAMPLES)
     row = table[table.accent == "korean"].iloc[-1]
-    audio = load_audio(examples / row.path)
+    audio = load_audio(row.path)
     samples = int(CLIP_SECONDS * SAMPLE_RATE)
     return np.pad(audio[:samples], (0, max(0, samples - len(audio)))), row.accent
 
@@ -51,13 +49,11 @@ def main() -> None:
     parser.add_argument("--size", default="tiny.en")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    folder = BUNDLED_EXPERTS / args.size
-    manifest = pd.read_json(folder / BUNDLE_MANIFEST, typ="series")
     audio, accent = five_second_clip()
     print(f"{args.size}, {CLIP_SECONDS:g} s clip, {torch.get_num_threads()} threads, median of {args.repeats}")
     print(f"{'window':>8} {'batch of 3 s':>13} {'one by one s':>13} {'one by one / batch':>19}")
-    for window in sorted({int(manifest.encoder_seconds), 30}):
-        systems = Systems(load_whisper(manifest.model), folder / "mas-lora", folder / "lora", window)
+    for window in sorted({read_bundle(args.size)["encoder_seconds"], 30}):
+        systems = load_bundled_systems(args.size, window)
         weights = beta_weights(accent, 2.0, systems.accents)
         batched = median_seconds(lambda: compare(systems, audio, weights), args.repeats)
         rows = [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]

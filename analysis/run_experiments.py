@@ -31,7 +31,7 @@ import torch
 
 from analysis import exp_accent_known, exp_accent_unknown, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants, report
 from analysis.report_tools import profile_of
-from maslora.corpora import first_prompts, load_librispeech, load_manifest
+from maslora.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
 from maslora.evaluation import Models, evaluate
 from maslora.recipes import recipe_config
 from maslora.splits import NATIVE, paper_fold
@@ -39,7 +39,6 @@ from maslora.synth.generate import corpus_or_embedded
 from maslora.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
-NATIVE_RECORDINGS = ROOT / "assets" / "native" / "manifest.csv"  # real CC0 native speech (see assets/README.md)
 BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
 HEADLINE_RUNS = ("mas-lora", "lora", "full")  # trained with every seed of a profile
 VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv

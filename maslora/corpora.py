@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+NATIVE_RECORDINGS = ASSETS / "native" / "manifest.csv"  # 593 real CC0 native recordings of ARCTIC prompts
 ARCTIC_PROMPTS = ASSETS / "cmuarctic.data"  # the 1,132 CMU ARCTIC prompts every L2-ARCTIC speaker reads
 SPEAKERS_FILE = "speakers.csv"  # beside the speaker folders of a synthetic corpus: speaker,accent,...
 COLUMNS = ["path", "text", "speaker", "accent", "utterance_id"]

@@ -144,6 +144,7 @@ class Systems:
 
 BUNDLED_EXPERTS = Path(__file__).resolve().parent.parent / "assets" / "experts"  # one folder per model size
 BUNDLE_MANIFEST = "bundle.json"  # {"model", "encoder_seconds", how it was trained}; see train/bundle.py
+BUNDLED_EXAMPLES = BUNDLED_EXPERTS.parent / "examples" / "examples.csv"  # a manifest; see train/examples.py
 
 
 def bundled_sizes() -> list[str]:
@@ -151,10 +152,17 @@ def bundled_sizes() -> list[str]:
     return sorted(manifest.parent.name for manifest in BUNDLED_EXPERTS.glob(f"*/{BUNDLE_MANIFEST}"))
 
 
-def load_bundled_systems(size: str) -> Systems:
-    """The bundled experts and regular LoRA of `size` on its base model, in the window they were trained with."""
-    folder = BUNDLED_EXPERTS / size
-    if not (folder / BUNDLE_MANIFEST).is_file():
+def read_bundle(size: str) -> dict:
+    """The bundle.json of `size`'s bundled experts: base model, encoder window, training configs."""
+    path = BUNDLED_EXPERTS / size / BUNDLE_MANIFEST
+    if not path.is_file():
         raise AdapterError(f"no bundled experts for {size}; bundled: {', '.join(bundled_sizes()) or 'none'}")
-    manifest = json.loads((folder / BUNDLE_MANIFEST).read_text())
-    return Systems(load_whisper(manifest["model"]), folder / "mas-lora", folder / "lora", manifest["encoder_seconds"])
+    return json.loads(path.read_text())
+
+
+def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Systems:
+    """The bundled experts and regular LoRA of `size` on its base model, in the window they were trained
+    with unless `encoder_seconds` says otherwise."""
+    manifest, folder = read_bundle(size), BUNDLED_EXPERTS / size
+    window = manifest["encoder_seconds"] if encoder_seconds is None else encoder_seconds
+    return Systems(load_whisper(manifest["model"]), folder / "mas-lora", folder / "lora", window)

@@ -8,7 +8,6 @@ prompt or speaker was seen in training. FLAC, 16 kHz, with examples.csv (path, t
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,13 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from maslora.atomic import replace_folder  # noqa: E402
 from maslora.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from maslora.corpora import NATIVE_RECORDINGS, load_manifest  # noqa: E402
 from maslora.splits import paper_fold  # noqa: E402
 from maslora.synth.generate import corpus_or_embedded  # noqa: E402
-from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS  # noqa: E402
+from maslora.systems import BUNDLED_EXAMPLES, read_bundle  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-NATIVE = ROOT / "assets" / "native"
-EXAMPLES = ROOT / "assets" / "examples"
+EXAMPLES = BUNDLED_EXAMPLES.parent
 
 
 def main() -> None:
@@ -33,7 +31,7 @@ def main() -> None:
     parser.add_argument("--size", default="tiny.en", help="whose bundle's fold to hold out")
     parser.add_argument("--per-accent", type=int, default=2)
     args = parser.parse_args()
-    fold = json.loads((BUNDLED_EXPERTS / args.size / BUNDLE_MANIFEST).read_text())["runs"]["mas-lora"]["config"]["fold"]
+    fold = read_bundle(args.size)["runs"]["mas-lora"]["config"]["fold"]
     test = paper_fold(corpus_or_embedded(None), fold).test
     prompts = sorted(set(test.utterance_id))[: args.per_accent]
     picked = []
@@ -41,16 +39,16 @@ def main() -> None:
         speaker = sorted(rows.speaker)[0]
         for row in rows[rows.speaker == speaker].sort_values("utterance_id").itertuples():
             picked.append({"source_path": row.path, "text": row.text, "accent": accent, "speaker": speaker, "source": "synthetic (embedded corpus)"})
-    native = pd.read_csv(NATIVE / "manifest.csv")
-    for row in native[native.path.str.removesuffix(".flac").isin(prompts)].itertuples():
-        picked.append({"source_path": NATIVE / row.path, "text": row.text, "accent": "native", "speaker": row.speaker, "source": "real recording, CC0 (assets/native)"})
+    native = load_manifest(NATIVE_RECORDINGS)
+    for row in native[native.utterance_id.isin(prompts)].itertuples():
+        picked.append({"source_path": row.path, "text": row.text, "accent": "native", "speaker": row.speaker, "source": "real recording, CC0 (assets/native)"})
 
     def write(scratch: Path) -> None:
         for example in picked:
             name = f"{example['accent']}-{example['speaker']}-{Path(example['source_path']).stem}.flac"
             soundfile.write(scratch / name, load_audio(example.pop("source_path")), SAMPLE_RATE)
             example["path"] = name
-        pd.DataFrame(picked)[["path", "text", "accent", "speaker", "source"]].to_csv(scratch / "examples.csv", index=False)
+        pd.DataFrame(picked)[["path", "text", "accent", "speaker", "source"]].to_csv(scratch / BUNDLED_EXAMPLES.name, index=False)
 
     replace_folder(EXAMPLES, write)
     print(f"{len(picked)} examples in {EXAMPLES}")
