@@ -100,8 +100,12 @@ class _Engines:
         self.models = models
         self._loaded: dict[str, Systems] = {}
 
+    @staticmethod
+    def name_for(system: str) -> str:
+        return "full" if system == "full" else "adapted"
+
     def for_system(self, system: str) -> Systems:
-        engine = "full" if system == "full" else "adapted"
+        engine = self.name_for(system)
         if engine not in self._loaded:
             m = self.models
             if engine == "full":
@@ -129,14 +133,14 @@ def evaluate(
         check_system(system)
     engines = _Engines(models)
     done = {_key(r["path"], r["system"], {k: r[k] for k in tags}): r for r in read_rows(rows_path)}
-    wanted, pending = [], []
+    wanted, pending = [], []  # pending: (utterance, system, its row in maslora.systems terms)
     for utterance in table.itertuples(index=False):
         for system in systems:
             key = _key(utterance.path, system, tags)
             wanted.append(key)
-            if key not in done:
-                pending.append((utterance, system))
-    pending = [(u, s) for u, s in pending if _applicable(engines, u, s)]
+            row = None if key in done else system_row(system, utterance.accent, engines.for_system(system).accents)
+            if row is not None:
+                pending.append((utterance, system, row))
     rows_path.parent.mkdir(parents=True, exist_ok=True)
     with open(rows_path, "a", encoding="utf-8") as out, tqdm(total=len(pending), desc="evaluating", unit="row", disable=not progress) as bar:
         for chunk in _chunks(pending, ROWS_PER_WRITE):
@@ -148,30 +152,23 @@ def evaluate(
     return pd.DataFrame([done[key] for key in wanted if key in done])
 
 
-def _applicable(engines: _Engines, utterance, system: str) -> bool:
-    accents = engines.for_system(system).accents if system.startswith("mas-") else []
-    return system_row(system, utterance.accent, accents) is not None
-
-
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models: Models) -> list[dict]:
-    """Decode one chunk of (utterance, system), engine by engine; rows in chunk order."""
-    audio = {path: load_audio(path) for path in {u.path for u, _ in chunk}}  # read once, whatever the systems
+    """Decode one chunk of (utterance, system, row), engine by engine; results in chunk order."""
+    audio = {path: load_audio(path) for path in {u.path for u, _, _ in chunk}}  # read once, whatever the systems
     texts: dict[int, str] = {}
     for engine_name in ("adapted", "full"):
-        indices = [i for i, (_, s) in enumerate(chunk) if (s == "full") == (engine_name == "full")]
-        if not indices:
-            continue
-        engine = engines.for_system("full" if engine_name == "full" else "base")
-        rows = [system_row(chunk[i][1], chunk[i][0].accent, engine.accents if chunk[i][1].startswith("mas-") else []) for i in indices]
-        hypotheses = engine.transcribe([audio[chunk[i][0].path] for i in indices], rows, batch_size)
-        texts.update(zip(indices, hypotheses))
+        indices = [i for i, (_, system, _) in enumerate(chunk) if engines.name_for(system) == engine_name]
+        if indices:
+            engine = engines.for_system(chunk[indices[0]][1])
+            hypotheses = engine.transcribe([audio[chunk[i][0].path] for i in indices], [chunk[i][2] for i in indices], batch_size)
+            texts.update(zip(indices, hypotheses))
     results = []
-    for index, (utterance, system) in enumerate(chunk):
+    for index, (utterance, system, _) in enumerate(chunk):
         counts = error_counts([utterance.text], [texts[index]])
         results.append({
             **tags, "utterance_id": utterance.utterance_id, "speaker": utterance.speaker, "accent": utterance.accent,
