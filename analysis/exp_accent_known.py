@@ -5,9 +5,8 @@
 
 import plotly.graph_objects as go
 
-from analysis.report_tools import cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import PAPER_L2ARCTIC, cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
 
-PAPER_BETA2 = 11.90  # L2-ARCTIC, whisper-small, accent known, beta = 2
 
 
 def report(results) -> str:
@@ -29,7 +28,7 @@ def report(results) -> str:
     figure.update_layout(title="Accent known: MAS-LoRA WER vs beta (1 = matched expert alone, 6 = uniform)", xaxis_title="beta", yaxis_title="WER (%)")
     return (
         title + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6\n"
-        f"is uniform). The paper reports {PAPER_BETA2:.2f}% at beta = 2 on L2-ARCTIC with whisper-small.\n\n"
+        f"is uniform). The paper reports {PAPER_L2ARCTIC['mas-beta2']:.2f}% at beta = 2 on L2-ARCTIC with whisper-small.\n\n"
         + save_table(shown, results, "accent_known") + "\n\n" + save_figure(figure, results, "accent_known") + "\n"
     )
 

@@ -5,11 +5,10 @@
 
 import plotly.graph_objects as go
 
-from analysis.report_tools import cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import PAPER_L2ARCTIC, SYSTEM_NAMES, paper_cell, cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
 from maslora.splits import NATIVE
 
-SYSTEMS = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, uniform"}
-PAPER = {"base": "", "full": "12.21", "lora": "12.32", "mas-uniform": "11.77"}  # L2-ARCTIC, whisper-small, accent unknown
+SYSTEMS = {system: SYSTEM_NAMES[system] for system in ("base", "full", "lora", "mas-uniform")}  # accent unknown
 
 
 def report(results) -> str:
@@ -27,7 +26,7 @@ def report(results) -> str:
     shown = shown[[*accents, *([NATIVE] if NATIVE in shown.columns else [])]]
     shown.insert(len(accents), "L2 pooled", [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in shown.index])
     shown.insert(len(accents) + 1, "L2 macro", [cell(macro.loc[s, "mean"], macro.loc[s, "spread"]) for s in shown.index])
-    shown["paper (L2-ARCTIC, small)"] = [PAPER[s] for s in shown.index]
+    shown["paper (L2-ARCTIC, small)"] = [paper_cell(PAPER_L2ARCTIC, s) for s in shown.index]
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     figure = go.Figure([
         go.Bar(name=SYSTEMS[s], x=accents, y=table.loc[s, accents], error_y={"type": "data", "array": spread.loc[s, accents]})

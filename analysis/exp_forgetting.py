@@ -9,9 +9,8 @@ Native speech: the real CC0 recordings in assets/native whose prompts were held 
 import plotly.graph_objects as go
 
 from analysis.exp_accent_unknown import SYSTEMS
-from analysis.report_tools import load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import PAPER_LIBRISPEECH, paper_cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
 
-PAPER_LIBRISPEECH = {"base": "5.78", "full": "7.90", "lora": "", "mas-uniform": "5.95"}  # whisper-small, LibriSpeech
 
 
 def report(results) -> str:
@@ -21,7 +20,7 @@ def report(results) -> str:
         return title + "Not run yet.\n"
     per_set = mean_and_spread(wer_per_seed(rows, ["system", "set"])).reset_index()
     means, spreads, shown = pivot_cells(per_set, "system", "set")
-    shown["paper (LibriSpeech, small)"] = [PAPER_LIBRISPEECH[s] for s in shown.index]
+    shown["paper (LibriSpeech, small)"] = [paper_cell(PAPER_LIBRISPEECH, s) for s in shown.index]
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     clips = rows.groupby("set").path.nunique().to_dict()
     figure = go.Figure([

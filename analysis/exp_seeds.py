@@ -3,13 +3,18 @@
     python -m analysis.exp_seeds [--results assets/results]
 """
 
+import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.report_tools import load_rows, mean_and_spread, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import SYSTEM_NAMES, load_rows, mean_and_spread, results_argument, save_figure, save_table, wer_per_seed
 from maslora.splits import NATIVE
 
-HEADLINES = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, accent unknown",
-             "mas-beta2": "MAS-LoRA, accent known (beta 2)"}
+HEADLINES = SYSTEM_NAMES
+
+
+def headline_per_seed(main: pd.DataFrame) -> pd.DataFrame:
+    """L2 pooled WER (%) of every headline system (rows), one column per seed, from the main rows."""
+    return wer_per_seed(main[main.system.isin(HEADLINES) & (main.accent != NATIVE)], ["system"])
 
 
 def report(results) -> str:
@@ -17,8 +22,7 @@ def report(results) -> str:
     rows = load_rows(results, "main")
     if rows.empty:
         return title + "Not run yet.\n"
-    rows = rows[rows.system.isin(HEADLINES) & (rows.accent != NATIVE)]
-    per_seed = wer_per_seed(rows, ["system"])
+    per_seed = headline_per_seed(rows)
     table = per_seed.rename(columns=lambda seed: f"seed {seed}").join(mean_and_spread(per_seed)[["mean", "spread"]])
     table = table.loc[[s for s in HEADLINES if s in table.index]].rename(index=HEADLINES).rename_axis("L2 pooled WER (%)")
     figure = go.Figure([go.Scatter(name=f"seed {seed}", x=[HEADLINES[s] for s in per_seed.index], y=per_seed[seed], mode="markers",

@@ -14,18 +14,24 @@ from analysis.report_tools import load_rows, mean_and_spread, pivot_cells, resul
 COLUMNS = {"base": "no fine-tuning", "seen": "MAS-LoRA, accent seen", "unseen": "MAS-LoRA, accent left out"}
 
 
-def report(results) -> str:
-    title = "## 4. Unseen accent: leave one accent out of training\n\n"
-    unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
-    if unseen.empty or main.empty:
-        return title + "Not run yet.\n"
+def unseen_stats(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
+    """mean_and_spread per (accent, kind) for kind base / seen / unseen (see COLUMNS), flat."""
     accents = sorted(set(unseen.unseen))
     tagged = pd.concat([
         main[(main.system == "base") & main.accent.isin(accents)].assign(kind="base"),
         main[(main.system == "mas-uniform") & main.accent.isin(accents)].assign(kind="seen"),
         unseen[unseen.accent == unseen.unseen].assign(kind="unseen"),
     ])
-    stats = mean_and_spread(wer_per_seed(tagged, ["accent", "kind"])).reset_index()
+    return mean_and_spread(wer_per_seed(tagged, ["accent", "kind"])).reset_index()
+
+
+def report(results) -> str:
+    title = "## 4. Unseen accent: leave one accent out of training\n\n"
+    unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
+    if unseen.empty or main.empty:
+        return title + "Not run yet.\n"
+    accents = sorted(set(unseen.unseen))
+    stats = unseen_stats(main, unseen)
     means, spreads, shown = pivot_cells(stats, "accent", "kind", list(COLUMNS))
     shown = shown.rename(columns=COLUMNS)
     figure = go.Figure([go.Bar(name=COLUMNS[k], x=accents, y=means[k], error_y={"type": "data", "array": spreads[k]}) for k in COLUMNS])

@@ -8,14 +8,11 @@ what the current numbers say; the reasons listed for differences are facts about
 
 import pandas as pd
 
-from analysis.report_tools import load_rows, mean_and_spread, profile_of, results_argument, wer_per_seed
+from analysis.exp_seeds import headline_per_seed
+from analysis.exp_unseen_accent import unseen_stats
+from analysis.report_tools import PAPER_L2ARCTIC, PAPER_LIBRISPEECH, SYSTEM_NAMES, load_rows, mean_and_spread, profile_of, results_argument, wer_per_seed
 from maslora.recipes import RECIPES
-from maslora.splits import NATIVE
 
-PAPER = {"lora": 12.32, "full": 12.21, "mas-uniform": 11.77, "mas-beta2": 11.90}  # L2-ARCTIC test, whisper-small
-PAPER_FORGETTING = {"base": 5.78, "mas-uniform": 5.95, "full": 7.90}  # LibriSpeech, whisper-small
-NAMES = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA (accent unknown)",
-         "mas-beta2": "MAS-LoRA (accent known, beta 2)"}
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
@@ -28,10 +25,7 @@ best checkpoint of a run is picked by WER on {validation} validation clips, itse
 
 def _headlines(results) -> pd.DataFrame:
     rows = load_rows(results, "main")
-    if rows.empty:
-        return pd.DataFrame()
-    rows = rows[rows.system.isin(NAMES) & (rows.accent != NATIVE)]
-    return mean_and_spread(wer_per_seed(rows, ["system"]))
+    return pd.DataFrame() if rows.empty else mean_and_spread(headline_per_seed(rows))
 
 
 def _versus(stats: pd.DataFrame, a: str, b: str) -> str:
@@ -44,12 +38,12 @@ def _versus(stats: pd.DataFrame, a: str, b: str) -> str:
         verdict = "from one seed, so no spread to weigh it against"
     else:
         verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
-    ours = (f"- {NAMES[a]} vs {NAMES[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
+    ours = (f"- {SYSTEM_NAMES[a]} vs {SYSTEM_NAMES[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
             f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}")
-    if a in PAPER and b in PAPER:
-        paper = PAPER[a] - PAPER[b]
+    if a in PAPER_L2ARCTIC and b in PAPER_L2ARCTIC:
+        paper = PAPER_L2ARCTIC[a] - PAPER_L2ARCTIC[b]
         agree = "same direction as" if (paper < 0) == (difference < 0) else "opposite to"
-        ours += f"; {agree} the paper ({PAPER[a]:.2f}% vs {PAPER[b]:.2f}%)"
+        ours += f"; {agree} the paper ({PAPER_L2ARCTIC[a]:.2f}% vs {PAPER_L2ARCTIC[b]:.2f}%)"
     return ours + "\n"
 
 
@@ -57,9 +51,8 @@ def _unseen(results) -> str:
     unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
     if unseen.empty or main.empty:
         return ""
-    left_out = wer_per_seed(unseen[unseen.accent == unseen.unseen], ["accent"]).mean(axis=1)
-    seen = wer_per_seed(main[(main.system == "mas-uniform") & main.accent.isin(left_out.index)], ["accent"]).mean(axis=1)
-    base = wer_per_seed(main[(main.system == "base") & main.accent.isin(left_out.index)], ["accent"]).mean(axis=1)
+    means = unseen_stats(main, unseen).pivot(index="accent", columns="kind", values="mean")
+    left_out, seen, base = means.unseen, means.seen, means.base
     better = int((left_out < seen).sum())
     return (f"- unseen accent: MAS-LoRA trained without an accent scored below the MAS-LoRA that saw it on {better} of "
             f"{len(left_out)} accents and below no fine-tuning on {int((left_out < base).sum())} (means over accents: "
@@ -71,8 +64,8 @@ def _forgetting(results) -> str:
     if rows.empty:
         return ""
     stats = mean_and_spread(wer_per_seed(rows[rows.set == "cc0-native"], ["system"]))
-    parts = [f"{NAMES[s]} {stats.loc[s, 'mean']:.1f}%" for s in NAMES if s in stats.index]
-    paper = ", ".join(f"{NAMES[s]} {w:.2f}%" for s, w in PAPER_FORGETTING.items())
+    parts = [f"{SYSTEM_NAMES[s]} {stats.loc[s, 'mean']:.1f}%" for s in SYSTEM_NAMES if s in stats.index]
+    paper = ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_LIBRISPEECH.items())
     return f"- native speech held out from training (forgetting): {', '.join(parts)}; paper on LibriSpeech: {paper}\n"
 
 
@@ -100,9 +93,9 @@ def write(results, sections: list[str]) -> None:
         "Written by `python -m analysis.run_experiments` (tables in `tables/`, figures in `figures/`, every decoded\n"
         "utterance in `rows/`). " + ran + "\n\n"
         "## Ours beside the paper\n\n"
-        "The paper (L2-ARCTIC, whisper-small): regular LoRA 12.32%, full fine-tuning 12.21%, MAS-LoRA 11.77% with the\n"
-        "accent unknown, 11.90% at beta = 2 with the accent known; on LibriSpeech no fine-tuning 5.78%, MAS-LoRA\n"
-        "5.95%, full fine-tuning 7.90%. Ours, L2 pooled WER, mean over seeds:\n\n"
+        "The paper (whisper-small), L2-ARCTIC: " + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_L2ARCTIC.items())
+        + "; LibriSpeech: " + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_LIBRISPEECH.items())
+        + ". Ours, L2 pooled WER, mean over seeds:\n\n"
         + (comparisons + _forgetting(results) + _unseen(results) if comparisons else "(no rows yet)\n") + "\n" + _why(results, profile) + "\n\n"
         + "\n".join(sections)
     )

@@ -14,6 +14,11 @@ import plotly.graph_objects as go
 from maslora.evaluation import read_rows
 
 FIGURE_SIZE = {"width": 900, "height": 480}
+SYSTEM_NAMES = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, accent unknown",
+                "mas-beta2": "MAS-LoRA, accent known (beta 2)"}
+# The paper's numbers (whisper-small): pooled test WER on L2-ARCTIC, and WER on LibriSpeech (forgetting).
+PAPER_L2ARCTIC = {"lora": 12.32, "full": 12.21, "mas-uniform": 11.77, "mas-beta2": 11.90}
+PAPER_LIBRISPEECH = {"base": 5.78, "mas-uniform": 5.95, "full": 7.90}
 
 
 def load_rows(results: Path, name: str) -> pd.DataFrame:
@@ -35,6 +40,10 @@ def mean_and_spread(per_seed: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "mean": per_seed.mean(axis=1), "spread": (per_seed.max(axis=1) - per_seed.min(axis=1)) / 2, "seeds": per_seed.count(axis=1),
     })
+
+
+def paper_cell(paper: dict[str, float], system: str) -> str:
+    return f"{paper[system]:.2f}" if system in paper else ""
 
 
 def cell(mean: float, spread: float) -> str:
