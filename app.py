@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
 from maslora.audio import load_audio  # noqa: E402
-from maslora.compare import Comparison, compare, wer_vs_beta  # noqa: E402
+from maslora.compare import AutoWeighting, Comparison, compare, load_bundled_auto, wer_vs_beta  # noqa: E402
 from maslora.errors import USER_ERRORS  # noqa: E402
 from maslora.corpora import load_manifest  # noqa: E402
 from maslora.systems import BUNDLED_EXAMPLES, SYSTEMS, Systems, bundled_sizes, load_bundled_systems  # noqa: E402
@@ -30,7 +30,8 @@ from maslora.weights import PAPER_BEST_BETA, choose_weights  # noqa: E402
 
 MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
 UNKNOWN = "unknown"
-BY_RULE, BY_HAND = "accent and beta", "expert sliders"  # where the weights come from (shown, so nobody wonders)
+BY_RULE, BY_HAND, BY_AUDIO = "accent and beta", "expert sliders", "the audio (automatic)"  # where the weights come from
+SOURCE_TITLES = {BY_RULE: "by accent and beta", BY_HAND: "set by hand", BY_AUDIO: "from the audio"}
 TITLES = {"base": "Base Whisper", "lora": "Regular LoRA", "mas-lora": "MAS-LoRA"}
 DIFF_COLORS = {"substitution": "#f4a261", "insertion": "#2a9d8f", "deletion": "#e76f51"}
 
@@ -46,6 +47,10 @@ speakers of that accent, in the encoder. At inference the experts are mixed:
 - **Expert sliders**: set any mixture yourself; the weights are normalized to sum to 1 (the bar chart
   shows what the model uses). Moving one switches the beta rule off until you move beta, change the
   accent or press reset.
+- **The audio (automatic)**: beyond the paper. A small classifier on Whisper's own encoder guesses the
+  accent; its posterior (the left chart, shown for every clip) becomes the weights by the rule that
+  scored best on validation speakers. It was right on about half of the held-out speakers' clips, so
+  read its guess as a hint, not a verdict.
 
 The **regular LoRA** is one adapter trained on all accents pooled, in the same places; **base Whisper**
 is not adapted at all. All three decode your clip as one batch through one model. The bundled experts
@@ -72,6 +77,11 @@ def systems_for(size: str) -> Systems:
     return load_bundled_systems(size)
 
 
+@functools.cache
+def auto_for(size: str) -> AutoWeighting | None:
+    return load_bundled_auto(size)
+
+
 def read_clip(path: str | None):
     if not path:
         raise gr.Error("Record or upload a clip first (or click an example).")
@@ -86,10 +96,16 @@ def effective_weights(accents: list[str], source: str, accent: str, beta: float,
     return dict(zip(accents, map(float, sliders))) if source == BY_HAND else rule_weights(accents, accent, beta)
 
 
-def weights_figure(accents: list[str], weights) -> go.Figure:
-    figure = go.Figure(go.Bar(x=accents, y=[float(w) for w in weights], text=[f"{float(w):.2f}" for w in weights]))
-    figure.update_layout(title="Expert weights the model uses", yaxis_range=[0, 1], height=260, margin=dict(t=40, b=20, l=20, r=20))
+def bar_figure(accents: list[str], values, title: str, color: str | None = None) -> go.Figure:
+    figure = go.Figure(go.Bar(x=accents, y=[float(v) for v in values], text=[f"{float(v):.2f}" for v in values], marker_color=color))
+    figure.update_layout(title=title, yaxis_range=[0, 1], height=260, margin=dict(t=40, b=20, l=20, r=20))
     return figure
+
+
+def posterior_figure(accents: list[str], posterior: dict[str, float] | None) -> go.Figure | None:
+    if posterior is None:
+        return None
+    return bar_figure(accents, [posterior[a] for a in accents], "Accent posterior, from the audio", "#8d99ae")
 
 
 def system_outputs(comparison: Comparison) -> list:
@@ -123,10 +139,14 @@ def build_app(size: str) -> gr.Blocks:
 
     @readable_errors
     def run_compare(size, audio_path, reference, accent, beta, source, *sliders):
-        systems = systems_for(size)
-        weights = effective_weights(systems.accents, source, accent, beta, sliders)
-        comparison = compare(systems, read_clip(audio_path), weights, reference)
-        return [weights_figure(systems.accents, systems.weights_vector(weights)), *system_outputs(comparison)]
+        systems, auto, clip = systems_for(size), auto_for(size), read_clip(audio_path)
+        posterior, from_audio = auto.weigh(systems, clip) if auto else (None, None)
+        if source == BY_AUDIO and auto is None:
+            raise gr.Error(f"The {size} experts ship without an accent classifier: pick another way to weigh them.")
+        weights = from_audio if source == BY_AUDIO else effective_weights(systems.accents, source, accent, beta, sliders)
+        comparison = compare(systems, clip, weights, reference)
+        weights_plot = bar_figure(systems.accents, systems.weights_vector(weights), f"Expert weights the model uses, {SOURCE_TITLES.get(source, source)}")
+        return [posterior_figure(systems.accents, posterior), weights_plot, *system_outputs(comparison)]
 
     @readable_errors
     def apply_rule(accent, beta):
@@ -159,11 +179,14 @@ def build_app(size: str) -> gr.Blocks:
                 accent = gr.Dropdown([UNKNOWN, *accents], value=UNKNOWN, label="Speaker's accent")
                 beta = gr.Slider(1, n, value=PAPER_BEST_BETA, step=0.1, label="beta", interactive=False, elem_id="beta",
                                  info="1 = the matched expert alone, N = uniform; needs a known accent")
-                source = gr.Radio([BY_RULE, BY_HAND], value=BY_RULE, label="Expert weights come from")
+                source = gr.Radio([BY_RULE, BY_HAND, *([BY_AUDIO] if auto_for(size) else [])], value=BY_RULE,
+                                  label="Expert weights come from", elem_id="source")
                 with gr.Accordion("Expert weights (move one to mix by hand)", open=False):
                     sliders = [gr.Slider(0, 1, value=1 / n, step=0.01, label=a, elem_id=f"weight-{a}") for a in accents]
                 reset_button = gr.Button("Reset weights")
-                weights_plot = gr.Plot(label="Effective weights")
+        with gr.Row():
+            posterior_plot = gr.Plot(label="What the accent classifier hears", elem_id="posterior")
+            weights_plot = gr.Plot(label="Effective weights", elem_id="weights")
         examples = example_rows(accents)
         shown = gr.Examples(examples, inputs=[audio, reference, accent], label="Examples: held-out speakers") if examples else None
         columns = []
@@ -180,11 +203,11 @@ def build_app(size: str) -> gr.Blocks:
             gr.Markdown(EXPLANATION)
 
         compare_inputs = [size_choice, audio, reference, accent, beta, source, *sliders]
-        compare_outputs = [weights_plot, *columns]
+        compare_outputs = [posterior_plot, weights_plot, *columns]
         rule_outputs = [source, beta, *sliders]
         private = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
         compare_button.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
-        for trigger in (audio.stop_recording, audio.upload, reference.submit, size_choice.input):
+        for trigger in (audio.stop_recording, audio.upload, reference.submit, size_choice.input, source.input):
             trigger(run_compare, compare_inputs, compare_outputs, **private)
         for trigger in (accent.input, beta.release):
             trigger(apply_rule, [accent, beta], rule_outputs, **private).then(run_compare, compare_inputs, compare_outputs, **private)

@@ -5,8 +5,10 @@
 Measures, on the same clip and the same loaded model:
   batch of 3:   what the app does, the three systems as rows of one batch (maslora.compare)
   one by one:   the three systems as three batches of one, in turn
-and each both in the window the bundled experts were trained with and in Whisper's full 30 s window.
-Prints the median wall time of each and the ratios. The issue's goal: under 1.5 s for the app's way.
+and each both in the window the bundled experts were trained with and in Whisper's full 30 s window;
+plus, in the bundled window, the accent posterior the app also computes for every compare (one pass
+of the base encoder and the classifier). Prints the median wall time of each and the ratios. The
+issue's goal: under 1.5 s for the app's way.
 """
 
 import argparse
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from maslora.audio import SAMPLE_RATE, load_audio
-from maslora.compare import compare
+from maslora.compare import compare, load_bundled_auto
 from maslora.corpora import load_manifest
 from maslora.systems import BUNDLED_EXAMPLES, SYSTEMS, load_bundled_systems, read_bundle
 from maslora.weights import beta_weights
@@ -51,14 +53,17 @@ def main() -> None:
     args = parser.parse_args()
     audio, accent = five_second_clip()
     print(f"{args.size}, {CLIP_SECONDS:g} s clip, {torch.get_num_threads()} threads, median of {args.repeats}")
-    print(f"{'window':>8} {'batch of 3 s':>13} {'one by one s':>13} {'one by one / batch':>19}")
-    for window in sorted({read_bundle(args.size)["encoder_seconds"], 30}):
+    print(f"{'window':>8} {'batch of 3 s':>13} {'one by one s':>13} {'one by one / batch':>19} {'posterior s':>12} {'posterior / batch':>18}")
+    bundled_window, auto = read_bundle(args.size)["encoder_seconds"], load_bundled_auto(args.size)
+    for window in sorted({bundled_window, 30}):
         systems = load_bundled_systems(args.size, window)
         weights = beta_weights(accent, 2.0, systems.accents)
         batched = median_seconds(lambda: compare(systems, audio, weights), args.repeats)
         rows = [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]
         apart = median_seconds(lambda: [systems.transcribe([audio], [row]) for row in rows], args.repeats)
-        print(f"{window:>6} s {batched:>13.2f} {apart:>13.2f} {apart / batched:>19.2f}")
+        posterior = median_seconds(lambda: auto.weigh(systems, audio), args.repeats) if auto and window == bundled_window else None
+        shown = f"{posterior:>12.3f} {posterior / batched:>18.3f}" if posterior else f"{'-':>12} {'-':>18}"  # trained for one window only
+        print(f"{window:>6} s {batched:>13.2f} {apart:>13.2f} {apart / batched:>19.2f} {shown}")
 
 
 if __name__ == "__main__":

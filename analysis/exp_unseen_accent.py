@@ -20,7 +20,7 @@ def unseen_stats(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
     tagged = pd.concat([
         main[(main.system == "base") & main.accent.isin(accents)].assign(kind="base"),
         main[(main.system == "mas-uniform") & main.accent.isin(accents)].assign(kind="seen"),
-        unseen[unseen.accent == unseen.unseen].assign(kind="unseen"),
+        unseen[(unseen.accent == unseen.unseen) & (unseen.system == "mas-uniform")].assign(kind="unseen"),
     ])
     return mean_and_spread(wer_per_seed(tagged, ["accent", "kind"])).reset_index()
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.exp_seeds import headline_per_seed
 from analysis.exp_unseen_accent import unseen_stats
-from analysis.report_tools import PAPER_L2ARCTIC, PAPER_LIBRISPEECH, SYSTEM_NAMES, load_rows, mean_and_spread, profile_of, results_argument, wer_per_seed
+from analysis.report_tools import PAPER_L2ARCTIC, PAPER_LIBRISPEECH, SYSTEM_NAMES, load_rows, mean_and_spread, profile_of, results_argument, versus, wer_per_seed
 from maslora.recipes import RECIPES
 
 
@@ -26,25 +26,6 @@ best checkpoint of a run is picked by WER on {validation} validation clips, itse
 def _headlines(results) -> pd.DataFrame:
     rows = load_rows(results, "main")
     return pd.DataFrame() if rows.empty else mean_and_spread(headline_per_seed(rows))
-
-
-def _versus(stats: pd.DataFrame, a: str, b: str) -> str:
-    """'a is X points below/above b (spread ±s)' from our numbers, and the paper's when it has both."""
-    if a not in stats.index or b not in stats.index:
-        return ""
-    difference = stats.loc[a, "mean"] - stats.loc[b, "mean"]
-    noise = stats.loc[a, "spread"] + stats.loc[b, "spread"]
-    if min(stats.loc[a, "seeds"], stats.loc[b, "seeds"]) < 2:
-        verdict = "from one seed, so no spread to weigh it against"
-    else:
-        verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
-    ours = (f"- {SYSTEM_NAMES[a]} vs {SYSTEM_NAMES[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
-            f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}")
-    if a in PAPER_L2ARCTIC and b in PAPER_L2ARCTIC:
-        paper = PAPER_L2ARCTIC[a] - PAPER_L2ARCTIC[b]
-        agree = "same direction as" if (paper < 0) == (difference < 0) else "opposite to"
-        ours += f"; {agree} the paper ({PAPER_L2ARCTIC[a]:.2f}% vs {PAPER_L2ARCTIC[b]:.2f}%)"
-    return ours + "\n"
 
 
 def _unseen(results) -> str:
@@ -86,7 +67,7 @@ def write(results, sections: list[str]) -> None:
            f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}; wall time "
            f"{profile.get('wall_seconds', 0) / 60:.0f} min on {profile.get('device')} with {profile.get('threads')} threads "
            f"(invocations that ran to the end, summed; an interrupted one records nothing).") if profile else "No run recorded yet."
-    comparisons = "".join(_versus(stats, a, b) for a, b in
+    comparisons = "".join(versus(stats, a, b, SYSTEM_NAMES) for a, b in
                           [("mas-uniform", "lora"), ("mas-uniform", "full"), ("mas-beta2", "mas-uniform"), ("lora", "base"), ("mas-uniform", "base")])
     text = (
         "# MAS-LoRA experiments: report\n\n"

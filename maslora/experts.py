@@ -6,7 +6,8 @@ MixtureLoRALinear; a regular LoRA is the same layer with one expert.
 
 Two ways to run the experts:
 - unmerged, with per-sample weights set by `routed(model, weights)`: training (one-hot rows route each
-  sample to its own accent's expert), and decoding many weightings in one batch;
+  sample to its own accent's expert), decoding many weightings in one batch, and a learned router's
+  weights, which may differ per transformer block ([batch, blocks, N]; see maslora.router);
 - merged, `merge(model, weights)`: s sum_i w_i B_i A_i is folded into each base weight, so the model
   costs exactly what the base costs; W0 is kept, so re-merging for new weights never accumulates drift.
 """
@@ -55,7 +56,8 @@ class MixtureLoRALinear(nn.Module):
         self.lora_B = nn.Parameter(init_lora_B(n_experts, base.out_features, rank).to(base.weight))
         self.scale = lora_scale(alpha, rank)
         self.dropout = nn.Dropout(dropout)
-        self.routing: torch.Tensor | None = None  # [batch, N] or [N] expert weights for the next forward passes
+        self.block = 0  # index of the transformer block this projection sits in (set by inject_adapters)
+        self.routing: torch.Tensor | None = None  # [batch, N], [N] or per block [batch, blocks, N], for the next passes
         self.original_weight: torch.Tensor | None = None  # W0, kept while merged
         self.expert_deltas: torch.Tensor | None = None  # [N, out * in] while merged with keep_deltas
 
@@ -68,7 +70,7 @@ class MixtureLoRALinear(nn.Module):
         if self.original_weight is not None:
             return y  # merged: the experts are inside base.weight
         if self.routing is not None:
-            weights = self.routing
+            weights = self.routing if self.routing.dim() < 3 else self.routing[:, self.block]
         elif self.n_experts == 1:
             weights = torch.ones(1, device=x.device)  # a shared LoRA applies in full unless routed
         else:
@@ -118,12 +120,23 @@ def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0
     for side, n_experts in (("encoder", placement.encoder_experts), ("decoder", placement.decoder_experts)):
         if n_experts == 0:
             continue
-        for _, attention in list(_side_layers(model, side)):
+        for name, attention in list(_side_layers(model, side)):
             for projection in TARGETS[placement.targets]:
                 base = getattr(attention, projection)
                 adapted = MixtureLoRALinear(base, n_experts, placement.rank, placement.alpha, placement.dropout, generator)
+                adapted.block = block_index(name)
                 setattr(attention, projection, adapted)
     return model
+
+
+def block_index(module_name: str) -> int:
+    """"model.encoder.layers.2.self_attn.q_proj" -> 2: the transformer block a module belongs to."""
+    return int(module_name.split(".layers.", 1)[1].split(".", 1)[0])
+
+
+def encoder_blocks(model: nn.Module) -> int:
+    """How many transformer blocks Whisper's encoder has (4 in tiny.en): a per-block router's row count."""
+    return model.config.encoder_layers
 
 
 def module_side(module_name: str) -> str:
@@ -137,7 +150,8 @@ def adapter_layers(model: nn.Module) -> dict[str, MixtureLoRALinear]:
 
 @contextlib.contextmanager
 def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tensor | None = None) -> Iterator[None]:
-    """Run every multi-expert layer with these weights ([batch, N] per sample, or [N] for the whole batch).
+    """Run every multi-expert layer with these weights ([batch, N] per sample, [N] for the whole batch, or
+    [batch, blocks, N]: each transformer block its own row, as a per-layer router gives them).
 
     With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
     can then hold several systems whose decoders differ (see maslora.systems)."""

@@ -13,6 +13,7 @@ sweep is one batch of many rows. Nothing is merged, so requests with different w
 shared weights; the routing rows are set on the layers for the length of one call, hence the lock.
 """
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from maslora.accent_id import pooled_encoder_states
 from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
-from maslora.experts import TARGETS, AdapterPlacement, adapter_layers, inject_adapters, module_side
+from maslora.experts import TARGETS, AdapterPlacement, adapter_layers, encoder_blocks, inject_adapters, module_side, routed
 from maslora.lora import lora_scale
 from maslora.peft_io import AdapterError, experts_folder, read_adapter
 from maslora.transcribe import DEFAULT_BATCH_SIZE, transcribe
-from maslora.weights import normalized_weights
+from maslora.weights import WeightsError, normalized_weights
 from maslora.whisper_io import Whisper, load_whisper
 
 SYSTEMS = ("base", "lora", "mas-lora")
@@ -86,12 +88,25 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
 
 
 def routing_row(columns: list[Column], system: str, weights: torch.Tensor | None, accents: list[str]) -> torch.Tensor:
-    """The weight of every column when `system` runs (MAS-LoRA's experts take `weights` over `accents`)."""
-    row = torch.zeros(len(columns))
+    """The weight of every column when `system` runs (MAS-LoRA's experts take `weights` over `accents`):
+    [columns], or [blocks, columns] when `weights` is per block ([blocks, N], a learned router's)."""
+    row = torch.zeros(*(weights.shape[:-1] if weights is not None else ()), len(columns))
     for index, column in enumerate(columns):
         if column.system == system:
-            row[index] = 1.0 if column.accent is None else weights[accents.index(column.accent)]
+            row[..., index] = 1.0 if column.accent is None else weights[..., accents.index(column.accent)]
     return row
+
+
+def stack_rows(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Rows of one batch as one tensor: [clips, columns], or [clips, blocks, columns] if any row is per block
+    (the others then repeat their one row in every block)."""
+    blocks = max((row.shape[0] for row in rows if row.dim() == 2), default=None)
+    if blocks is None:
+        return torch.stack(rows)
+    return torch.stack([row if row.dim() == 2 else row.expand(blocks, -1) for row in rows])
+
+
+Weighting = dict[str, float] | list[dict[str, float]]  # MAS-LoRA's expert weights: one mapping, or one per encoder block
 
 
 class Systems:
@@ -119,13 +134,28 @@ class Systems:
         self.encoder_seconds = encoder_seconds
         self._lock = threading.Lock()  # routing rows live on the shared layers during a call
 
-    def weights_vector(self, weights: dict[str, float]) -> torch.Tensor:
-        return normalized_weights(weights, self.accents)
+    def weights_vector(self, weights: Weighting) -> torch.Tensor:
+        """[N] for one mapping; [blocks, N] for one mapping per encoder block (each normalized alone)."""
+        if isinstance(weights, dict):
+            return normalized_weights(weights, self.accents)
+        blocks = encoder_blocks(self.whisper.model)
+        if len(weights) != blocks:
+            raise WeightsError(f"per-block weights need one mapping per encoder block ({blocks}), got {len(weights)}")
+        return torch.stack([normalized_weights(block, self.accents) for block in weights])
+
+    def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
+        """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router."""
+        no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
+        with self._lock, (routed(self.whisper.model, *no_adapter) if self.sides["encoder"] or self.sides["decoder"] else contextlib.nullcontext()):
+            return pooled_encoder_states(self.whisper, audios, batch_size)
 
     def transcribe(
-        self, audios: list[np.ndarray], rows: list[tuple[str, dict[str, float] | None]], batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
+        self, audios: list[np.ndarray], rows: list[tuple[str, Weighting | None]], batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
     ) -> list[str]:
-        """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model."""
+        """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model.
+
+        Per-block weights route the encoder's experts block by block; experts in the decoder (a MAS
+        decoder) then take their average over the blocks."""
         if len(audios) != len(rows):
             raise ValueError(f"{len(audios)} clips but {len(rows)} rows")
         encoder_rows, decoder_rows = [], []
@@ -134,8 +164,9 @@ class Systems:
                 raise AdapterError(f"no {system} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)")
             vector = self.weights_vector(weights) if system == "mas-lora" else None
             encoder_rows.append(routing_row(self.sides["encoder"], system, vector, self.accents))
-            decoder_rows.append(routing_row(self.sides["decoder"], system, vector, self.accents))
-        routing = (torch.stack(encoder_rows), torch.stack(decoder_rows) if self.sides["decoder"] else None)
+            decoder_vector = vector.mean(0) if vector is not None and vector.dim() == 2 else vector
+            decoder_rows.append(routing_row(self.sides["decoder"], system, decoder_vector, self.accents))
+        routing = (stack_rows(encoder_rows), torch.stack(decoder_rows) if self.sides["decoder"] else None)
         if not self.sides["encoder"] and not self.sides["decoder"]:
             routing = None  # nothing injected: the plain base model
         with self._lock:

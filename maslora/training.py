@@ -214,7 +214,9 @@ def train(config: TrainConfig) -> dict:
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step, best_wer = state["step"], state["best_wer"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # map_location moved it to the GPU; the CPU generator wants it back
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)  # dropout on the GPU draws from the GPU's generator
         if rank == 0:
             _truncate_history(config.out / "history.jsonl", step)  # steps after the checkpoint are redone
     if rank == 0:
@@ -248,6 +250,7 @@ def train(config: TrainConfig) -> dict:
             state = {
                 "config": _json_config(config), "trainable": _trainable_state(whisper), "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "step": step, "best_wer": best_wer, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.startswith("cuda") else None,
             }
             replace_file(checkpoint_path, lambda path: torch.save(state, path))
         with open(config.out / "history.jsonl", "a", encoding="utf-8") as history:

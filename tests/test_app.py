@@ -21,7 +21,8 @@ from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "assets" / "examples"
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots for a reviewer; ignored by git
-TRANSCRIPT_OUTPUTS = (2, 5, 8)  # compare's outputs: weights plot, then (summary, transcript, diff) per system
+TRANSCRIPT_OUTPUTS = (3, 6, 9)  # compare's outputs: posterior plot, weights plot, then (summary, transcript, diff) per system
+AUTOMATIC = "the audio (automatic)"
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 
 
@@ -89,7 +90,7 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         summaries = {s: page.locator(f"#summary-{s}") for s in ("base", "lora", "mas-lora")}
         for summary in summaries.values():
             expect(summary).to_contain_text("WER", timeout=120_000)
-        weights_plot = page.locator(".js-plotly-plot").first
+        weights_plot = page.locator("#weights .js-plotly-plot")
         expect(weights_plot).to_contain_text("0.50", timeout=60_000)  # korean at beta 2: 1/2, others 0.1
         _drag_slider(page, "#beta", 0.0)  # beta -> 1: the Korean expert alone
         expect(weights_plot).to_contain_text("1.00", timeout=60_000)
@@ -99,9 +100,34 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         expect(weights_plot).to_contain_text("0.50")
         transcripts = [page.locator(f"#transcript-{s} textarea").input_value() for s in ("base", "lora", "mas-lora")]
         wers = [re.search(r"WER (\d+\.\d)%", summaries[s].inner_text()) for s in ("base", "lora", "mas-lora")]
+        expect(page.locator("#posterior .js-plotly-plot")).to_contain_text("Accent posterior")  # shown whatever the source
+        page.get_by_label(AUTOMATIC).check()  # weights from the audio: the chart shows the classifier's weights instead
+        expect(weights_plot).to_contain_text("from the audio", timeout=60_000)
         page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
         browser.close()
     assert all(transcripts) and all(wers), (transcripts, wers)
+
+
+def _bars(figure: dict) -> dict[str, float]:
+    trace = json.loads(figure["plot"])["data"][0]
+    return dict(zip(trace["x"], trace["y"]))
+
+
+def test_automatic_weights_on_an_uploaded_clip_show_the_posterior_they_came_from(app_url, example, tmp_path):
+    """An upload the app has never seen (a held-out Korean clip, slowed by 10%), weighed from the audio."""
+    path, reference = example
+    samples, rate = soundfile.read(path, dtype="float32")
+    uploaded = _write(tmp_path / "upload.wav", np.interp(np.arange(0, len(samples), 0.9), np.arange(len(samples)), samples).astype(np.float32), rate)
+    outputs = Client(app_url, verbose=False).predict("tiny.en", uploaded, reference, "unknown", 2.0, AUTOMATIC, *[1.0] * 6, api_name="/compare")
+    posterior, weights = _bars(outputs[0]), _bars(outputs[1])
+    assert sorted(posterior) == sorted(weights) == sorted(ACCENTS)
+    assert sum(posterior.values()) == pytest.approx(1, abs=1e-6) and sum(weights.values()) == pytest.approx(1, abs=1e-6)
+    rule = json.loads((ROOT / "assets" / "experts" / "tiny.en" / "bundle.json").read_text())["auto"]
+    assert rule["rule"] in ("tempered", "beta")
+    guess = max(posterior, key=posterior.get)
+    assert max(weights, key=weights.get) == guess  # both rules keep the classifier's guess on top
+    assert weights != pytest.approx({a: 1 / 6 for a in ACCENTS}, abs=1e-3)  # not the uniform fallback
+    assert all(outputs[i] for i in TRANSCRIPT_OUTPUTS)
 
 
 def test_concurrent_requests_never_see_each_others_weights(app_url, example):

@@ -112,25 +112,40 @@ pcm.recording {{ type file slave.pcm "null" file "/dev/null" infile "{infile}" f
 """
 
 
-def test_record_hears_a_microphone_and_prints_three_transcripts(tmp_path, native_clips):
-    """A real capture through PortAudio and ALSA, whose default input device reads a recording from a file.
-
-    ALSA's file plugin (on a null device) hands over the first blocks intact and then skips some (measured:
-    samples match the file up to 0.14 s), so only the clip's first word is sure to arrive whole."""
+def _record_from_a_file_microphone(tmp_path, native_clips, *options: str) -> subprocess.CompletedProcess:
+    """`python -m maslora record` through PortAudio and ALSA, whose default input device reads a recording
+    from a file. ALSA's file plugin (on a null device) hands over the first blocks intact and then skips
+    some (measured: samples match the file up to 0.14 s), so only the clip's first word is sure to arrive whole."""
     from maslora.audio import load_audio
 
-    path, reference = native_clips[3]  # "Lord, but I'm glad to see you again, Phil."
+    path, _ = native_clips[3]  # "Lord, but I'm glad to see you again, Phil."
     raw = tmp_path / "microphone.raw"
     (load_audio(path) * 32767).astype("<i2").tofile(raw)
     (tmp_path / ".asoundrc").write_text(ALSA_FILE_MICROPHONE.format(infile=raw))
-    result = subprocess.run(
-        [sys.executable, "-m", "maslora", "record", "--seconds", "2.5", "--accent", "korean"],
+    return subprocess.run(
+        [sys.executable, "-m", "maslora", "record", "--seconds", "2.5", *options],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)},
     )
+
+
+def test_record_hears_a_microphone_and_prints_three_transcripts(tmp_path, native_clips):
+    result = _record_from_a_file_microphone(tmp_path, native_clips, "--accent", "korean")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert [line.split(":")[0].strip() for line in lines] == ["base", "lora", "mas-lora"]
     assert all(line.split(":", 1)[1].strip().lower().startswith("lord") for line in lines), lines
+
+
+def test_record_auto_weighs_the_experts_from_the_recording_and_shows_the_posterior(tmp_path, native_clips):
+    result = _record_from_a_file_microphone(tmp_path, native_clips, "--auto")
+    assert result.returncode == 0, result.stderr
+    posterior, *transcripts = result.stdout.strip().splitlines()
+    shares = dict(item.rsplit(" ", 1) for item in posterior.removeprefix("accent posterior: ").split(", "))
+    assert sorted(shares) == ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese"]
+    assert abs(sum(map(float, shares.values())) - 1) < 0.02  # six shares printed to two decimals
+    assert [line.split(":")[0].strip() for line in transcripts] == ["base", "lora", "mas-lora"]
+    both = _run("record", "--auto", "--accent", "korean")
+    assert both.returncode == 2 and "--auto takes the weights from the recording" in both.stderr
 
 
 def _has_microphone() -> bool:

@@ -5,8 +5,9 @@ import sys
 
 from tests.conftest import ROOT
 
-SECTIONS = ["## 1. Accent unknown", "## 2. Accent known", "## 3. Forgetting", "## 4. Unseen accent", "## Placement and targets", "## 5. Seed spread"]
-FIGURES = ["accent_unknown", "accent_known", "forgetting", "unseen_accent", "variants", "seeds"]
+SECTIONS = ["## 1. Accent unknown", "## 2. Accent known", "## 3. Forgetting", "## 4. Unseen accent", "## Placement and targets", "## 5. Seed spread",
+            "## 6. Beyond the paper", "### Accent identification", "### Accents no expert was trained for"]
+FIGURES = ["accent_unknown", "accent_known", "forgetting", "unseen_accent", "variants", "seeds", "auto_weights", "accent_confusion"]
 
 
 def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(private_model_cache, tmp_path):
@@ -23,11 +24,14 @@ def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(privat
         assert (results / "figures" / f"{name}.html").is_file() and (results / "tables" / f"{name}.md").is_file()
     assert "seed 0" in report and "seed 1" in report and "paper" in report
     rows = {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")}
-    assert set(rows) == {"main.jsonl", "variants.jsonl", "forgetting.jsonl", "unseen.jsonl"}
+    assert set(rows) == {"main.jsonl", "validation.jsonl", "variants.jsonl", "forgetting.jsonl", "unseen.jsonl"}
     checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert len(checkpoints) == 2 * (3 + 2 + 6)  # per seed: MAS-LoRA, LoRA, full, 2 variants, 6 left-out accents
+    heads = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("head.json")}
+    assert len(heads) == 2 * 2 * (1 + 6)  # per seed: a classifier and a router for MAS-LoRA and each left-out run
 
     second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")} == rows, "a rerun decoded again"
     assert {path: path.stat().st_mtime_ns for path in checkpoints} == checkpoints, "a rerun trained again"
+    assert {path: path.stat().st_mtime_ns for path in heads} == heads, "a rerun trained a classifier or router again"

@@ -1,0 +1,55 @@
+"""Give the bundled experts an accent classifier, and choose how its posterior weighs them (the app's auto mode).
+
+    python train/auto_heads.py [--size tiny.en] [--work runs/bundle-auto]
+
+Trains the classifier on the training split of the fold and corpus the bundled MAS-LoRA was trained on
+(bundle.json), decodes that fold's validation clips with every automatic rule (the posterior tempered
+at each T of the grid, T = 1 being w = p, and the beta rule around the guess), and keeps the rule with
+the lowest WER. Writes accent-classifier/ beside the experts and "auto" (rule, T, the validation WERs)
+into bundle.json. Work files (features, validation rows) go to --work and are reused by a rerun.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
+
+from maslora.atomic import replace_file, replace_folder  # noqa: E402
+from maslora.auto_weights import TEMPERATURES  # noqa: E402
+from maslora.compare import BUNDLED_CLASSIFIER  # noqa: E402
+from maslora.evaluation import Models, evaluate, lowest_wer_system  # noqa: E402
+from maslora.heads import clip_features, fit_classifier, split_of_run  # noqa: E402
+from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS, read_bundle  # noqa: E402
+
+RULE_SYSTEMS = [f"mas-auto-t{t:g}" for t in TEMPERATURES] + ["mas-auto-beta"]  # candidates, in tie-breaking order
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="tiny.en", help="which bundled experts")
+    parser.add_argument("--work", type=Path, default=Path("runs/bundle-auto"), help="features, classifier and validation rows")
+    args = parser.parse_args()
+    manifest = read_bundle(args.size)
+    trained = manifest["runs"]["mas-lora"]["config"]
+    split = split_of_run(trained)
+    model, window = manifest["model"], manifest["encoder_seconds"]
+    features = clip_features(model, window, split.train, args.work / "features.pt")
+    fit_classifier(features, split.train, args.work / BUNDLED_CLASSIFIER, trained["seed"], {"model": model, "encoder_seconds": window})
+    models = Models(model, BUNDLED_EXPERTS / args.size / "mas-lora", None, None, window, args.work / BUNDLED_CLASSIFIER)
+    rows = evaluate(split.validation, RULE_SYSTEMS, models, args.work / "validation.jsonl")
+    system, wer = lowest_wer_system(rows, RULE_SYSTEMS)
+    rule = {"rule": "beta", "temperature": 1.0} if system == "mas-auto-beta" else {"rule": "tempered", "temperature": float(system.removeprefix("mas-auto-t"))}
+    validation = {s: round(lowest_wer_system(rows, [s])[1], 4) for s in RULE_SYSTEMS}
+    auto = {**rule, "chosen_on": f"fold {trained['fold']} validation clips ({len(split.validation)})", "validation_wer": validation,
+            "command": "python train/auto_heads.py --size " + args.size}
+    folder = BUNDLED_EXPERTS / args.size
+    replace_folder(folder / BUNDLED_CLASSIFIER, lambda scratch: shutil.copytree(args.work / BUNDLED_CLASSIFIER, scratch, dirs_exist_ok=True))
+    replace_file(folder / BUNDLE_MANIFEST, lambda path: path.write_text(json.dumps({**manifest, "auto": auto}, indent=2)))
+    print(f"{args.size}: automatic weights = {rule} (validation WER {wer:.1%}); classifier in {folder / BUNDLED_CLASSIFIER}")
+
+
+if __name__ == "__main__":
+    main()
