@@ -116,9 +116,10 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
             for set_name, native in held_out_native(split, profile, librispeech).items():
                 evaluate(native, ["base", "full", "lora", "mas-uniform"], models, rows / "forgetting.jsonl", tags | {"set": set_name})
             for accent in accents if seed in profile.side_seeds else []:
-                run_folder, seen = folder / f"mas-lora-without-{accent}", torch.from_numpy((split.train.accent != accent).to_numpy())
-                fit_classifier(features[seen], split.train[seen.numpy()], run_folder / "accent-classifier", seed)
-                fit_router(profile.model, window, run_folder / "best", split.train[seen.numpy()], features[seen], run_folder / "router", router_config)
+                run_folder, seen = folder / f"mas-lora-without-{accent}", (split.train.accent != accent).to_numpy()
+                seen_train, seen_features = split.train[seen], features[torch.from_numpy(seen)]  # its classifier never hears the accent
+                fit_classifier(seen_features, seen_train, run_folder / "accent-classifier", seed)
+                fit_router(profile.model, window, run_folder / "best", seen_train, seen_features, run_folder / "router", router_config)
                 unseen_models = Models(profile.model, run_folder / "best", None, None, window, run_folder / "accent-classifier", run_folder / "router")
                 test = split.test[split.test.accent == accent]
                 evaluate(test, ["mas-uniform", *AUTOMATIC], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})

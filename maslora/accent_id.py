@@ -99,6 +99,11 @@ class PooledHead(nn.Module):
         self.register_buffer("directions", directions.float())
         self.linear = nn.Linear(mean.shape[0], rows * len(accents))
 
+    def check_accents(self, experts: list[str], where: str) -> None:
+        """A head only weighs the experts it was trained for (the same accents, in any order)."""
+        if sorted(self.accents) != sorted(experts):
+            raise AdapterError(f"the {where} knows {', '.join(self.accents)}; the experts are {', '.join(experts)}")
+
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         z = without_directions((features.float() - self.mean) / self.std, self.directions)
         return self.linear(z).unflatten(-1, (self.rows, len(self.accents)))

@@ -11,7 +11,6 @@ import pandas as pd
 
 from maslora.accent_id import PooledHead, load_head
 from maslora.auto_weights import auto_weights
-from maslora.peft_io import AdapterError
 from maslora.systems import BUNDLED_EXPERTS, SYSTEMS, Systems, read_bundle
 from maslora.wer import error_counts, normalize, word_diff
 from maslora.weights import WeightsError, beta_weights
@@ -78,8 +77,7 @@ class AutoWeighting:
 
     def weigh(self, systems: Systems, audio: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
         """(posterior, expert weights) of one clip: one pass of the base encoder, then the rule."""
-        if sorted(self.classifier.accents) != sorted(systems.accents):
-            raise AdapterError(f"the classifier knows {', '.join(self.classifier.accents)}; the experts are {', '.join(systems.accents)}")
+        self.classifier.check_accents(systems.accents, "accent classifier")
         posterior = self.classifier.posterior(systems.encoder_features([audio]))[0]
         return posterior, auto_weights(posterior, self.rule, self.temperature)
 

@@ -29,14 +29,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
-from maslora.accent_id import load_head
+from maslora.accent_id import PooledHead, load_head
 from maslora.audio import load_audio
 from maslora.auto_weights import auto_weights
 from maslora.encoder_window import FULL_WINDOW_SECONDS
-from maslora.peft_io import AdapterError
 from maslora.router import as_mappings, router_weights
 from maslora.systems import Systems
 from maslora.transcribe import DEFAULT_BATCH_SIZE
@@ -119,18 +120,24 @@ class _Engines:
     def __init__(self, models: Models):
         self.models = models
         self._loaded: dict[str, Systems] = {}
-        self._heads: dict[str, object] = {}
+        self._heads: dict[str, PooledHead] = {}
+        self._features: dict[str, torch.Tensor] = {}  # pooled base-encoder states per clip path, computed once
 
-    def head(self, kind: str):
+    def features(self, audio: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Pooled base-encoder states of these clips (path -> samples), each clip encoded once per run."""
+        new = [path for path in audio if path not in self._features]
+        if new:
+            self._features.update(zip(new, self.for_system("mas-uniform").encoder_features([audio[p] for p in new])))
+        return {path: self._features[path] for path in audio}
+
+    def head(self, kind: str) -> PooledHead:
         """The accent classifier ("classifier") or router ("router"), checked against the experts' accents."""
         if kind not in self._heads:
             folder = getattr(self.models, kind)
             if folder is None:
                 raise WeightsError(f"mas-auto-* systems need --classifier DIR, mas-router needs --router DIR (no {kind} given)")
             head, _ = load_head(folder)
-            experts = self.for_system("mas-uniform").accents
-            if sorted(head.accents) != sorted(experts):
-                raise AdapterError(f"the {kind} in {folder} knows {', '.join(head.accents)}; the experts are {', '.join(experts)}")
+            head.check_accents(self.for_system("mas-uniform").accents, f"{kind} in {folder}")
             self._heads[kind] = head
         return self._heads[kind]
 
@@ -222,8 +229,7 @@ def _audio_weights(engines: _Engines, chunk: list, audio: dict) -> tuple[list, d
     routed_rows = [i for i, (_, system, _) in enumerate(chunk) if AUDIO_ROUTED.fullmatch(system)]
     if not routed_rows:
         return chunk, {}
-    paths = sorted({chunk[i][0].path for i in routed_rows})
-    features = dict(zip(paths, engines.for_system("mas-uniform").encoder_features([audio[p] for p in paths])))
+    features = engines.features({chunk[i][0].path: audio[chunk[i][0].path] for i in routed_rows})
     chunk, extras = list(chunk), {}
     for i in routed_rows:
         utterance, system, (decoded_as, _) = chunk[i]

@@ -197,3 +197,11 @@ def test_heads_script_then_the_evaluate_command_with_every_automatic_system(fake
     header = table.stdout.splitlines()[0].split()
     assert header == systems.split(","), table.stdout
     assert "pooled" in table.stdout and "%" in table.stdout
+
+
+def test_a_classifier_for_other_experts_is_refused(bundled):
+    systems, auto = bundled
+    features, accents, speakers = _synthetic_features()
+    other = type(auto)(train_classifier(features, accents, speakers), "tempered", 1.0)  # knows two accents only
+    with pytest.raises(AdapterError, match="the accent classifier knows arabic, hindi; the experts are"):
+        other.weigh(systems, np.zeros(SAMPLE_RATE, dtype=np.float32))
