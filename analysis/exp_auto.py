@@ -23,7 +23,7 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
-from maslora.evaluation import lowest_wer_system
+from maslora.evaluation import TEMPERED_SYSTEMS, automatic_rule, lowest_wer_system
 from maslora.splits import NATIVE
 
 TEMPERED = "mas-auto-tempered"  # the tempered posterior at the temperature validation picked for its seed
@@ -39,11 +39,11 @@ AUTO_NAMES = {
 
 def picked_temperatures(validation: pd.DataFrame) -> pd.DataFrame:
     """Per (fold, seed): the mas-auto-t<T> system with the lowest pooled validation WER (ties: the lower T)."""
-    tempered = sorted(set(validation.system[validation.system.str.fullmatch(r"mas-auto-t[\d.]+")]), key=lambda s: float(s.removeprefix("mas-auto-t")))
+    tempered = [system for system in TEMPERED_SYSTEMS if system in set(validation.system)]  # in rising T
     picks = []
     for (fold, seed), rows in validation.groupby(["fold", "seed"]):
         system, wer = lowest_wer_system(rows, tempered)
-        picks.append({"fold": fold, "seed": seed, "system": system, "t": float(system.removeprefix("mas-auto-t")), "wer": 100 * wer})
+        picks.append({"fold": fold, "seed": seed, "system": system, "t": automatic_rule(system)[1], "wer": 100 * wer})
     return pd.DataFrame(picks)
 
 

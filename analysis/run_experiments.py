@@ -34,8 +34,7 @@ import torch
 from analysis import exp_accent_known, exp_accent_unknown, exp_auto, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants, report
 from analysis.report_tools import profile_of
 from maslora.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
-from maslora.auto_weights import TEMPERATURES
-from maslora.evaluation import Models, evaluate
+from maslora.evaluation import AUTOMATIC_SYSTEMS, TEMPERED_SYSTEMS, Models, evaluate
 from maslora.heads import clip_features, fit_classifier, fit_router
 from maslora.recipes import recipe_config
 from maslora.router import RouterConfig
@@ -47,8 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
 HEADLINE_RUNS = ("mas-lora", "lora", "full")  # trained with every seed of a profile
 VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv
-TEMPERED = [f"mas-auto-t{t:g}" for t in TEMPERATURES]  # the classifier's posterior at every temperature of the grid
-AUTOMATIC = [*TEMPERED, "mas-auto-beta", "mas-router"]  # every weighting taken from the audio
 
 
 @dataclass(frozen=True)
@@ -107,8 +104,8 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
             tags = {"fold": fold, "seed": seed}
             models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window,
                             folder / "accent-classifier", folder / "router")
-            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *AUTOMATIC]
-            evaluate(split.validation, TEMPERED, models, rows / "validation.jsonl", tags)
+            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *AUTOMATIC_SYSTEMS]
+            evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
             evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
             for variant in VARIANTS if seed in profile.side_seeds else []:
                 variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
@@ -122,7 +119,7 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                 fit_router(profile.model, window, run_folder / "best", seen_train, seen_features, run_folder / "router", router_config)
                 unseen_models = Models(profile.model, run_folder / "best", None, None, window, run_folder / "accent-classifier", run_folder / "router")
                 test = split.test[split.test.accent == accent]
-                evaluate(test, ["mas-uniform", *AUTOMATIC], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+                evaluate(test, ["mas-uniform", *AUTOMATIC_SYSTEMS], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
 
 
 def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[str, pd.DataFrame]:

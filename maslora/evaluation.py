@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from maslora.accent_id import PooledHead, load_head
 from maslora.audio import load_audio
-from maslora.auto_weights import auto_weights
+from maslora.auto_weights import TEMPERATURES, auto_weights
 from maslora.encoder_window import FULL_WINDOW_SECONDS
 from maslora.router import as_mappings, router_weights
 from maslora.systems import Systems
@@ -62,6 +62,13 @@ class Models:
 
 
 AUDIO_ROUTED = re.compile(r"mas-auto-t\d+(\.\d+)?|mas-auto-beta|mas-router")  # weights computed from each clip
+TEMPERED_SYSTEMS = [f"mas-auto-t{t:g}" for t in TEMPERATURES]  # the posterior at every temperature of the validation grid
+AUTOMATIC_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta", "mas-router"]  # every weighting taken from the audio
+
+
+def automatic_rule(system: str) -> tuple[str, float]:
+    """The maslora.auto_weights rule of a classifier system: mas-auto-beta -> ("beta", 1.0), mas-auto-t2 -> ("tempered", 2.0)."""
+    return ("beta", 1.0) if system == "mas-auto-beta" else ("tempered", float(system.removeprefix("mas-auto-t")))
 
 
 def check_system(system: str) -> None:
@@ -240,8 +247,7 @@ def _audio_weights(engines: _Engines, chunk: list, audio: dict) -> tuple[list, d
             extras[i] = {"weights": weights}
         else:
             posterior = engines.head("classifier").posterior(clip)[0]
-            rule, temperature = ("beta", 1.0) if system == "mas-auto-beta" else ("tempered", float(system.removeprefix("mas-auto-t")))
-            weights = auto_weights(posterior, rule, temperature)
+            weights = auto_weights(posterior, *automatic_rule(system))
             extras[i] = {"posterior": posterior, "weights": weights}
         chunk[i] = (utterance, system, (decoded_as, weights))
     return chunk, extras

@@ -18,13 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from maslora.atomic import replace_file, replace_folder  # noqa: E402
-from maslora.auto_weights import TEMPERATURES  # noqa: E402
 from maslora.compare import BUNDLED_CLASSIFIER  # noqa: E402
-from maslora.evaluation import Models, evaluate, lowest_wer_system  # noqa: E402
+from maslora.evaluation import TEMPERED_SYSTEMS, Models, automatic_rule, evaluate, lowest_wer_system  # noqa: E402
 from maslora.heads import clip_features, fit_classifier, split_of_run  # noqa: E402
 from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS, read_bundle  # noqa: E402
 
-RULE_SYSTEMS = [f"mas-auto-t{t:g}" for t in TEMPERATURES] + ["mas-auto-beta"]  # candidates, in tie-breaking order
+RULE_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta"]  # candidates, in tie-breaking order
 
 
 def main() -> None:
@@ -41,7 +40,7 @@ def main() -> None:
     models = Models(model, BUNDLED_EXPERTS / args.size / "mas-lora", None, None, window, args.work / BUNDLED_CLASSIFIER)
     rows = evaluate(split.validation, RULE_SYSTEMS, models, args.work / "validation.jsonl")
     system, wer = lowest_wer_system(rows, RULE_SYSTEMS)
-    rule = {"rule": "beta", "temperature": 1.0} if system == "mas-auto-beta" else {"rule": "tempered", "temperature": float(system.removeprefix("mas-auto-t"))}
+    rule = dict(zip(("rule", "temperature"), automatic_rule(system)))
     validation = {s: round(lowest_wer_system(rows, [s])[1], 4) for s in RULE_SYSTEMS}
     auto = {**rule, "chosen_on": f"fold {trained['fold']} validation clips ({len(split.validation)})", "validation_wer": validation,
             "command": "python train/auto_heads.py --size " + args.size}
