@@ -28,7 +28,7 @@ from maslora.heads import clip_features, fit_classifier, fit_router
 from maslora.peft_io import load_experts
 from maslora.router import RouterConfig
 from maslora.splits import paper_fold
-from maslora.training import TrainConfig, decoder_labels, train
+from maslora.training import TrainConfig, decoder_labels, train, transcript_loss
 from maslora.transcribe import log_mel_features
 from maslora.whisper_io import load_whisper
 
@@ -72,7 +72,7 @@ def one_batch_losses(model: str, runs: Path, split) -> dict[str, float]:
         with torch.no_grad(), routed(whisper.model, torch.full((6,), 1 / 6, device=device)):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
                 logits = whisper.model(input_features=features, decoder_input_ids=inputs).logits
-            losses[precision] = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100).item()
+            losses[precision] = transcript_loss(logits, targets).item()
     return losses
 
 

@@ -28,7 +28,7 @@ import transformers
 
 from maslora.audio import load_audio
 from maslora.corpora import first_prompts
-from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
 from maslora.compare import compare, load_bundled_auto
 from maslora.errors import USER_ERRORS
 from maslora.evaluation import Models, evaluate, wer_table
@@ -40,7 +40,7 @@ from maslora.synth.generate import corpus_or_embedded
 from maslora.systems import load_bundled_systems
 from maslora.transcribe import DEFAULT_BATCH_SIZE, transcribe
 from maslora.weights import WeightsError, choose_weights, normalized_weights, parse_weights
-from maslora.whisper_io import BUNDLED_MODELS, DEFAULT_MODEL, Whisper, load_whisper
+from maslora.whisper_io import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
 
 
 def positive_int(text: str) -> int:
@@ -57,9 +57,7 @@ def adapted_whisper(args: argparse.Namespace) -> Whisper:
         raise WeightsError("give --experts or --adapter, not both")
     if chose_weights and not args.experts:
         raise WeightsError("--accent, --beta and --weights choose how --experts are mixed: add --experts DIR")
-    whisper = load_whisper(args.model)
-    if args.encoder_seconds:
-        crop_encoder_window(whisper, args.encoder_seconds)
+    whisper = windowed_whisper(args.model, args.encoder_seconds or FULL_WINDOW_SECONDS)
     if args.experts:
         accents = load_experts(whisper.model, args.experts)
         explicit = parse_weights(args.weights) if args.weights is not None else None

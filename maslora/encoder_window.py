@@ -10,7 +10,7 @@ windows of the cropped size, so every system compared must be cropped alike.
 from torch import nn
 from transformers import WhisperFeatureExtractor
 
-from maslora.whisper_io import Whisper
+from maslora.whisper_io import Whisper, load_whisper
 
 FULL_WINDOW_SECONDS = 30
 FRAMES_PER_SECOND = 50  # encoder frames after the stride-2 convolution: 1,500 per 30 s
@@ -34,3 +34,11 @@ def crop_encoder_window(whisper: Whisper, seconds: int) -> None:
     whisper.feature_extractor = WhisperFeatureExtractor(
         feature_size=extractor.feature_size, sampling_rate=extractor.sampling_rate, chunk_length=seconds
     )
+
+
+def windowed_whisper(model: str, encoder_seconds: int = FULL_WINDOW_SECONDS, device: str | None = None) -> Whisper:
+    """load_whisper(model, device), its encoder window cropped to `encoder_seconds` when that is under 30 s."""
+    whisper = load_whisper(model, device)
+    if encoder_seconds < FULL_WINDOW_SECONDS:
+        crop_encoder_window(whisper, encoder_seconds)
+    return whisper

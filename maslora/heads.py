@@ -16,22 +16,13 @@ from maslora.accent_id import CONFIG_FILE, ClassifierConfig, pooled_encoder_stat
 from maslora.atomic import replace_file
 from maslora.audio import load_audio
 from maslora.corpora import first_prompts
-from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.encoder_window import windowed_whisper
 from maslora.peft_io import load_experts
 from maslora.router import RouterConfig, train_router
 from maslora.splits import Split, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.whisper_io import Whisper, load_whisper
 
 FEATURE_BATCH = 16  # clips per encoder pass when extracting features (no decoding, so larger than decoding's 8)
-
-
-def windowed_whisper(model: str, encoder_seconds: int) -> Whisper:
-    whisper = load_whisper(model)
-    if encoder_seconds < FULL_WINDOW_SECONDS:
-        crop_encoder_window(whisper, encoder_seconds)
-    whisper.model.eval()
-    return whisper
 
 
 def split_of_run(config: dict) -> Split:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from maslora.accent_id import PooledHead, fit_normalization
 from maslora.audio import load_audio
 from maslora.experts import encoder_blocks, routed
-from maslora.training import decoder_labels
+from maslora.training import decoder_labels, transcript_loss
 from maslora.transcribe import log_mel_features
 from maslora.whisper_io import Whisper
 
@@ -79,7 +79,7 @@ def train_router(
             inputs, targets = (t.to(device) for t in decoder_labels(whisper, list(micro.text)))
             with routed(whisper.model, router_weights(router, features[rows]).to(device)):
                 logits = whisper.model(input_features=mel, decoder_input_ids=inputs).logits
-            loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
+            loss = transcript_loss(logits, targets)
             (loss * len(rows) / len(batch)).backward()
             total += loss.item() * len(rows) / len(batch)
         optimizer.step()

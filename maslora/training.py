@@ -30,14 +30,14 @@ from maslora.atomic import replace_file
 from maslora.audio import load_audio
 from maslora.augment import AugmentConfig, augment
 from maslora.corpora import L2_ARCTIC_SPEAKERS, first_prompts
-from maslora.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
 from maslora.experts import AdapterPlacement, inject_adapters, merge, routed, unmerge
 from maslora.peft_io import save_adapter, save_experts
 from maslora.splits import paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.transcribe import log_mel_features, transcribe
 from maslora.wer import error_counts
-from maslora.whisper_io import DEFAULT_MODEL, Whisper, load_whisper
+from maslora.whisper_io import DEFAULT_MODEL, Whisper
 
 METHODS = ("mas-lora", "lora", "full")
 DECODER_CHOICES = ("shared", "mas", "none")
@@ -98,6 +98,12 @@ def decoder_labels(whisper: Whisper, texts: list[str]) -> tuple[torch.Tensor, to
         inputs[row, : len(sequence) - 1] = torch.tensor(sequence[:-1])
         targets[row, prompt_length - 1 : len(sequence) - 1] = torch.tensor(sequence[prompt_length:])
     return inputs, targets
+
+
+def transcript_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the transcript's tokens (in float32, also under autocast); targets of -100
+    (the prompt and the padding, see decoder_labels) do not count."""
+    return torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
 
 
 def _batches(n_items: int, config: TrainConfig, epoch: int) -> list[list[int]]:
@@ -168,7 +174,7 @@ def _accumulate_gradients(
         with (contextlib.nullcontext() if synced else trainer.no_sync()), routed(whisper.model, one_hot):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = trainer(input_features=features, decoder_input_ids=inputs).logits
-            loss = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=-100)
+            loss = transcript_loss(logits, targets)
             (loss * weight * world * len(micro) / batch_size).backward()
         share += weight * loss.item() * len(micro) / batch_size
     return share
@@ -184,9 +190,7 @@ def train(config: TrainConfig) -> dict:
     torch.manual_seed(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-    whisper = load_whisper(config.model, device=device)
-    if config.encoder_seconds < FULL_WINDOW_SECONDS:
-        crop_encoder_window(whisper, config.encoder_seconds)
+    whisper = windowed_whisper(config.model, config.encoder_seconds, device)
     table = corpus_or_embedded(config.corpus)
     if config.prompts:
         table = first_prompts(table, config.prompts)

@@ -11,10 +11,10 @@ from maslora.accent_id import ClassifierConfig, load_head, save_head, speaker_di
 from maslora.audio import SAMPLE_RATE, load_audio
 from maslora.auto_weights import RULES, TEMPERATURES, auto_weights, confidence_beta, tempered
 from maslora.compare import load_bundled_auto
+from maslora.encoder_window import windowed_whisper
 from maslora.corpora import load_manifest
 from maslora.evaluation import Models, evaluate
 from maslora.experts import routed
-from maslora.heads import windowed_whisper
 from maslora.peft_io import AdapterError, load_experts
 from maslora.router import RouterConfig, router_weights, train_router
 from maslora.systems import BUNDLED_EXAMPLES, BUNDLED_EXPERTS, load_bundled_systems, read_bundle
