@@ -47,10 +47,11 @@ def picked_temperatures(validation: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(picks)
 
 
-def with_tempered(rows: pd.DataFrame, picked: pd.DataFrame) -> pd.DataFrame:
-    """`rows` plus, for each (fold, seed), its picked temperature's rows relabelled TEMPERED."""
+def compared_rows(rows: pd.DataFrame, picked: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the systems compared here (AUTO_NAMES), each (fold, seed)'s picked temperature relabelled TEMPERED."""
     chosen = rows.merge(picked[["fold", "seed", "system"]], on=["fold", "seed", "system"])
-    return pd.concat([rows, chosen.assign(system=TEMPERED)], ignore_index=True)
+    both = pd.concat([rows, chosen.assign(system=TEMPERED)], ignore_index=True)
+    return both[both.system.isin(AUTO_NAMES)]
 
 
 def guesses(rows: pd.DataFrame) -> pd.DataFrame:
@@ -66,8 +67,7 @@ def report(results) -> str:
         return title + "Not run yet.\n"
     main = main[main.seed.isin(set(main.seed[main.system == "mas-router"]))]  # compare on the seeds every system ran
     picked = picked_temperatures(validation)
-    rows = with_tempered(main[main.system.isin(AUTO_NAMES) | main.system.isin(picked.system)], picked)
-    rows = rows[rows.system.isin(AUTO_NAMES)]
+    rows = compared_rows(main, picked)
     l2 = rows[rows.accent != NATIVE]
     per_accent = mean_and_spread(wer_per_seed(rows, ["system", "accent"])).reset_index()
     per_seed = wer_per_seed(l2, ["system"])
@@ -147,8 +147,7 @@ def _unseen(results, picked: pd.DataFrame) -> str:
     unseen = load_rows(results, "unseen")
     if unseen.empty or "mas-router" not in set(unseen.system):
         return "### Accents no expert was trained for\n\nNot run yet.\n"
-    rows = with_tempered(unseen[unseen.accent == unseen.unseen], picked)
-    rows = rows[rows.system.isin(AUTO_NAMES)]
+    rows = compared_rows(unseen[unseen.accent == unseen.unseen], picked)
     stats = mean_and_spread(wer_per_seed(rows, ["accent", "system"])).reset_index()
     order = [s for s in AUTO_NAMES if s in set(stats.system)]
     _, _, shown = pivot_cells(stats, "accent", "system", order)
