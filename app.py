@@ -2,7 +2,7 @@
 
     python app.py [--size tiny.en] [--host 127.0.0.1] [--port 7860]
 
-This file only translates between Gradio and the core (maslora.compare, maslora.weights, maslora.systems).
+This file only translates between Gradio and the core (maslora.systems.compare, maslora.mixture.weights, maslora.systems.systems).
 
 Many visitors, one model: each request carries its own expert weights as routing rows (nothing is
 merged into shared weights), and the core holds a lock while those rows sit on the model's layers, so
@@ -21,12 +21,13 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
-from maslora.audio import load_audio  # noqa: E402
-from maslora.compare import AutoWeighting, Comparison, compare, load_bundled_auto, wer_vs_beta  # noqa: E402
+from maslora.data.audio import load_audio  # noqa: E402
+from maslora.systems.compare import AutoWeighting, Comparison, compare, wer_vs_beta# noqa: E402
 from maslora.errors import USER_ERRORS  # noqa: E402
-from maslora.corpora import load_manifest  # noqa: E402
-from maslora.systems import BUNDLED_EXAMPLES, SYSTEMS, Systems, bundled_sizes, load_bundled_systems  # noqa: E402
-from maslora.weights import PAPER_BEST_BETA, choose_weights  # noqa: E402
+from maslora.data.corpora import load_manifest  # noqa: E402
+from maslora.systems.systems import SYSTEMS, Systems# noqa: E402
+from maslora.mixture.weights import PAPER_BEST_BETA, choose_weights  # noqa: E402
+from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_sizes, load_bundled_auto, load_bundled_systems# noqa: E402
 
 MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
 UNKNOWN = "unknown"
@@ -133,37 +134,48 @@ def example_rows(accents: list[str]) -> list[list[str]]:
     return [[r.path, r.text, r.accent if r.accent in accents else UNKNOWN] for r in load_manifest(BUNDLED_EXAMPLES).itertuples()]
 
 
+@readable_errors
+def run_compare(size, audio_path, reference, accent, beta, source, *sliders):
+    """One clip through the three systems: the posterior chart, the weights chart, then each system's column."""
+    systems, auto, clip = systems_for(size), auto_for(size), read_clip(audio_path)
+    if source == BY_AUDIO and auto is None:
+        raise gr.Error(f"The {size} experts ship without an accent classifier: pick another way to weigh them.")
+    posterior, from_audio = auto.weigh(systems, clip) if auto else (None, None)
+    weights = from_audio if source == BY_AUDIO else effective_weights(systems.accents, source, accent, beta, sliders)
+    comparison = compare(systems, clip, weights, reference)
+    weights_plot = bar_figure(
+        systems.accents, systems.weights_vector(weights), f"Expert weights the model uses, {SOURCE_TITLES.get(source, source)}"
+    )
+    return [posterior_figure(systems.accents, posterior), weights_plot, *system_outputs(comparison)]
+
+
+@readable_errors
+def apply_rule(accents: list[str], accent, beta):
+    """Accent or beta moved: the beta rule sets every expert slider (accent unknown: uniform, beta unused)."""
+    weights = rule_weights(accents, accent, beta)
+    return [BY_RULE, gr.update(interactive=accent != UNKNOWN), *(weights[a] for a in accents)]
+
+
+def reset():
+    return [UNKNOWN, PAPER_BEST_BETA]
+
+
+def choose_by_hand():
+    return BY_HAND
+
+
+@readable_errors
+def run_beta_curve(size, audio_path, reference, accent, progress=gr.Progress(track_tqdm=True)):
+    if accent == UNKNOWN:
+        raise gr.Error("Pick the speaker's accent: beta favours that accent's expert.")
+    curve = wer_vs_beta(systems_for(size), read_clip(audio_path), reference, accent, progress=True)
+    return beta_figure(curve, accent)
+
+
 def build_app(size: str) -> gr.Blocks:
+    """The page: layout first, then every event wired to the handlers above."""
     accents = systems_for(size).accents
     n = len(accents)
-
-    @readable_errors
-    def run_compare(size, audio_path, reference, accent, beta, source, *sliders):
-        systems, auto, clip = systems_for(size), auto_for(size), read_clip(audio_path)
-        posterior, from_audio = auto.weigh(systems, clip) if auto else (None, None)
-        if source == BY_AUDIO and auto is None:
-            raise gr.Error(f"The {size} experts ship without an accent classifier: pick another way to weigh them.")
-        weights = from_audio if source == BY_AUDIO else effective_weights(systems.accents, source, accent, beta, sliders)
-        comparison = compare(systems, clip, weights, reference)
-        weights_plot = bar_figure(systems.accents, systems.weights_vector(weights), f"Expert weights the model uses, {SOURCE_TITLES.get(source, source)}")
-        return [posterior_figure(systems.accents, posterior), weights_plot, *system_outputs(comparison)]
-
-    @readable_errors
-    def apply_rule(accent, beta):
-        """Accent or beta moved: the beta rule sets every expert slider (accent unknown: uniform)."""
-        weights = rule_weights(accents, accent, beta)
-        return [BY_RULE, gr.update(interactive=accent != UNKNOWN), *(weights[a] for a in accents)]
-
-    def reset():
-        return [UNKNOWN, PAPER_BEST_BETA]
-
-    @readable_errors
-    def run_beta_curve(size, audio_path, reference, accent, progress=gr.Progress(track_tqdm=True)):
-        if accent == UNKNOWN:
-            raise gr.Error("Pick the speaker's accent: beta favours that accent's expert.")
-        curve = wer_vs_beta(systems_for(size), read_clip(audio_path), reference, accent, progress=True)
-        return beta_figure(curve, accent)
-
     with gr.Blocks(title="MAS-LoRA: accent experts for Whisper", analytics_enabled=False) as demo:
         gr.Markdown(
             "# MAS-LoRA: accent experts for Whisper\nRecord or upload English speech (up to "
@@ -204,23 +216,25 @@ def build_app(size: str) -> gr.Blocks:
 
         compare_inputs = [size_choice, audio, reference, accent, beta, source, *sliders]
         compare_outputs = [posterior_plot, weights_plot, *columns]
-        rule_outputs = [source, beta, *sliders]
+        rule_inputs, rule_outputs = [accent, beta], [source, beta, *sliders]
+        rule = functools.partial(apply_rule, accents)
         private = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
+
+        def then_compare(event) -> None:
+            """Every change that alters the weights ends in a fresh comparison."""
+            event.then(run_compare, compare_inputs, compare_outputs, **private)
+
         compare_button.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
-        for trigger in (audio.stop_recording, audio.upload, reference.submit, size_choice.input, source.input):
-            trigger(run_compare, compare_inputs, compare_outputs, **private)
+        gr.on([audio.stop_recording, audio.upload, reference.submit, size_choice.input, source.input],
+              run_compare, compare_inputs, compare_outputs, **private)
         for trigger in (accent.input, beta.release):
-            trigger(apply_rule, [accent, beta], rule_outputs, **private).then(run_compare, compare_inputs, compare_outputs, **private)
+            then_compare(trigger(rule, rule_inputs, rule_outputs, **private))
         for slider in sliders:
-            slider.release(lambda: BY_HAND, None, source, **private).then(run_compare, compare_inputs, compare_outputs, **private)
-        reset_button.click(reset, None, [accent, beta], **private).then(apply_rule, [accent, beta], rule_outputs, **private).then(
-            run_compare, compare_inputs, compare_outputs, **private
-        )
-        curve_button.click(run_beta_curve, [size_choice, audio, reference, accent], curve_plot, api_name="wer_vs_beta")
+            then_compare(slider.release(choose_by_hand, None, source, **private))
+        then_compare(reset_button.click(reset, None, [accent, beta], **private).then(rule, rule_inputs, rule_outputs, **private))
         if shown is not None:
-            shown.load_input_event.then(apply_rule, [accent, beta], rule_outputs, **private).then(
-                run_compare, compare_inputs, compare_outputs, **private
-            )
+            then_compare(shown.load_input_event.then(rule, rule_inputs, rule_outputs, **private))
+        curve_button.click(run_beta_curve, [size_choice, audio, reference, accent], curve_plot, api_name="wer_vs_beta")
     return demo
 
 

@@ -3,7 +3,7 @@
     python -m analysis.bench_app [--size tiny.en] [--repeats 5]
 
 Measures, on the same clip and the same loaded model:
-  batch of 3:   what the app does, the three systems as rows of one batch (maslora.compare)
+  batch of 3:   what the app does, the three systems as rows of one batch (maslora.systems.compare)
   one by one:   the three systems as three batches of one, in turn
 and each both in the window the bundled experts were trained with and in Whisper's full 30 s window;
 plus, in the bundled window, the accent posterior the app also computes for every compare (one pass
@@ -18,11 +18,12 @@ import time
 import numpy as np
 import torch
 
-from maslora.audio import SAMPLE_RATE, load_audio
-from maslora.compare import compare, load_bundled_auto
-from maslora.corpora import load_manifest
-from maslora.systems import BUNDLED_EXAMPLES, SYSTEMS, load_bundled_systems, read_bundle
-from maslora.weights import beta_weights
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.systems.compare import compare
+from maslora.data.corpora import load_manifest
+from maslora.systems.systems import SYSTEMS
+from maslora.mixture.weights import beta_weights
+from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_auto, load_bundled_systems, read_bundle
 
 CLIP_SECONDS = 5.0
 

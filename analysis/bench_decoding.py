@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 import transformers
 
-from maslora.audio import SAMPLE_RATE, load_audio
-from maslora.decoding import MAX_NEW_TOKENS, greedy_decode, token_budget
-from maslora.transcribe import log_mel_features
-from maslora.whisper_io import load_whisper
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.whisper.decoding import MAX_NEW_TOKENS, greedy_decode, token_budget
+from maslora.whisper.transcribe import log_mel_features
+from maslora.whisper.load import load_whisper
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "native"
 

@@ -20,12 +20,12 @@ import torch
 import transformers
 from peft import PeftModel
 
-from maslora.audio import load_audio
-from maslora.experts import AdapterPlacement, adapter_layers, inject_adapters, merge, routed, unmerge
-from maslora.peft_io import save_experts
-from maslora.training import decoder_labels
-from maslora.transcribe import log_mel_features, transcribe
-from maslora.whisper_io import load_whisper
+from maslora.data.audio import load_audio
+from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge, routed, unmerge
+from maslora.mixture.peft_io import save_experts
+from maslora.whisper.targets import decoder_labels
+from maslora.whisper.transcribe import log_mel_features, transcribe
+from maslora.whisper.load import load_whisper
 
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 NATIVE = Path(__file__).resolve().parent.parent / "assets" / "native"

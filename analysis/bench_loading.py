@@ -12,7 +12,7 @@ import time
 
 import transformers
 
-from maslora.whisper_io import load_whisper
+from maslora.whisper.load import load_whisper
 
 
 def main() -> None:

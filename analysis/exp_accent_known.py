@@ -5,7 +5,7 @@
 
 import plotly.graph_objects as go
 
-from analysis.report_tools import PAPER_L2ARCTIC, cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import PAPER_L2ARCTIC, cell, load_rows, mean_and_spread, pivot_cells, results_argument, table_and_figure, wer_per_seed
 
 
 
@@ -29,7 +29,7 @@ def report(results) -> str:
     return (
         title + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6\n"
         f"is uniform). The paper reports {PAPER_L2ARCTIC['mas-beta2']:.2f}% at beta = 2 on L2-ARCTIC with whisper-small.\n\n"
-        + save_table(shown, results, "accent_known") + "\n\n" + save_figure(figure, results, "accent_known") + "\n"
+        + table_and_figure(shown, figure, results, "accent_known")
     )
 
 

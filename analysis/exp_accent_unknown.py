@@ -3,10 +3,9 @@
     python -m analysis.exp_accent_unknown [--results assets/results]
 """
 
-import plotly.graph_objects as go
 
-from analysis.report_tools import PAPER_L2ARCTIC, SYSTEM_NAMES, paper_cell, cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
-from maslora.splits import NATIVE
+from analysis.report_tools import PAPER_L2ARCTIC, SYSTEM_NAMES, cell, grouped_bars, load_rows, mean_and_spread, paper_cell, pivot_cells, results_argument, table_and_figure, wer_per_seed
+from maslora.data.splits import NATIVE
 
 SYSTEMS = {system: SYSTEM_NAMES[system] for system in ("base", "full", "lora", "mas-uniform")}  # accent unknown
 
@@ -28,16 +27,13 @@ def report(results) -> str:
     shown.insert(len(accents) + 1, "L2 macro", [cell(macro.loc[s, "mean"], macro.loc[s, "spread"]) for s in shown.index])
     shown["paper (L2-ARCTIC, small)"] = [paper_cell(PAPER_L2ARCTIC, s) for s in shown.index]
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
-    figure = go.Figure([
-        go.Bar(name=SYSTEMS[s], x=accents, y=table.loc[s, accents], error_y={"type": "data", "array": spread.loc[s, accents]})
-        for s in SYSTEMS if s in table.index
-    ])
-    figure.update_layout(barmode="group", title="Accent unknown: WER per accent (mean over seeds, bars: spread)", yaxis_title="WER (%)")
+    drawn = [s for s in SYSTEMS if s in table.index]
+    figure = grouped_bars(table.loc[drawn, accents].T.rename(columns=SYSTEMS), spread.loc[drawn, accents].T.rename(columns=SYSTEMS),
+                          "Accent unknown: WER per accent (mean over seeds, bars: spread)")
     return (
         title + "WER (%), mean ± spread over seeds, on the held-out test speakers and prompts. \"L2 pooled\" is all errors / all\n"
         "reference words of the six L2 accents (the paper's figure); \"L2 macro\" the unweighted mean of their WERs; the\n"
-        "native control speakers are shown apart.\n\n" + save_table(shown, results, "accent_unknown") + "\n\n"
-        + save_figure(figure, results, "accent_unknown") + "\n"
+        "native control speakers are shown apart.\n\n" + table_and_figure(shown, figure, results, "accent_unknown")
     )
 
 

@@ -23,8 +23,8 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
-from maslora.evaluation import TEMPERED_SYSTEMS, automatic_rule, lowest_wer_system
-from maslora.splits import NATIVE
+from maslora.systems.evaluation import TEMPERED_SYSTEMS, automatic_rule, lowest_wer_system
+from maslora.data.splits import NATIVE
 
 TEMPERED = "mas-auto-tempered"  # the tempered posterior at the temperature validation picked for its seed
 AUTO_NAMES = {

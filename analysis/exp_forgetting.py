@@ -6,10 +6,9 @@ Native speech: the real CC0 recordings in assets/native whose prompts were held 
 (and LibriSpeech when the experiments were given --librispeech).
 """
 
-import plotly.graph_objects as go
 
 from analysis.exp_accent_unknown import SYSTEMS
-from analysis.report_tools import PAPER_LIBRISPEECH, paper_cell, load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import PAPER_LIBRISPEECH, grouped_bars, load_rows, mean_and_spread, paper_cell, pivot_cells, results_argument, table_and_figure, wer_per_seed
 
 
 
@@ -23,17 +22,14 @@ def report(results) -> str:
     shown["paper (LibriSpeech, small)"] = [paper_cell(PAPER_LIBRISPEECH, s) for s in shown.index]
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     clips = rows.groupby("set").path.nunique().to_dict()
-    figure = go.Figure([
-        go.Bar(name=name, x=[SYSTEMS[s] for s in SYSTEMS if s in means.index], y=[means.loc[s, name] for s in SYSTEMS if s in means.index],
-               error_y={"type": "data", "array": [spreads.loc[s, name] for s in SYSTEMS if s in means.index]})
-        for name in means.columns
-    ])
-    figure.update_layout(barmode="group", title="Forgetting: WER on held-out native speech", yaxis_title="WER (%)")
+    drawn = [s for s in SYSTEMS if s in means.index]
+    figure = grouped_bars(means.loc[drawn].rename(index=SYSTEMS), spreads.loc[drawn].rename(index=SYSTEMS),
+                          "Forgetting: WER on held-out native speech")
     return (
         title + f"WER (%), mean ± spread over seeds, on {', '.join(f'{n} clips of {s}' for s, n in clips.items())} (cc0-native: real\n"
         "recordings of one U.S. English speaker, prompts outside every training split). A system that forgets general\n"
         "English scores worse than no fine-tuning here.\n\n"
-        + save_table(shown, results, "forgetting") + "\n\n" + save_figure(figure, results, "forgetting") + "\n"
+        + table_and_figure(shown, figure, results, "forgetting")
     )
 
 

@@ -6,8 +6,8 @@
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.report_tools import SYSTEM_NAMES, load_rows, mean_and_spread, results_argument, save_figure, save_table, wer_per_seed
-from maslora.splits import NATIVE
+from analysis.report_tools import SYSTEM_NAMES, load_rows, mean_and_spread, results_argument, table_and_figure, wer_per_seed
+from maslora.data.splits import NATIVE
 
 HEADLINES = SYSTEM_NAMES
 
@@ -30,7 +30,7 @@ def report(results) -> str:
     figure.update_layout(title="Headline WERs, one point per seed", yaxis_title="L2 pooled WER (%)")
     return (
         title + "Each seed trains every system anew (initialization, data order, augmentation) on the same fold.\n\n"
-        + save_table(table, results, "seeds") + "\n\n" + save_figure(figure, results, "seeds") + "\n"
+        + table_and_figure(table, figure, results, "seeds")
     )
 
 

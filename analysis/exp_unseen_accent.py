@@ -7,9 +7,8 @@ all with uniform weights, on that accent's held-out test speakers.
 """
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from analysis.report_tools import load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
+from analysis.report_tools import grouped_bars, load_rows, mean_and_spread, pivot_cells, results_argument, table_and_figure, wer_per_seed
 
 COLUMNS = {"base": "no fine-tuning", "seen": "MAS-LoRA, accent seen", "unseen": "MAS-LoRA, accent left out"}
 
@@ -34,12 +33,12 @@ def report(results) -> str:
     stats = unseen_stats(main, unseen)
     means, spreads, shown = pivot_cells(stats, "accent", "kind", list(COLUMNS))
     shown = shown.rename(columns=COLUMNS)
-    figure = go.Figure([go.Bar(name=COLUMNS[k], x=accents, y=means[k], error_y={"type": "data", "array": spreads[k]}) for k in COLUMNS])
-    figure.update_layout(barmode="group", title="Unseen accent: WER on an accent left out of training", yaxis_title="WER (%)")
+    figure = grouped_bars(means.loc[accents].rename(columns=COLUMNS), spreads.loc[accents].rename(columns=COLUMNS),
+                          "Unseen accent: WER on an accent left out of training")
     return (
         title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform weights, on\n"
         "each accent's held-out test speakers.\n\n"
-        + save_table(shown, results, "unseen_accent") + "\n\n" + save_figure(figure, results, "unseen_accent") + "\n"
+        + table_and_figure(shown, figure, results, "unseen_accent")
     )
 
 

@@ -4,10 +4,9 @@
 """
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from analysis.report_tools import load_rows, mean_and_spread, pivot_cells, results_argument, save_figure, save_table, wer_per_seed
-from maslora.splits import NATIVE
+from analysis.report_tools import grouped_bars, load_rows, mean_and_spread, pivot_cells, results_argument, table_and_figure, wer_per_seed
+from maslora.data.splits import NATIVE
 
 VARIANTS = {"default": "experts in the encoder, shared decoder LoRA, q,v", "decoder-mas": "experts in the encoder and decoder, q,v",
             "qkvo": "experts in the encoder, shared decoder LoRA, q,k,v,out"}
@@ -25,13 +24,12 @@ def report(results) -> str:
     means, spreads, shown = pivot_cells(stats, "variant", "system", list(WEIGHTINGS))
     shown = shown.loc[[v for v in VARIANTS if v in shown.index]].rename(columns=WEIGHTINGS, index=VARIANTS).rename_axis("MAS-LoRA variant")
     order = [v for v in VARIANTS if v in means.index]
-    figure = go.Figure([go.Bar(name=WEIGHTINGS[w], x=order, y=means.loc[order, w], error_y={"type": "data", "array": spreads.loc[order, w]})
-                        for w in WEIGHTINGS])
-    figure.update_layout(barmode="group", title="MAS-LoRA placement and targets: L2 pooled WER", yaxis_title="WER (%)")
+    figure = grouped_bars(means.loc[order].rename(columns=WEIGHTINGS), spreads.loc[order].rename(columns=WEIGHTINGS),
+                          "MAS-LoRA placement and targets: L2 pooled WER")
     return (
         title + f"L2 pooled WER (%), mean ± spread over seeds ({variants.seed.nunique()} seed(s) of the variant runs), on the test\n"
         "speakers of the six L2 accents.\n\n"
-        + save_table(shown, results, "variants") + "\n\n" + save_figure(figure, results, "variants") + "\n"
+        + table_and_figure(shown, figure, results, "variants")
     )
 
 

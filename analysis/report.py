@@ -4,20 +4,25 @@ The comparison sentences are computed from the rows each time the report is draw
 what the current numbers say; the reasons listed for differences are facts about the setup.
 
     python -m analysis.report [--results assets/results]   # redraw from the rows already there
+
+Each experiment's section comes from its own script (SECTIONS, in the report's order); they only read rows.
 """
+
+from pathlib import Path
 
 import pandas as pd
 
+from analysis import exp_accent_known, exp_accent_unknown, exp_auto, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants
 from analysis.exp_seeds import headline_per_seed
 from analysis.exp_unseen_accent import unseen_stats
 from analysis.report_tools import PAPER_L2ARCTIC, PAPER_LIBRISPEECH, SYSTEM_NAMES, load_rows, mean_and_spread, profile_of, results_argument, versus, wer_per_seed
-from maslora.recipes import RECIPES
+from maslora.training.recipes import RECIPES
 
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
 any gain is adaptation to the synthesizer; (2) {model}, not whisper-small; (3) the {recipe} recipe{overrides}
-trains for minutes where the paper trains for epochs at 5e-5 (see maslora/recipes.py); each MAS-LoRA expert
+trains for minutes where the paper trains for epochs at 5e-5 (see maslora/training/recipes.py); each MAS-LoRA expert
 sees only its accent's share of the steps, while the regular LoRA sees all of them; (4) the test set holds
 {clips} utterances per seed, so a few words move a WER by a point; the seed spread says how much; (5) the
 best checkpoint of a run is picked by WER on {validation} validation clips, itself a noisy choice."""
@@ -60,7 +65,12 @@ def _why(results, profile: dict) -> str:
                       overrides=f" (with {overrides})" if overrides else "")
 
 
-def write(results, sections: list[str]) -> None:
+SECTIONS = (exp_accent_unknown, exp_accent_known, exp_forgetting, exp_unseen_accent, exp_variants, exp_seeds, exp_auto)
+
+
+def write_report(results: Path) -> None:
+    """Every section's tables and figures, then REPORT.md, from the rows in `results`."""
+    sections = [experiment.report(results) for experiment in SECTIONS]
     profile = profile_of(results)
     stats = _headlines(results)
     ran = (f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
@@ -71,7 +81,7 @@ def write(results, sections: list[str]) -> None:
                           [("mas-uniform", "lora"), ("mas-uniform", "full"), ("mas-beta2", "mas-uniform"), ("lora", "base"), ("mas-uniform", "base")])
     text = (
         "# MAS-LoRA experiments: report\n\n"
-        "Written by `python -m analysis.run_experiments` (tables in `tables/`, figures in `figures/`, every decoded\n"
+        "Written by `python -m train.experiments` (tables in `tables/`, figures in `figures/`, every decoded\n"
         "utterance in `rows/`). " + ran + "\n\n"
         "## Ours beside the paper\n\n"
         "The paper (whisper-small), L2-ARCTIC: " + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_L2ARCTIC.items())
@@ -84,6 +94,4 @@ def write(results, sections: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from analysis import run_experiments
-
-    run_experiments.write_report(results_argument(__doc__))
+    write_report(results_argument(__doc__))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from maslora.evaluation import read_rows
+from maslora.systems.evaluation import read_rows
 
 FIGURE_SIZE = {"width": 900, "height": 480}
 SYSTEM_NAMES = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, accent unknown",
@@ -92,6 +92,16 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def grouped_bars(means: pd.DataFrame, spreads: pd.DataFrame, title: str) -> go.Figure:
+    """WER bars: a group per row of `means` (its label on the x axis), a bar per column (the legend), the
+    seed spread as error bars; `spreads` is shaped like `means`. Rows and columns come in the order shown."""
+    bars = [go.Bar(name=str(column), x=list(means.index), y=means[column], error_y={"type": "data", "array": spreads[column]})
+            for column in means.columns]
+    figure = go.Figure(bars)
+    figure.update_layout(barmode="group", title=title, yaxis_title="WER (%)")
+    return figure
+
+
 def save_figure(figure: go.Figure, results: Path, name: str) -> str:
     """figures/NAME.html (interactive) and figures/NAME.png (for the report); returns the Markdown to show it."""
     folder = results / "figures"
@@ -112,8 +122,13 @@ def save_table(table: pd.DataFrame, results: Path, name: str) -> str:
     return text
 
 
+def table_and_figure(table: pd.DataFrame, figure: go.Figure, results: Path, name: str) -> str:
+    """An experiment's table and figure saved under one name; returns the Markdown showing both."""
+    return save_table(table, results, name) + "\n\n" + save_figure(figure, results, name) + "\n"
+
+
 def profile_of(results: Path) -> dict:
-    """What produced the rows (written by analysis.run_experiments): model, profile, seeds, folds."""
+    """What produced the rows (written by train.experiments): model, profile, seeds, folds."""
     path = results / "profile.json"
     return json.loads(path.read_text()) if path.is_file() else {}
 

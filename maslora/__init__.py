@@ -11,16 +11,18 @@ The small public API; everything else lives in the module that owns the idea.
     print(compare(systems, load_audio("clip.wav"), uniform_weights(systems.accents), reference="what was said"))
 """
 
-from maslora.audio import SAMPLE_RATE, AudioError, load_audio, to_model_audio
-from maslora.compare import compare
-from maslora.corpora import load_corpus
-from maslora.evaluation import Models, evaluate
-from maslora.experts import merge, unmerge
-from maslora.peft_io import load_adapter, load_experts
-from maslora.systems import Systems, load_bundled_systems
-from maslora.transcribe import transcribe, transcribe_files
-from maslora.weights import beta_weights, normalized_weights, uniform_weights
-from maslora.whisper_io import DEFAULT_MODEL, ModelNotFoundError, Whisper, load_whisper
+from maslora.data.audio import SAMPLE_RATE, load_audio, to_model_audio
+from maslora.systems.compare import compare
+from maslora.data.corpora import load_corpus
+from maslora.systems.evaluation import Models, evaluate
+from maslora.mixture.layer import merge, unmerge
+from maslora.mixture.peft_io import load_adapter, load_experts
+from maslora.systems.systems import Systems
+from maslora.whisper.transcribe import transcribe, transcribe_files
+from maslora.mixture.weights import beta_weights, normalized_weights, uniform_weights
+from maslora.whisper.load import DEFAULT_MODEL, Whisper, load_whisper
+from maslora.errors import AudioError, ModelNotFoundError
+from maslora.systems.bundle import load_bundled_systems
 
 __all__ = [
     "SAMPLE_RATE",

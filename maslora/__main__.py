@@ -11,7 +11,7 @@ transcribe: one line per file, the transcript alone for one file, `FILE<TAB>tran
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
   (beta 2 unless given), or explicit weights; --adapter merges a regular LoRA.
 evaluate: WER per accent (pooled and macro mean below) for every system, one column each (systems: see
-  maslora/evaluation.py); --rows keeps one JSON row per (utterance, system), and a rerun with the same
+  maslora/systems/evaluation.py); --rows keeps one JSON row per (utterance, system), and a rerun with the same
   file decodes only the rows missing from it.
 record: records from the system microphone and prints base Whisper, regular LoRA and MAS-LoRA
   transcripts, with the bundled experts of --size (what the app shows); --auto weighs the experts
@@ -26,21 +26,21 @@ from pathlib import Path
 import torch
 import transformers
 
-from maslora.audio import load_audio
-from maslora.corpora import first_prompts
-from maslora.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
-from maslora.compare import compare, load_bundled_auto
-from maslora.errors import USER_ERRORS
-from maslora.evaluation import Models, evaluate, wer_table
-from maslora.experts import merge
-from maslora.peft_io import load_adapter, load_experts
-from maslora.microphone import default_input, record
-from maslora.splits import paper_fold
+from maslora.data.audio import load_audio
+from maslora.data.corpora import first_prompts
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
+from maslora.systems.compare import compare
+from maslora.errors import USER_ERRORS, WeightsError
+from maslora.systems.evaluation import Models, evaluate, wer_table
+from maslora.mixture.layer import merge
+from maslora.mixture.peft_io import load_adapter, load_experts
+from maslora.data.microphone import default_input, record
+from maslora.data.splits import paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems import load_bundled_systems
-from maslora.transcribe import DEFAULT_BATCH_SIZE, transcribe
-from maslora.weights import WeightsError, choose_weights, normalized_weights, parse_weights
-from maslora.whisper_io import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
+from maslora.mixture.weights import choose_weights, normalized_weights, parse_weights
+from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
+from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
 
 
 def positive_int(text: str) -> int:

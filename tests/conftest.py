@@ -23,14 +23,14 @@ def private_model_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_en(private_model_cache):
-    from maslora.whisper_io import load_whisper
+    from maslora.whisper.load import load_whisper
 
     return load_whisper("tiny.en", device="cpu")
 
 
 @pytest.fixture(scope="session")
 def base(private_model_cache):
-    from maslora.whisper_io import load_whisper
+    from maslora.whisper.load import load_whisper
 
     return load_whisper("base", device="cpu")
 
@@ -52,7 +52,7 @@ def fake_l2arctic(tmp_path_factory) -> Path:
     import soundfile
     import soxr
 
-    from maslora.corpora import L2_ARCTIC_SPEAKERS, arctic_prompts
+    from maslora.data.corpora import L2_ARCTIC_SPEAKERS, arctic_prompts
     from maslora.synth.espeak import phonemize, synthesize
     from maslora.synth.speakers import ESPEAK_VOICES
 

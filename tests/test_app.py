@@ -163,8 +163,12 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
     for audio, message in cases:
         with pytest.raises(Exception, match=message):
             _compare(client, audio, "", uniform)
-    silence = _compare(client, _write(tmp_path / "silence.wav", np.zeros(3 * 16_000, dtype=np.float32)), "", uniform)
-    assert len(silence) == 3
+    silent = _write(tmp_path / "silence.wav", np.zeros(3 * 16_000, dtype=np.float32))
+    outputs = client.predict("tiny.en", silent, "", "unknown", 2.0, "expert sliders", *uniform, api_name="/compare")
+    summaries, transcripts, diffs = outputs[2::3], outputs[3::3], outputs[4::3]  # per system: summary, transcript, diff
+    assert len(summaries) == 3 and all("no reference to score against" in summary for summary in summaries)
+    assert all(transcript.strip() for transcript in transcripts), "a blank box: silence must show a text or the placeholder"
+    assert not any(diffs), "nothing to highlight without a reference"
     path, reference = example
     assert all(_compare(client, handle_file(str(path)), reference, uniform)), "the app stopped serving after bad input"
 

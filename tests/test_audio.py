@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from maslora.audio import SAMPLE_RATE, AudioError, load_audio, to_model_audio
+from maslora.data.audio import SAMPLE_RATE, load_audio, to_model_audio
+from maslora.errors import AudioError
 
 
 def _tone(seconds: float, rate: int, frequency: float = 440.0) -> np.ndarray:
@@ -116,7 +117,7 @@ def test_webm_is_decoded_by_ffmpeg(tmp_path):
 
 def test_webm_without_ffmpeg_names_what_is_missing(tmp_path, monkeypatch):
     webm = _webm(tmp_path, 0.5)
-    monkeypatch.setattr("maslora.audio.shutil.which", lambda name: None)
+    monkeypatch.setattr("maslora.data.audio.shutil.which", lambda name: None)
     with pytest.raises(AudioError, match="need ffmpeg, which is not installed"):
         load_audio(webm)
 

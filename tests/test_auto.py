@@ -7,20 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from maslora.accent_id import ClassifierConfig, load_head, save_head, speaker_directions, train_classifier, without_directions
-from maslora.audio import SAMPLE_RATE, load_audio
-from maslora.auto_weights import RULES, TEMPERATURES, auto_weights, confidence_beta, tempered
-from maslora.compare import load_bundled_auto
-from maslora.encoder_window import windowed_whisper
-from maslora.corpora import load_manifest
-from maslora.evaluation import Models, evaluate
-from maslora.experts import routed
-from maslora.peft_io import AdapterError, load_experts
-from maslora.router import RouterConfig, router_weights, train_router
-from maslora.systems import BUNDLED_EXAMPLES, BUNDLED_EXPERTS, load_bundled_systems, read_bundle
-from maslora.weights import WeightsError
+from maslora.auto.accent_id import ClassifierConfig, load_head, save_head, speaker_directions, train_classifier, without_directions
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.auto.auto_weights import RULES, TEMPERATURES, auto_weights, confidence_beta, tempered
+from maslora.whisper.encoder_window import windowed_whisper
+from maslora.data.corpora import load_manifest
+from maslora.systems.evaluation import Models, evaluate
+from maslora.mixture.layer import routed
+from maslora.mixture.peft_io import load_experts
+from maslora.auto.router import RouterConfig, router_weights, train_router
 from tests.conftest import ROOT
 from tests.test_experts import ACCENTS, FEATURES, TOKENS, tiny_whisper, trained_looking
+from maslora.errors import AdapterError, WeightsError
+from maslora.systems.bundle import BUNDLED_EXAMPLES, BUNDLED_EXPERTS, load_bundled_auto, load_bundled_systems, read_bundle
 
 
 def _is_distribution(weights: dict[str, float], accents: list[str]) -> bool:
@@ -180,7 +179,7 @@ def test_heads_script_then_the_evaluate_command_with_every_automatic_system(fake
     import subprocess
     import sys
 
-    from maslora.training import train
+    from maslora.training.loop import train
     from tests.test_training import _config
 
     run = tmp_path / "mas"

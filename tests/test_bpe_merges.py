@@ -5,9 +5,9 @@ import json
 import pytest
 from tokenizers import Tokenizer
 
-from maslora.bpe_merges import MergeRepairError, restore_missing_merges
-from maslora.whisper_convert import repaired_tokenizer_json
-from maslora.whisper_io import package_folder
+from maslora.whisper.bpe_merges import MergeRepairError, restore_missing_merges
+from maslora.whisper.convert import repaired_tokenizer_json
+from maslora.whisper.load import package_folder
 
 # A toy byte-level vocabulary: 256 single-character byte tokens (Ġ = id 32, as GPT-2 maps the space),
 # then the tokens of merges 0, 1, 2 at ids 256, 257, 258.

@@ -70,12 +70,12 @@ def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path)
 def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_path):
     import torch
 
-    from maslora.audio import load_audio
-    from maslora.experts import AdapterPlacement, adapter_layers, inject_adapters, merge
-    from maslora.peft_io import save_adapter, save_experts
-    from maslora.transcribe import transcribe
-    from maslora.weights import beta_weights, normalized_weights
-    from maslora.whisper_io import load_whisper
+    from maslora.data.audio import load_audio
+    from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge
+    from maslora.mixture.peft_io import save_adapter, save_experts
+    from maslora.whisper.transcribe import transcribe
+    from maslora.mixture.weights import beta_weights, normalized_weights
+    from maslora.whisper.load import load_whisper
 
     accents = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
     path = native_clips[3][0]
@@ -116,7 +116,7 @@ def _record_from_a_file_microphone(tmp_path, native_clips, *options: str) -> sub
     """`python -m maslora record` through PortAudio and ALSA, whose default input device reads a recording
     from a file. ALSA's file plugin (on a null device) hands over the first blocks intact and then skips
     some (measured: samples match the file up to 0.14 s), so only the clip's first word is sure to arrive whole."""
-    from maslora.audio import load_audio
+    from maslora.data.audio import load_audio
 
     path, _ = native_clips[3]  # "Lord, but I'm glad to see you again, Phil."
     raw = tmp_path / "microphone.raw"

@@ -6,8 +6,9 @@ import shutil
 import pytest
 import soundfile
 
-from maslora.audio import load_audio
-from maslora.corpora import COLUMNS, L2_ARCTIC_ACCENT, CorpusError, arctic_prompts, load_corpus, load_manifest
+from maslora.data.audio import load_audio
+from maslora.data.corpora import COLUMNS, L2_ARCTIC_ACCENT, arctic_prompts, load_corpus, load_manifest
+from maslora.errors import CorpusError
 
 
 def test_arctic_prompts_are_all_there():

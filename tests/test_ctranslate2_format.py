@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from maslora.ctranslate2_format import CTranslate2FormatError, load_model, parse_model
-from maslora.whisper_io import BUNDLED_MODELS, find_ctranslate2_files, package_folder
+from maslora.whisper.ctranslate2_format import CTranslate2FormatError, load_model, parse_model
+from maslora.whisper.load import BUNDLED_MODELS, find_ctranslate2_files, package_folder
 
 
 def _string(text: str) -> bytes:

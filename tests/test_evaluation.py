@@ -9,10 +9,11 @@ import time
 import pandas as pd
 import pytest
 
-from maslora.corpora import load_manifest
-from maslora.evaluation import Models, check_system, evaluate, system_row, wer_by
-from maslora.weights import WeightsError, beta_weights
+from maslora.data.corpora import load_manifest
+from maslora.systems.evaluation import Models, check_system, evaluate, system_row, wer_by
+from maslora.mixture.weights import beta_weights
 from tests.conftest import ROOT
+from maslora.errors import WeightsError
 
 
 def test_pooled_and_macro_mean_differ_as_they_should():

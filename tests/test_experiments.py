@@ -11,7 +11,7 @@ FIGURES = ["accent_unknown", "accent_known", "forgetting", "unseen_accent", "var
 
 
 def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(private_model_cache, tmp_path):
-    command = [sys.executable, "-m", "analysis.run_experiments", "--profile", "quick", "--runs", str(tmp_path / "runs"),
+    command = [sys.executable, "-m", "train.experiments", "--profile", "quick", "--runs", str(tmp_path / "runs"),
                "--results", str(tmp_path / "results")]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert first.returncode == 0, first.stderr[-3000:]

@@ -4,9 +4,9 @@ import pytest
 import torch
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from maslora.experts import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, merge, routed, unmerge
-from maslora.lora import merged_weight, mixture_output
-from maslora.weights import beta_weights, normalized_weights, uniform_weights
+from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, merge, routed, unmerge
+from maslora.mixture.lora import merged_weight, mixture_output
+from maslora.mixture.weights import beta_weights, normalized_weights, uniform_weights
 
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 N = len(ACCENTS)

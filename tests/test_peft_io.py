@@ -7,10 +7,11 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
-from maslora.experts import AdapterPlacement, adapter_layers
-from maslora.peft_io import AdapterError, load_adapter, load_experts, load_peft_experts, save_adapter, save_experts
-from maslora.weights import beta_weights, normalized_weights
+from maslora.mixture.layer import AdapterPlacement, adapter_layers
+from maslora.mixture.peft_io import load_adapter, load_experts, load_peft_experts, save_adapter, save_experts
+from maslora.mixture.weights import beta_weights, normalized_weights
 from tests.test_experts import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
+from maslora.errors import AdapterError
 
 ENCODER_ONLY = AdapterPlacement(decoder_experts=0, dropout=0.0)
 

@@ -1,10 +1,18 @@
-"""The README's two set-up commands stay true: the test command is what CI runs, the first starts the app.
+"""The README's commands stay true: the two set-up commands (the test command is what CI runs, the first
+starts the app), and every command the README and docs/ show names a script, module or subcommand that
+exists, with options that script accepts.
 
 (tests/test_app.py starts `python app.py` itself and drives it in a browser.)"""
 
 import re
+import shlex
 
+import pytest
+
+from maslora.__main__ import parser
 from tests.conftest import ROOT
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def _quickstart_commands() -> list[str]:
@@ -23,3 +31,52 @@ def test_the_first_command_installs_the_requirements_and_starts_the_app_with_no_
     demo = _quickstart_commands()[0]
     assert "pip install -r requirements.txt" in demo and demo.endswith("python app.py")
     assert (ROOT / "app.py").is_file()
+
+
+def shown_commands(page) -> list[list[str]]:
+    """Every `python ...` line of the page's bash blocks, continuation lines joined, comments and
+    [optional parts] dropped, as words."""
+    commands = []
+    for block in re.findall(r"```bash\n(.+?)\n```", page.read_text(encoding="utf-8"), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = re.sub(r"\s#\s.*$", "", line)
+            line = re.sub(r"\[[^\[\]]*(\[[^\[\]]*\][^\[\]]*)*\]", "", line)  # [--flag X [--other Y]]
+            for part in line.split("&&"):
+                words = shlex.split(part)
+                if words and words[0] in ("python", "python3", ".venv/bin/python") and words[1:3] != ["-m", "venv"]:
+                    commands.append(words)
+    return commands
+
+
+def script_of(words: list[str]):
+    """(source file, the maslora subcommand or None) that a `python ...` command runs."""
+    if words[1] == "-m":
+        module = words[2]
+        path = ROOT.joinpath(*module.split("."))
+        source = path / "__main__.py" if path.is_dir() else path.with_suffix(".py")
+        return source, (words[3] if module == "maslora" else None)
+    return ROOT / words[1], None
+
+
+SHOWN = [(page.name, " ".join(words)) for page in PAGES for words in shown_commands(page)]
+
+
+def test_the_pages_show_commands():
+    assert len(SHOWN) >= 15  # if this drops, the parsing above broke, not the pages
+
+
+@pytest.mark.parametrize(("page", "command"), SHOWN)
+def test_every_shown_command_exists_with_its_options(page, command):
+    words = shlex.split(command)
+    if words[1] == "-m" and words[2] == "pytest":
+        return
+    source, subcommand = script_of(words)
+    assert source.is_file(), f"{page}: {command}: no {source.relative_to(ROOT)}"
+    options = [word.split("=", 1)[0] for word in words if word.startswith("--")]
+    if subcommand is not None:
+        commands = parser()._subparsers._group_actions[0].choices
+        assert subcommand in commands, f"{page}: no subcommand {subcommand}"
+        known = {option for action in commands[subcommand]._actions for option in action.option_strings}
+    else:
+        known = set(re.findall(r"""["'](--[a-z0-9-]+)["']""", source.read_text(encoding="utf-8")))
+    assert set(options) <= known, f"{page}: {command}: unknown options {sorted(set(options) - known)}"

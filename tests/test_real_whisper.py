@@ -1,7 +1,7 @@
 """End to end on real speech: the converted bundled models transcribe real native recordings accurately."""
 
-from maslora.audio import load_audio
-from maslora.transcribe import transcribe
+from maslora.data.audio import load_audio
+from maslora.whisper.transcribe import transcribe
 from maslora.wer import error_counts
 
 

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from maslora.corpora import L2_ARCTIC_ACCENT, load_corpus
-from maslora.splits import PAPER_FOLDS, leave_one_accent_out, paper_fold, prompt_sets
+from maslora.data.corpora import L2_ARCTIC_ACCENT, load_corpus
+from maslora.data.splits import PAPER_FOLDS, leave_one_accent_out, paper_fold, prompt_sets
 
 
 def _synthetic_table(prompts: int = 40) -> pd.DataFrame:

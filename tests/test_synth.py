@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from maslora.corpora import load_corpus
-from maslora.synth.espeak import EspeakError, Voice, phoneme_text, phonemize, synthesize
+from maslora.data.corpora import load_corpus
+from maslora.synth.espeak import Voice, phoneme_text, phonemize, synthesize
 from maslora.synth.generate import SynthConfig, generate_corpus
 from maslora.synth.speakers import ESPEAK_VOICES, synthetic_speakers
+from maslora.errors import EspeakError
 
 
 def _config(out, jobs=2, **overrides) -> SynthConfig:

@@ -5,10 +5,11 @@ import json
 import pytest
 import torch
 
-from maslora.experts import adapter_layers
-from maslora.peft_io import load_experts
-from maslora.training import TrainConfig, decoder_labels, train
-from maslora.whisper_io import load_whisper
+from maslora.mixture.layer import adapter_layers
+from maslora.mixture.peft_io import load_experts
+from maslora.training.loop import TrainConfig, train
+from maslora.whisper.targets import decoder_labels
+from maslora.whisper.load import load_whisper
 
 
 def _config(out, fake_l2arctic, **overrides) -> TrainConfig:

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from maslora.audio import SAMPLE_RATE, load_audio
-from maslora.decoding import MAX_NEW_TOKENS, token_budget
-from maslora.transcribe import WINDOW_SAMPLES, split_into_windows, transcribe
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.whisper.decoding import MAX_NEW_TOKENS, token_budget
+from maslora.whisper.transcribe import WINDOW_SAMPLES, split_into_windows, transcribe
 from maslora.wer import error_counts
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from maslora.ctranslate2_format import CTranslate2Model, CTranslate2Variable, load_model
-from maslora.whisper_convert import ConversionError, load_into_model, whisper_config, whisper_dimensions, whisper_state_dict
-from maslora.whisper_io import BUNDLED_MODELS, find_ctranslate2_files, package_folder
+from maslora.whisper.ctranslate2_format import CTranslate2Model, CTranslate2Variable, load_model
+from maslora.whisper.convert import load_into_model, whisper_config, whisper_dimensions, whisper_state_dict
+from maslora.whisper.load import BUNDLED_MODELS, find_ctranslate2_files, package_folder
+from maslora.errors import ConversionError
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +66,26 @@ def _edited(checkpoint: CTranslate2Model, **arrays: np.ndarray | None) -> CTrans
     return dataclasses.replace(checkpoint, variables=variables)
 
 
-def _convert(checkpoint: CTranslate2Model) -> None:
+def _convert(checkpoint: CTranslate2Model) -> torch.nn.Module:
     dims = whisper_dimensions(checkpoint)
     special = {"<|endoftext|>": 50256, "<|startoftranscript|>": 50257}
-    load_into_model(whisper_state_dict(checkpoint, dims), whisper_config(dims, special, {}))
+    return load_into_model(whisper_state_dict(checkpoint, dims), whisper_config(dims, special, {}))
 
 
-def test_the_unedited_checkpoint_converts(raw_tiny):
-    _convert(raw_tiny)
+def test_the_unedited_checkpoint_converts_into_a_model_made_of_its_tensors(raw_tiny):
+    model = _convert(raw_tiny)
+    weights = model.state_dict()
+    # the model is built on the meta device: a tensor not filled from the checkpoint would still be there
+    assert all(tensor.device.type == "cpu" and torch.isfinite(tensor).all() for tensor in weights.values())
+    expected = {
+        "model.encoder.layers.0.fc1.weight": _raw(raw_tiny, "encoder/layer_0/ffn/linear_0/weight"),
+        "model.encoder.layer_norm.bias": _raw(raw_tiny, "encoder/layer_norm/beta"),
+        "model.decoder.layers.0.self_attn.out_proj.bias": _raw(raw_tiny, "decoder/layer_0/self_attention/linear_1/bias"),
+        "model.decoder.layers.2.encoder_attn.q_proj.weight": _raw(raw_tiny, "decoder/layer_2/attention/linear_0/weight"),
+    }
+    for name, tensor in expected.items():
+        assert torch.equal(weights[name].float(), tensor), name
+    assert model.proj_out.weight.data_ptr() == model.model.decoder.embed_tokens.weight.data_ptr()
 
 
 def test_an_unknown_variable_is_reported_not_dropped(raw_tiny):

@@ -3,12 +3,13 @@
 import pytest
 import torch
 
-import maslora.whisper_io as whisper_io
-from maslora.audio import load_audio
-from maslora.decoding import MAX_NEW_TOKENS
-from maslora.transcribe import log_mel_features, transcribe
+import maslora.whisper.load as whisper_io
+from maslora.data.audio import load_audio
+from maslora.whisper.decoding import MAX_NEW_TOKENS
+from maslora.whisper.transcribe import log_mel_features, transcribe
 from maslora.cache import cache_dir
-from maslora.whisper_io import ModelNotFoundError, load_whisper, package_folder
+from maslora.whisper.load import load_whisper, package_folder
+from maslora.errors import ModelNotFoundError
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):

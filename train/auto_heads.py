@@ -18,10 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from maslora.atomic import replace_file, replace_folder  # noqa: E402
-from maslora.compare import BUNDLED_CLASSIFIER  # noqa: E402
-from maslora.evaluation import TEMPERED_SYSTEMS, Models, automatic_rule, evaluate, lowest_wer_system  # noqa: E402
-from maslora.heads import clip_features, fit_classifier, split_of_run  # noqa: E402
-from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS, read_bundle  # noqa: E402
+from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, automatic_rule, evaluate, lowest_wer_system  # noqa: E402
+from maslora.auto.heads import clip_features, fit_classifier, split_of_run  # noqa: E402
+from maslora.systems.bundle import BUNDLED_CLASSIFIER, BUNDLED_EXPERTS, BUNDLE_MANIFEST, read_bundle# noqa: E402
 
 RULE_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta"]  # candidates, in tie-breaking order
 

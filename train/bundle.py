@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from maslora.atomic import replace_folder  # noqa: E402
-from maslora.systems import BUNDLE_MANIFEST, BUNDLED_EXPERTS  # noqa: E402
+from maslora.systems.bundle import BUNDLED_EXPERTS, BUNDLE_MANIFEST# noqa: E402
 
 COMMANDS = [line.strip() for line in __doc__.splitlines() if line.strip().startswith("python ")]
 

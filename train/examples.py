@@ -17,11 +17,11 @@ import soundfile
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from maslora.atomic import replace_folder  # noqa: E402
-from maslora.audio import SAMPLE_RATE, load_audio  # noqa: E402
-from maslora.corpora import NATIVE_RECORDINGS, load_manifest  # noqa: E402
-from maslora.splits import paper_fold  # noqa: E402
+from maslora.data.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest  # noqa: E402
+from maslora.data.splits import paper_fold  # noqa: E402
 from maslora.synth.generate import corpus_or_embedded  # noqa: E402
-from maslora.systems import BUNDLED_EXAMPLES, read_bundle  # noqa: E402
+from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle# noqa: E402
 
 EXAMPLES = BUNDLED_EXAMPLES.parent
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.heads import clip_features, fit_classifier, fit_router, split_of_run  # noqa: E402
-from maslora.router import RouterConfig  # noqa: E402
+from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run  # noqa: E402
+from maslora.auto.router import RouterConfig  # noqa: E402
 
 
 def main() -> None:

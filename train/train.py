@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.recipes import RECIPES, recipe_config  # noqa: E402
-from maslora.training import DECODER_CHOICES, METHODS, train  # noqa: E402
+from maslora.training.recipes import RECIPES, recipe_config  # noqa: E402
+from maslora.training.loop import DECODER_CHOICES, METHODS, train  # noqa: E402
 
 
 def main() -> None:

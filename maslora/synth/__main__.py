@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from maslora.synth.espeak import EspeakError
 from maslora.synth.generate import SynthConfig, generate_corpus
 from maslora.synth.speakers import VOICE_SETS
+from maslora.errors import EspeakError
 
 
 def cli(argv: list[str] | None = None) -> int:

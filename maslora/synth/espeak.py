@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+from maslora.errors import EspeakError
 
 ESPEAK = "espeak-ng"
 ENGLISH_VOICE = "en-us"  # phonemes come from American English, as in L2-ARCTIC's prompts and references
@@ -22,9 +23,6 @@ ENGLISH_VOICE = "en-us"  # phonemes come from American English, as in L2-ARCTIC'
 Word = list[str]
 Clause = list[Word]
 
-
-class EspeakError(RuntimeError):
-    """espeak-ng is missing or failed."""
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
-from maslora.audio import SAMPLE_RATE, to_model_audio
+from maslora.data.audio import SAMPLE_RATE, to_model_audio
 from maslora.atomic import replace_file
 from maslora.cache import cache_dir
-from maslora.corpora import SPEAKERS_FILE, arctic_prompts, load_corpus
+from maslora.data.corpora import SPEAKERS_FILE, arctic_prompts, load_corpus
 from maslora.synth.accents import ACCENTS, accented, speaker_rates
 from maslora.synth.espeak import phonemize, synthesize
 from maslora.synth.speakers import SyntheticSpeaker, synthetic_speakers
@@ -108,5 +108,5 @@ def embedded_corpus() -> Path:
 
 
 def corpus_or_embedded(source: str | Path | None) -> pd.DataFrame:
-    """The table of `source` (see maslora.corpora.load_corpus), or of the embedded corpus when None."""
+    """The table of `source` (see maslora.data.corpora.load_corpus), or of the embedded corpus when None."""
     return load_corpus(source if source else embedded_corpus())

@@ -1,0 +1,200 @@
+"""Accent experts inside Whisper: the mixture layer, where it goes, how samples are routed, merging.
+
+MAS-LoRA puts N accent experts on the encoder's self-attention projections and one ordinary LoRA,
+shared by all accents, on the decoder's self- and cross-attention. Every adapted projection becomes a
+MixtureLoRALinear; a regular LoRA is the same layer with one expert.
+
+Two ways to run the experts:
+- unmerged, with per-sample weights set by `routed(model, weights)`: training (one-hot rows route each
+  sample to its own accent's expert), decoding many weightings in one batch, and a learned router's
+  weights, which may differ per transformer block ([batch, blocks, N]; see maslora.auto.router);
+- merged, `merge(model, weights)`: s sum_i w_i B_i A_i is folded into each base weight, so the model
+  costs exactly what the base costs; W0 is kept, so re-merging for new weights never accumulates drift.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from maslora.mixture.lora import (
+    expert_deltas,
+    init_lora_A,
+    init_lora_B,
+    lora_scale,
+    merged_weight,
+    merged_weight_from_deltas,
+    mixture_output,
+)
+
+TARGETS = {"qv": ("q_proj", "v_proj"), "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj")}
+
+
+@dataclass(frozen=True)
+class AdapterPlacement:
+    """Which projections get adapters, and how many experts each side has."""
+
+    targets: str = "qv"  # the paper's default; "qkvo" adapts all four attention projections
+    encoder_experts: int = 6  # one per accent (MAS-LoRA); 1 = a regular LoRA; 0 = no encoder adaptation
+    decoder_experts: int = 1  # one shared LoRA (the paper's default); N = MAS-LoRA in the decoder too; 0 = none
+    rank: int = 16  # the paper's r
+    alpha: float = 16.0  # the paper's alpha: scale alpha / r = 1
+    dropout: float = 0.05  # the paper's LoRA dropout
+
+
+class MixtureLoRALinear(nn.Module):
+    """nn.Linear plus N LoRA experts: y = W0 x + b + (alpha/r) sum_i w_i B_i A_i dropout(x).
+
+    The weights w come from `routing`, which only `routed(model, ...)` sets and clears; `block` says
+    which row of per-block routing ([batch, blocks, N]) is this layer's.
+    """
+
+    def __init__(
+        self,
+        base: nn.Linear,
+        n_experts: int,
+        rank: int,
+        alpha: float,
+        dropout: float,
+        block: int = 0,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        self.base = base
+        self.lora_A = nn.Parameter(init_lora_A(n_experts, rank, base.in_features, generator).to(base.weight))
+        self.lora_B = nn.Parameter(init_lora_B(n_experts, base.out_features, rank).to(base.weight))
+        self.scale = lora_scale(alpha, rank)
+        self.dropout = nn.Dropout(dropout)
+        self.block = block  # index of the transformer block this projection sits in
+        self.routing: torch.Tensor | None = None  # set by routed() only: [batch, N], [N] or [batch, blocks, N]
+        self.original_weight: torch.Tensor | None = None  # W0, kept while merged
+        self.expert_deltas: torch.Tensor | None = None  # [N, out * in] while merged with keep_deltas
+
+    @property
+    def n_experts(self) -> int:
+        return self.lora_A.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        if self.original_weight is not None:
+            return y  # merged: the experts are inside base.weight
+        if self.routing is not None:
+            weights = self.routing if self.routing.dim() < 3 else self.routing[:, self.block]
+        elif self.n_experts == 1:
+            weights = torch.ones(1, device=x.device)  # a shared LoRA applies in full unless routed
+        else:
+            raise RuntimeError("MixtureLoRALinear has no expert weights: run the model inside routed(model, weights)")
+        return y + mixture_output(self.dropout(x), self.lora_A, self.lora_B, weights, self.scale)
+
+    @torch.no_grad()
+    def merge(self, weights: torch.Tensor, keep_deltas: bool = False) -> None:
+        """Fold the weighted experts into base.weight, always starting again from the kept W0.
+
+        keep_deltas: compute each expert's s B_i A_i once and keep them until unmerge, so that every
+        re-merge is one matrix-vector product (about 2x faster on tiny.en; see analysis/bench_experts)
+        for N extra copies of this weight in memory. For sliders; a single merge gains nothing from it.
+        """
+        if self.original_weight is None:
+            self.original_weight = self.base.weight.detach().clone()
+        if keep_deltas and self.expert_deltas is None:
+            self.expert_deltas = expert_deltas(self.lora_A, self.lora_B, self.scale)
+        if self.expert_deltas is not None:
+            merged = merged_weight_from_deltas(self.original_weight, self.expert_deltas, weights)
+        else:
+            merged = merged_weight(self.original_weight, self.lora_A, self.lora_B, weights, self.scale)
+        self.base.weight.copy_(merged)
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        if self.original_weight is not None:
+            self.base.weight.copy_(self.original_weight)
+            self.original_weight = None
+        self.expert_deltas = None
+
+
+def _side_layers(model: nn.Module, side: str) -> Iterator[tuple[str, nn.Module]]:
+    """(name, attention module) for every self-attention of `side`, and every cross-attention of the decoder."""
+    for name, module in model.named_modules():
+        if f".{side}.layers." in f".{name}" and name.rsplit(".", 1)[-1] in ("self_attn", "encoder_attn"):
+            yield name, module
+
+
+def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0) -> nn.Module:
+    """Replace the target projections of `model` (a transformers Whisper) by MixtureLoRALinear, freeze the rest."""
+    if placement.targets not in TARGETS:
+        raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {placement.targets!r}")
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    generator = torch.Generator().manual_seed(seed)  # the same seed gives the same untrained adapters
+    for side, n_experts in (("encoder", placement.encoder_experts), ("decoder", placement.decoder_experts)):
+        if n_experts == 0:
+            continue
+        for name, attention in list(_side_layers(model, side)):
+            for projection in TARGETS[placement.targets]:
+                base = getattr(attention, projection)
+                block = block_index(name)
+                adapted = MixtureLoRALinear(base, n_experts, placement.rank, placement.alpha, placement.dropout, block, generator)
+                setattr(attention, projection, adapted)
+    return model
+
+
+def block_index(module_name: str) -> int:
+    """"model.encoder.layers.2.self_attn.q_proj" -> 2: the transformer block a module belongs to."""
+    return int(module_name.split(".layers.", 1)[1].split(".", 1)[0])
+
+
+def encoder_blocks(model: nn.Module) -> int:
+    """How many transformer blocks Whisper's encoder has (4 in tiny.en): a per-block router's row count."""
+    return model.config.encoder_layers
+
+
+def module_side(module_name: str) -> str:
+    """"encoder" or "decoder": which half of Whisper a module belongs to."""
+    return "encoder" if ".encoder." in f".{module_name}" else "decoder"
+
+
+def adapter_layers(model: nn.Module) -> dict[str, MixtureLoRALinear]:
+    return {name: module for name, module in model.named_modules() if isinstance(module, MixtureLoRALinear)}
+
+
+@contextlib.contextmanager
+def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tensor | None = None) -> Iterator[None]:
+    """Run every multi-expert layer with these weights ([batch, N] per sample, [N] for the whole batch, or
+    [batch, blocks, N]: each transformer block its own row, as a per-layer router gives them).
+
+    This is the one place where expert weights reach the layers: each layer's `routing` is set here for
+    the passes inside the `with`, read by its forward (its `block`'s row when per block), and cleared on
+    the way out, also after an error, so no weighting outlives its call. Every caller goes through it:
+    training (one-hot rows), maslora.systems (a routing row per system) and the learned router.
+
+    With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
+    can then hold several systems whose decoders differ (see maslora.systems.systems)."""
+    layers = {n: l for n, l in adapter_layers(model).items() if l.n_experts > 1 or decoder_weights is not None}
+    for name, layer in layers.items():
+        chosen = decoder_weights if decoder_weights is not None and module_side(name) == "decoder" else weights
+        if chosen.shape[-1] != layer.n_experts:
+            raise ValueError(f"{chosen.shape[-1]} weights for {name}, which has {layer.n_experts} experts")
+        layer.routing = chosen
+    try:
+        yield
+    finally:
+        for layer in layers.values():
+            layer.routing = None
+
+
+def merge(model: nn.Module, weights: torch.Tensor, keep_deltas: bool = False) -> None:
+    """Fold the experts into the base weights with one weighting [N]; shared LoRAs merge with weight 1.
+    keep_deltas makes repeated re-merges faster at a memory price (see MixtureLoRALinear.merge)."""
+    for layer in adapter_layers(model).values():
+        if layer.n_experts > 1:
+            layer.merge(weights, keep_deltas)
+        elif layer.original_weight is None:  # a shared LoRA's merge does not depend on the weights: once is enough
+            layer.merge(torch.ones(1, device=weights.device))
+
+
+def unmerge(model: nn.Module) -> None:
+    """Restore every base weight to its exact W0."""
+    for layer in adapter_layers(model).values():
+        layer.unmerge()

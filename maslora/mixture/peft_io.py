@@ -1,0 +1,184 @@
+"""Experts on disk as standard PEFT LoRA adapters (adapter_config.json + adapter_model.safetensors).
+
+A MAS-LoRA folder holds one PEFT adapter per accent (its encoder expert, and its decoder expert when
+the decoder is MAS too), one adapter for the shared decoder LoRA, and a small manifest:
+
+    experts/
+      experts.json             {"accents": [...], "placement": {...}, "base_model": "tiny.en"}
+      arabic/adapter_config.json, arabic/adapter_model.safetensors
+      ...
+      decoder/...              the shared decoder LoRA (absent when the decoder is not adapted)
+
+Each adapter loads with PEFT alone (`PeftModel.from_pretrained(whisper, "experts/arabic")`), and
+adapters someone trained with PEFT load here as experts. Safetensors only: pickled weights can run code.
+"""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from maslora.atomic import replace_folder
+from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, module_side
+from maslora.errors import AdapterError
+
+MANIFEST = "experts.json"
+SHARED_DECODER = "decoder"
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+KEY_PREFIX = "base_model.model."  # how PEFT names the wrapped model's modules in its files
+
+
+
+def _write_adapter(folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], placement: AdapterPlacement, base_model: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "peft_type": "LORA",
+        "task_type": None,
+        "base_model_name_or_path": base_model,
+        "r": placement.rank,
+        "lora_alpha": placement.alpha,
+        "lora_dropout": placement.dropout,
+        "bias": "none",
+        "target_modules": sorted(layers),
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    tensors = {}
+    for name, (A, B) in layers.items():
+        tensors[f"{KEY_PREFIX}{name}.lora_A.weight"] = A.detach().contiguous().cpu()
+        tensors[f"{KEY_PREFIX}{name}.lora_B.weight"] = B.detach().contiguous().cpu()
+    save_file(tensors, folder / WEIGHTS_FILE)
+
+
+def save_experts(model: nn.Module, accents: list[str], placement: AdapterPlacement, folder: str | Path, base_model: str) -> None:
+    """Write the model's experts as PEFT adapters plus the manifest, atomically."""
+    layers = adapter_layers(model)
+
+    def write(scratch: Path) -> None:
+        for index, accent in enumerate(accents):
+            own = {n: (l.lora_A[index], l.lora_B[index]) for n, l in layers.items() if l.n_experts == len(accents) > 1}
+            _write_adapter(scratch / accent, own, placement, base_model)
+        shared = {n: (l.lora_A[0], l.lora_B[0]) for n, l in layers.items() if l.n_experts == 1}
+        if shared:
+            _write_adapter(scratch / SHARED_DECODER, shared, placement, base_model)
+        manifest = {"format": 1, "base_model": base_model, "accents": accents, "placement": asdict(placement)}
+        (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+    replace_folder(Path(folder), write)
+
+
+def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """(adapter_config, {module name: (A [r, in], B [out, r])}) of one PEFT LoRA adapter, checked."""
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).is_file():
+        pickled = " (only adapter_model.bin: re-save it as safetensors)" if (folder / "adapter_model.bin").exists() else ""
+        raise AdapterError(f"{folder}: no {CONFIG_FILE}{pickled}")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    if config.get("peft_type") != "LORA":
+        raise AdapterError(f"{folder}: a {config.get('peft_type')} adapter, not LoRA")
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise AdapterError(f"{folder}: no {WEIGHTS_FILE}; only safetensors weights are loaded")
+    tensors = load_file(folder / WEIGHTS_FILE)
+    layers = {}
+    for key, tensor in tensors.items():
+        if not key.endswith(".lora_A.weight"):
+            continue
+        name = key[: -len(".lora_A.weight")].removeprefix(KEY_PREFIX)
+        B = tensors.get(f"{key[: -len('.lora_A.weight')]}.lora_B.weight")
+        if B is None:
+            raise AdapterError(f"{folder}: {name} has lora_A but no lora_B")
+        if not (torch.isfinite(tensor).all() and torch.isfinite(B).all()):
+            raise AdapterError(f"{folder}: {name} holds NaN or infinite weights")
+        layers[name] = (tensor, B)
+    if not layers:
+        raise AdapterError(f"{folder}: no LoRA weights in {WEIGHTS_FILE}")
+    return config, layers
+
+
+def _placement_of(configs: list[dict], encoder_experts: int, decoder_experts: int, targets: set[str]) -> AdapterPlacement:
+    ranks = {c["r"] for c in configs}
+    alphas = {float(c["lora_alpha"]) for c in configs}
+    if len(ranks) != 1 or len(alphas) != 1:
+        raise AdapterError(f"adapters disagree on rank {sorted(ranks)} or alpha {sorted(alphas)}")
+    known = {"qv": {"q_proj", "v_proj"}, "qkvo": {"q_proj", "k_proj", "v_proj", "out_proj"}}
+    kind = next((k for k, projections in known.items() if targets == projections), None)
+    if kind is None:
+        raise AdapterError(f"adapters target {sorted(targets)}; supported: q,v or q,k,v,out")
+    return AdapterPlacement(kind, encoder_experts, decoder_experts, ranks.pop(), alphas.pop(), float(configs[0].get("lora_dropout", 0.0)))
+
+
+def _fill(model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path) -> None:
+    adapted = adapter_layers(model)
+    for name, (A, B) in layers.items():
+        layer: MixtureLoRALinear | None = adapted.get(name)
+        if layer is None:
+            raise AdapterError(f"{source}: {name} is not an adapted layer of this model (another base model?)")
+        if A.shape != layer.lora_A.shape[1:] or B.shape != layer.lora_B.shape[1:]:
+            raise AdapterError(
+                f"{source}: {name} has A {tuple(A.shape)}, B {tuple(B.shape)}; this model needs "
+                f"{tuple(layer.lora_A.shape[1:])}, {tuple(layer.lora_B.shape[1:])} (a checkpoint of another model size?)"
+            )
+        with torch.no_grad():
+            layer.lora_A[expert_index] = A.to(layer.lora_A)
+            layer.lora_B[expert_index] = B.to(layer.lora_B)
+
+
+def load_peft_experts(model: nn.Module, experts: dict[str, str | Path], shared_decoder: str | Path | None = None) -> list[str]:
+    """Inject and fill experts from PEFT adapters {accent: folder} (+ an optional shared decoder LoRA).
+
+    Every adapter must cover the same projections with the same rank; each expert's encoder modules
+    (and decoder modules, for MAS in the decoder) must exist in `model`. Returns the accents in order.
+    """
+    accents = list(experts)
+    read = {accent: read_adapter(folder) for accent, folder in experts.items()}
+    shared = read_adapter(shared_decoder) if shared_decoder else None
+    expert_modules = {name for _, layers in read.values() for name in layers}
+    if any(set(layers) != expert_modules for _, layers in read.values()):
+        raise AdapterError("the experts adapt different modules; every expert must cover the same projections")
+    shared_modules = set(shared[1]) if shared else set()
+    n = len(accents)
+    has_encoder = any(module_side(m) == "encoder" for m in expert_modules)
+    if not has_encoder:
+        raise AdapterError("the expert adapters hold no encoder modules: MAS-LoRA experts live in the encoder")
+    decoder_experts = n if any(module_side(m) == "decoder" for m in expert_modules) else (1 if shared_modules else 0)
+    targets = {m.rsplit(".", 1)[-1] for m in expert_modules | shared_modules}
+    configs = [config for config, _ in read.values()] + ([shared[0]] if shared else [])
+    inject_adapters(model, _placement_of(configs, n, decoder_experts, targets))
+    for index, accent in enumerate(accents):
+        _fill(model, index, read[accent][1], Path(experts[accent]))
+    if shared:
+        _fill(model, 0, shared[1], Path(shared_decoder))
+    return accents
+
+
+def experts_folder(folder: str | Path) -> tuple[dict[str, Path], Path | None]:
+    """({accent: adapter folder}, the shared decoder's folder or None) of a folder written by save_experts."""
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        raise AdapterError(f"{folder}: no {MANIFEST}; for bare PEFT adapters use load_peft_experts")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    shared = folder / SHARED_DECODER
+    return {a: folder / a for a in manifest["accents"]}, (shared if shared.is_dir() else None)
+
+
+def load_experts(model: nn.Module, folder: str | Path) -> list[str]:
+    """Load a folder written by save_experts (manifest + PEFT adapters) into `model`; returns the accents."""
+    return load_peft_experts(model, *experts_folder(folder))
+
+
+def save_adapter(model: nn.Module, placement: AdapterPlacement, folder: str | Path, base_model: str) -> None:
+    """A regular LoRA (one expert on every adapted layer) as one PEFT adapter folder, atomically."""
+    layers = {name: (layer.lora_A[0], layer.lora_B[0]) for name, layer in adapter_layers(model).items()}
+    replace_folder(Path(folder), lambda scratch: _write_adapter(scratch, layers, placement, base_model))
+
+
+def load_adapter(model: nn.Module, folder: str | Path) -> None:
+    """Inject and fill a regular LoRA from one PEFT adapter (ours, or trained with PEFT)."""
+    config, layers = read_adapter(folder)
+    sides = {module_side(name) for name in layers}
+    targets = {name.rsplit(".", 1)[-1] for name in layers}
+    inject_adapters(model, _placement_of([config], int("encoder" in sides), int("decoder" in sides), targets))
+    _fill(model, 0, layers, Path(folder))

@@ -1,0 +1,55 @@
+"""What ships with the project: trained experts and a regular LoRA per model size, their accent classifier,
+and the demo's example clips. The demo, `record` and the benchmarks start from here.
+
+    assets/experts/tiny.en/
+      bundle.json            base model, encoder window, how each part was trained (train/bundle.py)
+      mas-lora/              the MAS-LoRA experts folder (maslora.mixture.peft_io)
+      lora/                  the regular LoRA (one PEFT adapter)
+      accent-classifier/     the automatic weighting's classifier (train/auto_heads.py)
+"""
+
+import json
+
+from maslora.auto.accent_id import load_head
+from maslora.data.corpora import ASSETS
+from maslora.errors import AdapterError
+from maslora.systems.compare import AutoWeighting
+from maslora.systems.systems import Systems
+from maslora.whisper.load import load_whisper
+
+BUNDLED_EXPERTS = ASSETS / "experts"  # one folder per model size
+BUNDLE_MANIFEST = "bundle.json"  # {"model", "encoder_seconds", how it was trained}; see train/bundle.py
+BUNDLED_EXAMPLES = ASSETS / "examples" / "examples.csv"  # a manifest; see train/examples.py
+
+
+def bundled_sizes() -> list[str]:
+    """Model sizes that ship with trained experts and a regular LoRA (the demo's choices)."""
+    return sorted(manifest.parent.name for manifest in BUNDLED_EXPERTS.glob(f"*/{BUNDLE_MANIFEST}"))
+
+
+def read_bundle(size: str) -> dict:
+    """The bundle.json of `size`'s bundled experts: base model, encoder window, training configs."""
+    path = BUNDLED_EXPERTS / size / BUNDLE_MANIFEST
+    if not path.is_file():
+        raise AdapterError(f"no bundled experts for {size}; bundled: {', '.join(bundled_sizes()) or 'none'}")
+    return json.loads(path.read_text())
+
+
+def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Systems:
+    """The bundled experts and regular LoRA of `size` on its base model, in the window they were trained
+    with unless `encoder_seconds` says otherwise."""
+    manifest, folder = read_bundle(size), BUNDLED_EXPERTS / size
+    window = manifest["encoder_seconds"] if encoder_seconds is None else encoder_seconds
+    return Systems(load_whisper(manifest["model"]), folder / "mas-lora", folder / "lora", window)
+
+
+BUNDLED_CLASSIFIER = "accent-classifier"  # folder beside the bundled experts; bundle.json "auto" says how to use it
+
+
+def load_bundled_auto(size: str) -> AutoWeighting | None:
+    """The bundled experts' automatic weighting, or None if `size` ships without one (see train/auto_heads.py)."""
+    auto = read_bundle(size).get("auto")
+    if auto is None:
+        return None
+    classifier, _ = load_head(BUNDLED_EXPERTS / size / BUNDLED_CLASSIFIER)
+    return AutoWeighting(classifier, auto["rule"], auto["temperature"])

@@ -1,0 +1,178 @@
+"""Base Whisper, a regular LoRA and MAS-LoRA side by side: rows of one batch through one model.
+
+Comparing three systems could take three models (three times the memory) or merging and unmerging in
+turn (three passes, and merged weights that every user of the model shares). Instead one Whisper holds
+every adapter as an expert column of its adapted projections:
+
+    encoder projections: [expert_1, ..., expert_N, regular LoRA]
+    decoder projections: [MAS-LoRA's shared decoder LoRA (or its N decoder experts), regular LoRA]
+
+and a system is a routing row over the columns: base = all zeros, regular LoRA = its own columns,
+MAS-LoRA = the expert weights (and its decoder). A comparison is one batch of three rows; a WER-vs-beta
+sweep is one batch of many rows. Nothing is merged, so requests with different weights never write
+shared weights; the routing rows are set on the layers for the length of one call, hence the lock.
+"""
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from maslora.whisper.encoder_states import pooled_encoder_states
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.mixture.layer import TARGETS, AdapterPlacement, adapter_layers, encoder_blocks, inject_adapters, module_side, routed
+from maslora.mixture.lora import lora_scale
+from maslora.mixture.peft_io import experts_folder, read_adapter
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
+from maslora.mixture.weights import normalized_weights
+from maslora.whisper.load import Whisper
+from maslora.errors import AdapterError, WeightsError
+
+SYSTEMS = ("base", "lora", "mas-lora")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One adapter inside the combined model: whose it is, and its layers with the LoRA scale folded into B."""
+
+    system: str
+    accent: str | None  # a MAS-LoRA expert's accent; None = applied in full whenever its system runs
+    layers: dict[str, tuple[torch.Tensor, torch.Tensor]]  # module -> (A [r, in], s B [out, r])
+
+
+def read_column(system: str, accent: str | None, folder: Path) -> Column:
+    config, layers = read_adapter(folder)
+    scale = lora_scale(float(config["lora_alpha"]), int(config["r"]))
+    return Column(system, accent, {name: (A, B * scale) for name, (A, B) in layers.items()})
+
+
+def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Column]]:
+    """Inject one expert per column into every adapted projection of `model`; returns each side's columns.
+
+    Columns may differ in rank (zero-padded to the largest: the product is unchanged) and in alpha (the
+    scale is already inside B); a module a column does not adapt stays zero in that column.
+    """
+    sides = {side: [c for c in columns if any(module_side(m) == side for m in c.layers)] for side in ("encoder", "decoder")}
+    modules = {name for column in columns for name in column.layers}
+    projections = {name.rsplit(".", 1)[-1] for name in modules}
+    targets = next((kind for kind in ("qv", "qkvo") if projections <= set(TARGETS[kind])), None)
+    if targets is None:
+        raise AdapterError(f"adapters target {sorted(projections)}; supported: q,v or q,k,v,out")
+    rank = max(A.shape[0] for column in columns for A, _ in column.layers.values())
+    placement = AdapterPlacement(targets, len(sides["encoder"]), len(sides["decoder"]), rank, alpha=rank, dropout=0.0)
+    inject_adapters(model, placement)
+    layers = adapter_layers(model)
+    foreign = sorted(modules - set(layers))
+    if foreign:
+        raise AdapterError(f"{foreign[0]} (and {len(foreign) - 1} more) are not projections of this model (another base model?)")
+    with torch.no_grad():
+        for name, layer in layers.items():
+            layer.lora_A.zero_()
+            layer.lora_B.zero_()
+            for index, column in enumerate(sides[module_side(name)]):
+                if name not in column.layers:
+                    continue
+                A, B = column.layers[name]
+                if A.shape[1] != layer.lora_A.shape[2] or B.shape[0] != layer.lora_B.shape[1]:
+                    raise AdapterError(
+                        f"{column.system} {column.accent or ''}: {name} maps {A.shape[1]} -> {B.shape[0]} features; "
+                        f"this model's maps {layer.lora_A.shape[2]} -> {layer.lora_B.shape[1]} (another model size?)"
+                    )
+                layer.lora_A[index, : A.shape[0]] = A
+                layer.lora_B[index, :, : A.shape[0]] = B
+    return sides
+
+
+def routing_row(columns: list[Column], system: str, weights: torch.Tensor | None, accents: list[str]) -> torch.Tensor:
+    """The weight of every column when `system` runs (MAS-LoRA's experts take `weights` over `accents`):
+    [columns], or [blocks, columns] when `weights` is per block ([blocks, N], a learned router's)."""
+    row = torch.zeros(*(weights.shape[:-1] if weights is not None else ()), len(columns))
+    for index, column in enumerate(columns):
+        if column.system == system:
+            row[..., index] = 1.0 if column.accent is None else weights[..., accents.index(column.accent)]
+    return row
+
+
+def stack_rows(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Rows of one batch as one tensor: [clips, columns], or [clips, blocks, columns] if any row is per block
+    (the others then repeat their one row in every block)."""
+    blocks = max((row.shape[0] for row in rows if row.dim() == 2), default=None)
+    if blocks is None:
+        return torch.stack(rows)
+    return torch.stack([row if row.dim() == 2 else row.expand(blocks, -1) for row in rows])
+
+
+Weighting = dict[str, float] | list[dict[str, float]]  # MAS-LoRA's expert weights: one mapping, or one per encoder block
+
+
+class Systems:
+    """One Whisper holding base, a regular LoRA and MAS-LoRA; thread-safe; transcribes rows in one batch.
+
+    Without `experts` (or `adapter`) the MAS-LoRA (or regular LoRA) rows are refused; base always runs.
+    """
+
+    def __init__(
+        self, whisper: Whisper, experts: str | Path | None, adapter: str | Path | None, encoder_seconds: int = FULL_WINDOW_SECONDS
+    ):
+        expert_folders, shared_decoder = experts_folder(experts) if experts is not None else ({}, None)
+        self.accents = list(expert_folders)
+        columns = [read_column("mas-lora", accent, folder) for accent, folder in expert_folders.items()]
+        if shared_decoder is not None:
+            columns.append(read_column("mas-lora", None, shared_decoder))
+        if adapter is not None:
+            columns.append(read_column("lora", None, Path(adapter)))
+        if encoder_seconds < FULL_WINDOW_SECONDS:
+            crop_encoder_window(whisper, encoder_seconds)
+        self.available = {"base"} | {column.system for column in columns}
+        self.sides = stack_columns(whisper.model, columns) if columns else {"encoder": [], "decoder": []}
+        whisper.model.eval()
+        self.whisper = whisper
+        self.encoder_seconds = encoder_seconds
+        self._lock = threading.Lock()  # routing rows live on the shared layers during a call
+
+    def weights_vector(self, weights: Weighting) -> torch.Tensor:
+        """[N] for one mapping; [blocks, N] for one mapping per encoder block (each normalized alone)."""
+        if isinstance(weights, dict):
+            return normalized_weights(weights, self.accents)
+        blocks = encoder_blocks(self.whisper.model)
+        if len(weights) != blocks:
+            raise WeightsError(f"per-block weights need one mapping per encoder block ({blocks}), got {len(weights)}")
+        return torch.stack([normalized_weights(block, self.accents) for block in weights])
+
+    def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
+        """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router."""
+        no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
+        with self._lock, (routed(self.whisper.model, *no_adapter) if self.sides["encoder"] or self.sides["decoder"] else contextlib.nullcontext()):
+            return pooled_encoder_states(self.whisper, audios, batch_size)
+
+    def transcribe(
+        self, audios: list[np.ndarray], rows: list[tuple[str, Weighting | None]], batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
+    ) -> list[str]:
+        """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model.
+
+        Per-block weights route the encoder's experts block by block; experts in the decoder (a MAS
+        decoder) then take their average over the blocks."""
+        if len(audios) != len(rows):
+            raise ValueError(f"{len(audios)} clips but {len(rows)} rows")
+        encoder_rows, decoder_rows = [], []
+        for system, weights in rows:
+            if system not in self.available:
+                raise AdapterError(f"no {system} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)")
+            vector = self.weights_vector(weights) if system == "mas-lora" else None
+            encoder_rows.append(routing_row(self.sides["encoder"], system, vector, self.accents))
+            decoder_vector = vector.mean(0) if vector is not None and vector.dim() == 2 else vector
+            decoder_rows.append(routing_row(self.sides["decoder"], system, decoder_vector, self.accents))
+        encoder_routing = stack_rows(encoder_rows)
+        decoder_routing = torch.stack(decoder_rows) if self.sides["decoder"] else None
+
+        def route_clips(clips: list[int]):
+            """The routing rows of this batch's clips on the layers (see maslora.mixture.layer.routed)."""
+            return routed(self.whisper.model, encoder_routing[clips], None if decoder_routing is None else decoder_routing[clips])
+
+        injected = self.sides["encoder"] or self.sides["decoder"]  # nothing injected: the plain base model
+        with self._lock:
+            return transcribe(self.whisper, audios, batch_size, progress, route_clips if injected else None)

@@ -1,0 +1,166 @@
+"""The paper's experiments end to end, from one command: train every system, decode every test set, write the report.
+
+    python -m train.experiments [--profile quick|cpu|paper | --quick] [--corpus DIR] [--model M]
+                                       [--librispeech DIR] [--runs runs/experiments] [--results assets/results]
+
+Profiles:
+    quick   the whole pipeline in minutes (CI): tiny.en, 20 prompts, one or two training steps per run
+    cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the variant and
+            leave-one-accent-out runs with seed 0 only): about an hour on 2 cores
+    paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
+            and --corpus pointing at the real L2-ARCTIC
+
+For each fold and seed it trains MAS-LoRA, a regular LoRA, full fine-tuning, two MAS-LoRA variants
+(experts in the decoder too; all four attention projections) and one MAS-LoRA per left-out accent,
+and, on top of each MAS-LoRA, an accent classifier and a learned router (maslora.auto.heads); then writes
+rows (maslora.systems.evaluation) for: the test speakers (every system, every beta, every automatic weighting),
+the validation speakers (to pick the temperature), the variants, real native speech held out from
+training (forgetting), and each left-out accent. Then every analysis
+script of analysis/ turns rows into tables, figures and RESULTS/REPORT.md (analysis.report).
+
+Everything resumes: training from its checkpoints, decoding from the rows already written; a rerun of
+a finished profile only redraws the report.
+"""
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/experiments.py` works too
+
+from analysis.report import write_report
+from analysis.report_tools import profile_of
+from maslora.data.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
+from maslora.systems.evaluation import AUTOMATIC_SYSTEMS, TEMPERED_SYSTEMS, Models, evaluate
+from maslora.auto.heads import clip_features, fit_classifier, fit_router
+from maslora.training.recipes import recipe_config
+from maslora.auto.router import RouterConfig
+from maslora.data.splits import NATIVE, paper_fold
+from maslora.synth.generate import corpus_or_embedded
+from maslora.training.loop import train
+
+ROOT = Path(__file__).resolve().parent.parent
+BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
+HEADLINE_RUNS = ("mas-lora", "lora", "full")  # trained with every seed of a profile
+VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv
+
+
+@dataclass(frozen=True)
+class Profile:
+    recipe: str
+    model: str
+    folds: tuple[int, ...]
+    seeds: tuple[int, ...]
+    prompts: int | None  # keep only the corpus's first N prompts (None: all)
+    native_clips: int  # held-out real native recordings scored for forgetting
+    side_seeds: tuple[int, ...]  # seeds of the variant and leave-one-accent-out runs (8 more runs per seed)
+    overrides: dict = field(default_factory=dict)  # TrainConfig values on top of the recipe
+    router: dict = field(default_factory=dict)  # RouterConfig values (the seed is the run's)
+
+
+PROFILES = {
+    "quick": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), 20, 4, (0, 1),
+                     {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4},
+                     {"steps": 1, "batch_size": 4, "micro_batch_size": 4}),
+    # 2 cores: the variant and leave-one-out runs once (seed 0), the headline systems with both seeds
+    "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,)),
+    "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
+}
+
+
+def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
+    """{run name: (method, TrainConfig overrides)} for one fold and seed, leave-one-accent-out runs included."""
+    runs = {name: (name, {}) for name in HEADLINE_RUNS}
+    runs |= {f"mas-lora-{name}": ("mas-lora", overrides) for name, overrides in VARIANTS.items()}
+    runs |= {f"mas-lora-without-{accent}": ("mas-lora", {"unseen_accent": accent}) for accent in accents}
+    return runs
+
+
+def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path) -> None:
+    table = corpus_or_embedded(corpus)
+    if profile.prompts:
+        table = first_prompts(table, profile.prompts)
+    accents = sorted(a for a in table.accent.unique() if a != NATIVE)
+    rows = results / "rows"
+    for fold in profile.folds:
+        split = paper_fold(table, fold)
+        for seed in profile.seeds:
+            folder = runs_root / f"fold{fold}" / f"seed{seed}"
+            for name, (method, overrides) in training_runs(accents).items():
+                if name not in HEADLINE_RUNS and seed not in profile.side_seeds:
+                    continue
+                print(f"training {name}, fold {fold}, seed {seed}", flush=True)
+                config = recipe_config(profile.recipe, method, folder / name, model=profile.model, corpus=corpus,
+                                       fold=fold, seed=seed, prompts=profile.prompts, **profile.overrides, **overrides)
+                train(config)
+            window = config.encoder_seconds
+            features = clip_features(profile.model, window, split.train, runs_root / f"fold{fold}" / "features.pt")
+            router_config = RouterConfig(**{**profile.router, "seed": seed})
+            fit_classifier(features, split.train, folder / "accent-classifier", seed)
+            fit_router(profile.model, window, folder / "mas-lora" / "best", split.train, features, folder / "router", router_config)
+            tags = {"fold": fold, "seed": seed}
+            models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window,
+                            folder / "accent-classifier", folder / "router")
+            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *AUTOMATIC_SYSTEMS]
+            evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
+            evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
+            for variant in VARIANTS if seed in profile.side_seeds else []:
+                variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
+                evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", tags | {"variant": variant})
+            for set_name, native in held_out_native(split, profile, librispeech).items():
+                evaluate(native, ["base", "full", "lora", "mas-uniform"], models, rows / "forgetting.jsonl", tags | {"set": set_name})
+            for accent in accents if seed in profile.side_seeds else []:
+                run_folder, seen = folder / f"mas-lora-without-{accent}", (split.train.accent != accent).to_numpy()
+                seen_train, seen_features = split.train[seen], features[torch.from_numpy(seen)]  # its classifier never hears the accent
+                fit_classifier(seen_features, seen_train, run_folder / "accent-classifier", seed)
+                fit_router(profile.model, window, run_folder / "best", seen_train, seen_features, run_folder / "router", router_config)
+                unseen_models = Models(profile.model, run_folder / "best", None, None, window, run_folder / "accent-classifier", run_folder / "router")
+                test = split.test[split.test.accent == accent]
+                evaluate(test, ["mas-uniform", *AUTOMATIC_SYSTEMS], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+
+
+def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[str, pd.DataFrame]:
+    """Real native speech none of the systems trained on: the CC0 recordings of prompts outside the
+    training split (and LibriSpeech when given), the first `native_clips` of each."""
+    cathy = load_manifest(NATIVE_RECORDINGS)
+    sets = {"cc0-native": cathy[~cathy.utterance_id.isin(set(split.train.utterance_id))].head(profile.native_clips)}
+    if librispeech:
+        sets["librispeech"] = load_librispeech(librispeech).head(profile.native_clips)
+    return sets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=list(PROFILES), default="cpu")
+    parser.add_argument("--quick", action="store_const", const="quick", dest="profile", help="the same as --profile quick")
+    parser.add_argument("--corpus", help="an L2-ARCTIC-style folder or manifest; default: the embedded synthetic corpus")
+    parser.add_argument("--model", help="override the profile's Whisper (tiny.en, base, a hub id or a folder)")
+    parser.add_argument("--librispeech", help="a LibriSpeech-style folder to score forgetting on as well")
+    parser.add_argument("--runs", type=Path, help="where training runs go; default runs/experiments/PROFILE")
+    parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results", help="rows, tables, figures, REPORT.md")
+    args = parser.parse_args()
+    profile = PROFILES[args.profile]
+    if args.model:
+        profile = Profile(**{**asdict(profile), "model": args.model})
+    args.results.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    run(profile, args.corpus, args.librispeech, args.runs or ROOT / "runs" / "experiments" / args.profile, args.results)
+    seconds = time.perf_counter() - began
+    previous = profile_of(args.results)
+    earlier = previous.get("wall_seconds", 0) if previous.get("profile") == args.profile else 0  # a resumed run adds up
+    described = {"profile": args.profile, **asdict(profile), "corpus": args.corpus or "embedded synthetic corpus",
+                 "wall_seconds": round(earlier + seconds), "threads": torch.get_num_threads(),
+                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    (args.results / "profile.json").write_text(json.dumps(described, indent=2))
+    write_report(args.results)
+    print(f"done in {seconds / 60:.1f} min; report: {args.results / 'REPORT.md'}")
+
+
+if __name__ == "__main__":
+    main()
