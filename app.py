@@ -2,7 +2,7 @@
 
     python app.py [--size tiny.en] [--host 127.0.0.1] [--port 7860]
 
-This file only translates between Gradio and the core (maslora.systems.compare, maslora.mixture.weights, maslora.systems.systems).
+This file only translates between Gradio and the core (maslora.systems and maslora.mixture.weights).
 
 Many visitors, one model: each request carries its own expert weights as routing rows (nothing is
 merged into shared weights), and the core holds a lock while those rows sit on the model's layers, so
@@ -17,17 +17,17 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry; must be set before gradio is imported
 
-import gradio as gr  # noqa: E402
-import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
 
-from maslora.data.audio import load_audio  # noqa: E402
-from maslora.systems.compare import AutoWeighting, Comparison, compare, wer_vs_beta# noqa: E402
-from maslora.errors import USER_ERRORS  # noqa: E402
-from maslora.data.corpora import load_manifest  # noqa: E402
-from maslora.systems.systems import SYSTEMS, Systems# noqa: E402
-from maslora.mixture.weights import PAPER_BEST_BETA, choose_weights  # noqa: E402
-from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_sizes, load_bundled_auto, load_bundled_systems# noqa: E402
+from maslora.data.audio import load_audio
+from maslora.data.corpora import load_manifest
+from maslora.errors import USER_ERRORS
+from maslora.mixture.weights import PAPER_BEST_BETA, choose_weights
+from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_sizes, load_bundled_auto, load_bundled_systems
+from maslora.systems.compare import AutoWeighting, Comparison, compare, wer_vs_beta
+from maslora.systems.systems import SYSTEMS, Systems
 
 MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
 UNKNOWN = "unknown"
@@ -98,7 +98,9 @@ def effective_weights(accents: list[str], source: str, accent: str, beta: float,
 
 
 def bar_figure(accents: list[str], values, title: str, color: str | None = None) -> go.Figure:
-    figure = go.Figure(go.Bar(x=accents, y=[float(v) for v in values], text=[f"{float(v):.2f}" for v in values], marker_color=color))
+    figure = go.Figure(
+        go.Bar(x=accents, y=[float(v) for v in values], text=[f"{float(v):.2f}" for v in values], marker_color=color)
+    )
     figure.update_layout(title=title, yaxis_range=[0, 1], height=260, margin=dict(t=40, b=20, l=20, r=20))
     return figure
 
@@ -122,8 +124,11 @@ def system_outputs(comparison: Comparison) -> list:
 def beta_figure(curve: pd.DataFrame, accent: str) -> go.Figure:
     figure = go.Figure(go.Scatter(x=curve.beta, y=curve.wer * 100, mode="lines+markers", hovertext=curve.text))
     figure.update_layout(
-        title=f"MAS-LoRA WER on this clip vs beta (accent {accent})", xaxis_title="beta (1 = matched expert alone, N = uniform)",
-        yaxis_title="WER (%)", height=320, margin=dict(t=40, b=40, l=40, r=20),
+        title=f"MAS-LoRA WER on this clip vs beta (accent {accent})",
+        xaxis_title="beta (1 = matched expert alone, N = uniform)",
+        yaxis_title="WER (%)",
+        height=320,
+        margin=dict(t=40, b=40, l=40, r=20),
     )
     return figure
 
@@ -131,7 +136,10 @@ def beta_figure(curve: pd.DataFrame, accent: str) -> go.Figure:
 def example_rows(accents: list[str]) -> list[list[str]]:
     if not BUNDLED_EXAMPLES.is_file():
         return []
-    return [[r.path, r.text, r.accent if r.accent in accents else UNKNOWN] for r in load_manifest(BUNDLED_EXAMPLES).itertuples()]
+    return [
+        [r.path, r.text, r.accent if r.accent in accents else UNKNOWN]
+        for r in load_manifest(BUNDLED_EXAMPLES).itertuples()
+    ]
 
 
 @readable_errors
@@ -144,7 +152,9 @@ def run_compare(size, audio_path, reference, accent, beta, source, *sliders):
     weights = from_audio if source == BY_AUDIO else effective_weights(systems.accents, source, accent, beta, sliders)
     comparison = compare(systems, clip, weights, reference)
     weights_plot = bar_figure(
-        systems.accents, systems.weights_vector(weights), f"Expert weights the model uses, {SOURCE_TITLES.get(source, source)}"
+        systems.accents,
+        systems.weights_vector(weights),
+        f"Expert weights the model uses, {SOURCE_TITLES.get(source, source)}",
     )
     return [posterior_figure(systems.accents, posterior), weights_plot, *system_outputs(comparison)]
 
@@ -189,10 +199,22 @@ def build_app(size: str) -> gr.Blocks:
             with gr.Column(scale=2):
                 size_choice = gr.Dropdown(bundled_sizes(), value=size, label="Whisper size (bundled experts)")
                 accent = gr.Dropdown([UNKNOWN, *accents], value=UNKNOWN, label="Speaker's accent")
-                beta = gr.Slider(1, n, value=PAPER_BEST_BETA, step=0.1, label="beta", interactive=False, elem_id="beta",
-                                 info="1 = the matched expert alone, N = uniform; needs a known accent")
-                source = gr.Radio([BY_RULE, BY_HAND, *([BY_AUDIO] if auto_for(size) else [])], value=BY_RULE,
-                                  label="Expert weights come from", elem_id="source")
+                beta = gr.Slider(
+                    1,
+                    n,
+                    value=PAPER_BEST_BETA,
+                    step=0.1,
+                    label="beta",
+                    interactive=False,
+                    elem_id="beta",
+                    info="1 = the matched expert alone, N = uniform; needs a known accent",
+                )
+                source = gr.Radio(
+                    [BY_RULE, BY_HAND, *([BY_AUDIO] if auto_for(size) else [])],
+                    value=BY_RULE,
+                    label="Expert weights come from",
+                    elem_id="source",
+                )
                 with gr.Accordion("Expert weights (move one to mix by hand)", open=False):
                     sliders = [gr.Slider(0, 1, value=1 / n, step=0.01, label=a, elem_id=f"weight-{a}") for a in accents]
                 reset_button = gr.Button("Reset weights")
@@ -200,14 +222,20 @@ def build_app(size: str) -> gr.Blocks:
             posterior_plot = gr.Plot(label="What the accent classifier hears", elem_id="posterior")
             weights_plot = gr.Plot(label="Effective weights", elem_id="weights")
         examples = example_rows(accents)
-        shown = gr.Examples(examples, inputs=[audio, reference, accent], label="Examples: held-out speakers") if examples else None
+        shown = (
+            gr.Examples(examples, inputs=[audio, reference, accent], label="Examples: held-out speakers")
+            if examples
+            else None
+        )
         columns = []
         with gr.Row():
             for system in SYSTEMS:
                 with gr.Column(elem_id=f"column-{system}"):
                     columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
                     columns.append(gr.Textbox(label="Transcript", interactive=False, elem_id=f"transcript-{system}"))
-                    columns.append(gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True))
+                    columns.append(
+                        gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True)
+                    )
         with gr.Row():
             curve_button = gr.Button("WER vs beta for this clip")
             curve_plot = gr.Plot(label="WER vs beta")
@@ -225,13 +253,20 @@ def build_app(size: str) -> gr.Blocks:
             event.then(run_compare, compare_inputs, compare_outputs, **private)
 
         compare_button.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
-        gr.on([audio.stop_recording, audio.upload, reference.submit, size_choice.input, source.input],
-              run_compare, compare_inputs, compare_outputs, **private)
+        gr.on(
+            [audio.stop_recording, audio.upload, reference.submit, size_choice.input, source.input],
+            run_compare,
+            compare_inputs,
+            compare_outputs,
+            **private,
+        )
         for trigger in (accent.input, beta.release):
             then_compare(trigger(rule, rule_inputs, rule_outputs, **private))
         for slider in sliders:
             then_compare(slider.release(choose_by_hand, None, source, **private))
-        then_compare(reset_button.click(reset, None, [accent, beta], **private).then(rule, rule_inputs, rule_outputs, **private))
+        then_compare(
+            reset_button.click(reset, None, [accent, beta], **private).then(rule, rule_inputs, rule_outputs, **private)
+        )
         if shown is not None:
             then_compare(shown.load_input_event.then(rule, rule_inputs, rule_outputs, **private))
         curve_button.click(run_beta_curve, [size_choice, audio, reference, accent], curve_plot, api_name="wer_vs_beta")
@@ -240,7 +275,9 @@ def build_app(size: str) -> gr.Blocks:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default=bundled_sizes()[0] if bundled_sizes() else "tiny.en", help="bundled experts to start with")
+    parser.add_argument(
+        "--size", default=bundled_sizes()[0] if bundled_sizes() else "tiny.en", help="bundled experts to start with"
+    )
     parser.add_argument("--host", help="address to serve on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     args = parser.parse_args()

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from maslora.data.audio import SAMPLE_RATE, load_audio
-from maslora.systems.compare import compare
 from maslora.data.corpora import load_manifest
-from maslora.systems.systems import SYSTEMS
 from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_auto, load_bundled_systems, read_bundle
+from maslora.systems.compare import compare
+from maslora.systems.systems import SYSTEMS
 
 CLIP_SECONDS = 5.0
 
@@ -54,7 +54,10 @@ def main() -> None:
     args = parser.parse_args()
     audio, accent = five_second_clip()
     print(f"{args.size}, {CLIP_SECONDS:g} s clip, {torch.get_num_threads()} threads, median of {args.repeats}")
-    print(f"{'window':>8} {'batch of 3 s':>13} {'one by one s':>13} {'one by one / batch':>19} {'posterior s':>12} {'posterior / batch':>18}")
+    print(
+        f"{'window':>8} {'batch of 3 s':>13} {'one by one s':>13} {'one by one / batch':>19} {'posterior s':>12} "
+        f"{'posterior / batch':>18}"
+    )
     bundled_window, auto = read_bundle(args.size)["encoder_seconds"], load_bundled_auto(args.size)
     for window in sorted({bundled_window, 30}):
         systems = load_bundled_systems(args.size, window)
@@ -62,8 +65,14 @@ def main() -> None:
         batched = median_seconds(lambda: compare(systems, audio, weights), args.repeats)
         rows = [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]
         apart = median_seconds(lambda: [systems.transcribe([audio], [row]) for row in rows], args.repeats)
-        posterior = median_seconds(lambda: auto.weigh(systems, audio), args.repeats) if auto and window == bundled_window else None
-        shown = f"{posterior:>12.3f} {posterior / batched:>18.3f}" if posterior else f"{'-':>12} {'-':>18}"  # trained for one window only
+        posterior = (
+            median_seconds(lambda: auto.weigh(systems, audio), args.repeats)
+            if auto and window == bundled_window
+            else None
+        )
+        shown = (
+            f"{posterior:>12.3f} {posterior / batched:>18.3f}" if posterior else f"{'-':>12} {'-':>18}"
+        )  # trained for one window only
         print(f"{window:>6} s {batched:>13.2f} {apart:>13.2f} {apart / batched:>19.2f} {shown}")
 
 

@@ -15,8 +15,8 @@ import transformers
 
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.whisper.decoding import MAX_NEW_TOKENS, greedy_decode, token_budget
-from maslora.whisper.transcribe import log_mel_features
 from maslora.whisper.load import load_whisper
+from maslora.whisper.transcribe import log_mel_features
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "native"
 

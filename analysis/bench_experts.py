@@ -23,9 +23,9 @@ from peft import PeftModel
 from maslora.data.audio import load_audio
 from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge, routed, unmerge
 from maslora.mixture.peft_io import save_experts
+from maslora.whisper.load import load_whisper
 from maslora.whisper.targets import decoder_labels
 from maslora.whisper.transcribe import log_mel_features, transcribe
-from maslora.whisper.load import load_whisper
 
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 NATIVE = Path(__file__).resolve().parent.parent / "assets" / "native"
@@ -52,13 +52,17 @@ def remerge(repeats: int) -> None:
     weightings = torch.distributions.Dirichlet(torch.ones(len(ACCENTS))).sample((repeats + 1,))
     counter = iter(range(10**9))
     ours = _mean_seconds(lambda: merge(whisper.model, weightings[next(counter) % len(weightings)]), repeats)
-    kept = _mean_seconds(lambda: merge(whisper.model, weightings[next(counter) % len(weightings)], keep_deltas=True), repeats)
+    kept = _mean_seconds(
+        lambda: merge(whisper.model, weightings[next(counter) % len(weightings)], keep_deltas=True), repeats
+    )
     layers = list(adapter_layers(whisper.model).values())
     floor = _mean_seconds(lambda: [layer.base.weight.data.copy_(layer.original_weight) for layer in layers], repeats)
     unmerge(whisper.model)
     with tempfile.TemporaryDirectory() as folder:
         save_experts(whisper.model, ACCENTS, AdapterPlacement(decoder_experts=0), Path(folder), "tiny.en")
-        peft = PeftModel.from_pretrained(load_whisper("tiny.en", device="cpu").model, Path(folder) / ACCENTS[0], adapter_name=ACCENTS[0])
+        peft = PeftModel.from_pretrained(
+            load_whisper("tiny.en", device="cpu").model, Path(folder) / ACCENTS[0], adapter_name=ACCENTS[0]
+        )
         for accent in ACCENTS[1:]:
             peft.load_adapter(Path(folder) / accent, adapter_name=accent)
 
@@ -70,9 +74,11 @@ def remerge(repeats: int) -> None:
             peft.set_adapter("mixture")
 
         theirs = _mean_seconds(peft_remerge, repeats)
-    print(f"P1 re-merge, 6 experts: ours from factors {ours * 1e3:.2f} ms (PEFT/ours {theirs / ours:.1f}x), "
-          f"ours from kept deltas {kept * 1e3:.2f} ms (PEFT/ours {theirs / kept:.1f}x), "
-          f"PEFT cat {theirs * 1e3:.2f} ms, floor (copy touched weights) {floor * 1e3:.2f} ms")
+    print(
+        f"P1 re-merge, 6 experts: ours from factors {ours * 1e3:.2f} ms (PEFT/ours {theirs / ours:.1f}x), "
+        f"ours from kept deltas {kept * 1e3:.2f} ms (PEFT/ours {theirs / kept:.1f}x), "
+        f"PEFT cat {theirs * 1e3:.2f} ms, floor (copy touched weights) {floor * 1e3:.2f} ms"
+    )
 
 
 def decode_ratio() -> None:
@@ -87,8 +93,10 @@ def decode_ratio() -> None:
             began = time.perf_counter()
             transcribe(whisper, clips)
             times[name] += time.perf_counter() - began
-    print(f"P2 decode 8 clips: merged MAS {times['mixed'] / 2:.2f} s, base {times['base'] / 2:.2f} s, "
-          f"ratio {times['mixed'] / times['base']:.3f}")
+    print(
+        f"P2 decode 8 clips: merged MAS {times['mixed'] / 2:.2f} s, base {times['base'] / 2:.2f} s, "
+        f"ratio {times['mixed'] / times['base']:.3f}"
+    )
 
 
 def training_step_ratio(repeats: int) -> None:
@@ -109,8 +117,10 @@ def training_step_ratio(repeats: int) -> None:
             torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100).backward()
 
         results[name] = _mean_seconds(step, repeats)
-    print(f"P3 training step, batch 8: MAS-LoRA {results['mas']:.2f} s, regular LoRA {results['lora']:.2f} s, "
-          f"ratio {results['mas'] / results['lora']:.3f}")
+    print(
+        f"P3 training step, batch 8: MAS-LoRA {results['mas']:.2f} s, regular LoRA {results['lora']:.2f} s, "
+        f"ratio {results['mas'] / results['lora']:.3f}"
+    )
 
 
 def main() -> None:

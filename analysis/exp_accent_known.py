@@ -1,12 +1,20 @@
 """Experiment 2, accent known: MAS-LoRA's WER as beta goes from 1 (the matched expert alone) to N (uniform).
 
-    python -m analysis.exp_accent_known [--results assets/results]
+python -m analysis.exp_accent_known [--results assets/results]
 """
 
 import plotly.graph_objects as go
 
-from analysis.report_tools import PAPER_L2ARCTIC, cell, load_rows, mean_and_spread, pivot_cells, results_argument, table_and_figure, wer_per_seed
-
+from analysis.report_tools import (
+    PAPER_L2ARCTIC,
+    cell,
+    load_rows,
+    mean_and_spread,
+    pivot_cells,
+    results_argument,
+    table_and_figure,
+    wer_per_seed,
+)
 
 
 def report(results) -> str:
@@ -23,13 +31,26 @@ def report(results) -> str:
     shown.index = [f"{b:g}" for b in shown.index]
     shown = shown.rename_axis("beta")
     figure = go.Figure([go.Scatter(name=a, x=means.index, y=means[a], mode="lines+markers") for a in means.columns])
-    figure.add_trace(go.Scatter(name="L2 pooled", x=pooled.index, y=pooled["mean"], mode="lines+markers", line={"width": 4, "color": "black"},
-                                error_y={"type": "data", "array": pooled["spread"]}))
-    figure.update_layout(title="Accent known: MAS-LoRA WER vs beta (1 = matched expert alone, 6 = uniform)", xaxis_title="beta", yaxis_title="WER (%)")
+    figure.add_trace(
+        go.Scatter(
+            name="L2 pooled",
+            x=pooled.index,
+            y=pooled["mean"],
+            mode="lines+markers",
+            line={"width": 4, "color": "black"},
+            error_y={"type": "data", "array": pooled["spread"]},
+        )
+    )
+    figure.update_layout(
+        title="Accent known: MAS-LoRA WER vs beta (1 = matched expert alone, 6 = uniform)",
+        xaxis_title="beta",
+        yaxis_title="WER (%)",
+    )
     return (
-        title + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6\n"
-        f"is uniform). The paper reports {PAPER_L2ARCTIC['mas-beta2']:.2f}% at beta = 2 on L2-ARCTIC with whisper-small.\n\n"
-        + table_and_figure(shown, figure, results, "accent_known")
+        title
+        + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6\n"
+        f"is uniform). The paper reports {PAPER_L2ARCTIC['mas-beta2']:.2f}% at beta = 2 on L2-ARCTIC with "
+        "whisper-small.\n\n" + table_and_figure(shown, figure, results, "accent_known")
     )
 
 

@@ -23,8 +23,8 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
-from maslora.systems.evaluation import TEMPERED_SYSTEMS, automatic_rule, lowest_wer_system
 from maslora.data.splits import NATIVE
+from maslora.systems.evaluation import TEMPERED_SYSTEMS, automatic_rule, lowest_wer_system
 
 TEMPERED = "mas-auto-tempered"  # the tempered posterior at the temperature validation picked for its seed
 AUTO_NAMES = {
@@ -48,7 +48,8 @@ def picked_temperatures(validation: pd.DataFrame) -> pd.DataFrame:
 
 
 def compared_rows(rows: pd.DataFrame, picked: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the systems compared here (AUTO_NAMES), each (fold, seed)'s picked temperature relabelled TEMPERED."""
+    """The rows of the systems compared here (AUTO_NAMES), with each (fold, seed)'s picked temperature
+    relabelled TEMPERED."""
     chosen = rows.merge(picked[["fold", "seed", "system"]], on=["fold", "seed", "system"])
     both = pd.concat([rows, chosen.assign(system=TEMPERED)], ignore_index=True)
     return both[both.system.isin(AUTO_NAMES)]
@@ -57,7 +58,9 @@ def compared_rows(rows: pd.DataFrame, picked: pd.DataFrame) -> pd.DataFrame:
 def guesses(rows: pd.DataFrame) -> pd.DataFrame:
     """The classifier's argmax per utterance and seed, from the w = p rows (their posterior column)."""
     posterior_rows = rows[rows.system == "mas-auto-t1"]
-    return posterior_rows.assign(guess=[max(p, key=p.get) for p in posterior_rows.posterior])[["seed", "accent", "guess"]]
+    return posterior_rows.assign(guess=[max(p, key=p.get) for p in posterior_rows.posterior])[
+        ["seed", "accent", "guess"]
+    ]
 
 
 def report(results) -> str:
@@ -76,18 +79,46 @@ def report(results) -> str:
     means, spreads, shown = pivot_cells(per_accent, "accent", "system", order)
     shown.loc["L2 pooled"] = [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in order]
     shown = shown.rename(columns=AUTO_NAMES).rename_axis("WER (%)")
-    figure = go.Figure(go.Bar(x=[AUTO_NAMES[s] for s in order], y=pooled.loc[order, "mean"], error_y={"type": "data", "array": pooled.loc[order, "spread"]},
-                              text=[f"{pooled.loc[s, 'mean']:.1f}" for s in order], insidetextanchor="start"))
-    figure.update_layout(title="Held-out speakers: MAS-LoRA's weights from the accent, the audio, or a router (L2 pooled)", yaxis_title="WER (%)")
-    lines = "".join(versus(pooled, a, b, AUTO_NAMES) for a, b in [(TEMPERED, "mas-uniform"), (TEMPERED, "mas-beta2"), ("mas-auto-t1", "mas-uniform"),
-                                                                  ("mas-auto-beta", "mas-uniform"), ("mas-router", "mas-uniform")])
+    figure = go.Figure(
+        go.Bar(
+            x=[AUTO_NAMES[s] for s in order],
+            y=pooled.loc[order, "mean"],
+            error_y={"type": "data", "array": pooled.loc[order, "spread"]},
+            text=[f"{pooled.loc[s, 'mean']:.1f}" for s in order],
+            insidetextanchor="start",
+        )
+    )
+    figure.update_layout(
+        title="Held-out speakers: MAS-LoRA's weights from the accent, the audio, or a router (L2 pooled)",
+        yaxis_title="WER (%)",
+    )
+    lines = "".join(
+        versus(pooled, a, b, AUTO_NAMES)
+        for a, b in [
+            (TEMPERED, "mas-uniform"),
+            (TEMPERED, "mas-beta2"),
+            ("mas-auto-t1", "mas-uniform"),
+            ("mas-auto-beta", "mas-uniform"),
+            ("mas-router", "mas-uniform"),
+        ]
+    )
     temperatures = ", ".join(f"seed {r.seed}: T = {r.t:g} (validation WER {r.wer:.1f}%)" for r in picked.itertuples())
     return (
-        title + "MAS-LoRA's experts, weighted per utterance: WER (%), mean ± spread over seeds, held-out test speakers (native\n"
+        title + "MAS-LoRA's experts, weighted per utterance: WER (%), mean ± spread over seeds, held-out test speakers "
+        "(native\n"
         "speakers: the accent-known oracle does not apply to them). Temperatures picked on the validation speakers: "
-        + temperatures + ".\n\n" + save_table(shown, results, "auto_weights") + "\n\n" + lines + "\n"
-        + _verdict(pooled, per_seed, main[main.accent != NATIVE], accuracy_per_seed(main)) + "\n\n"
-        + save_figure(figure, results, "auto_weights") + "\n\n" + _accent_id(results, main) + _unseen(results, picked)
+        + temperatures
+        + ".\n\n"
+        + save_table(shown, results, "auto_weights")
+        + "\n\n"
+        + lines
+        + "\n"
+        + _verdict(pooled, per_seed, main[main.accent != NATIVE], accuracy_per_seed(main))
+        + "\n\n"
+        + save_figure(figure, results, "auto_weights")
+        + "\n\n"
+        + _accent_id(results, main)
+        + _unseen(results, picked)
     )
 
 
@@ -109,19 +140,33 @@ def _verdict(pooled: pd.DataFrame, per_seed: pd.DataFrame, l2: pd.DataFrame, acc
     auto, uniform, oracle = (pooled.loc[s, "mean"] for s in (TEMPERED, "mas-uniform", "mas-beta2"))
     noise = pooled.loc[TEMPERED, "spread"] + pooled.loc["mas-beta2", "spread"]
     near_oracle, below_uniform = abs(auto - oracle) <= noise, auto < uniform
-    matched = mean_and_spread(wer_per_seed(l2[l2.system == "mas-beta1"], ["system"])).loc["mas-beta1", "mean"] if "mas-beta1" in set(l2.system) else None
+    matched = (
+        mean_and_spread(wer_per_seed(l2[l2.system == "mas-beta1"], ["system"])).loc["mas-beta1", "mean"]
+        if "mas-beta1" in set(l2.system)
+        else None
+    )
     met = "met" if near_oracle and below_uniform else "not met"
-    text = (f"**Goal (auto within the spread of oracle beta 2, and below uniform): {met}.** Auto, tempered: {auto:.1f}%; "
-            f"oracle beta 2: {oracle:.1f}% ({auto - oracle:+.1f} points, spread ±{noise:.1f}); uniform: {uniform:.1f}% "
-            f"({auto - uniform:+.1f} points). Seed by seed (seeds {', '.join(map(str, per_seed.columns))}; each seed's systems share "
-            f"its experts): auto - oracle {_paired(per_seed, TEMPERED, 'mas-beta2')}; auto - uniform "
-            f"{_paired(per_seed, TEMPERED, 'mas-uniform')}; router - uniform {_paired(per_seed, 'mas-router', 'mas-uniform')} points.")
+    text = (
+        f"**Goal (auto within the spread of oracle beta 2, and below uniform): {met}.** Auto, tempered: {auto:.1f}%; "
+        f"oracle beta 2: {oracle:.1f}% ({auto - oracle:+.1f} points, spread ±{noise:.1f}); uniform: {uniform:.1f}% "
+        f"({auto - uniform:+.1f} points). Seed by seed (seeds {', '.join(map(str, per_seed.columns))}; each seed's "
+        "systems share "
+        f"its experts): auto - oracle {_paired(per_seed, TEMPERED, 'mas-beta2')}; auto - uniform "
+        f"{_paired(per_seed, TEMPERED, 'mas-uniform')}; router - uniform "
+        f"{_paired(per_seed, 'mas-router', 'mas-uniform')} points."
+    )
     if not met or oracle >= uniform:
         knowing = "helps" if oracle < uniform else "does not help"
-        text += (f" Why: knowing the true accent itself {knowing} these experts (oracle beta 2 {oracle - uniform:+.1f} points vs "
-                 f"uniform" + (f"; the matched expert alone {matched - uniform:+.1f}" if matched is not None else "") + "), so a weighting"
-                 f" found from the audio has little or nothing to recover; and the classifier names a held-out speaker's accent"
-                 f" {accuracy.mean():.0f}% of the time, so a sharp posterior often favours the wrong expert.")
+        text += (
+            f" Why: knowing the true accent itself {knowing} these experts (oracle beta 2 {oracle - uniform:+.1f} "
+            "points vs "
+            f"uniform"
+            + (f"; the matched expert alone {matched - uniform:+.1f}" if matched is not None else "")
+            + "), so a weighting"
+            " found from the audio has little or nothing to recover; and the classifier names a held-out speaker's "
+            "accent"
+            f" {accuracy.mean():.0f}% of the time, so a sharp posterior often favours the wrong expert."
+        )
     return text
 
 
@@ -129,17 +174,40 @@ def _accent_id(results, main: pd.DataFrame) -> str:
     guessed = guesses(main[main.accent != NATIVE])
     accuracy = accuracy_per_seed(main)
     labels = sorted(set(guessed.accent) | set(guessed.guess))  # every accent a column, guessed or not
-    confusion = pd.crosstab(guessed.accent, guessed.guess).reindex(columns=labels, fill_value=0).rename_axis(index="true accent", columns="guessed")
+    confusion = (
+        pd.crosstab(guessed.accent, guessed.guess)
+        .reindex(columns=labels, fill_value=0)
+        .rename_axis(index="true accent", columns="guessed")
+    )
     shares = confusion.div(confusion.sum(axis=1), axis=0) * 100
-    figure = go.Figure(go.Heatmap(z=shares.values, x=list(shares.columns), y=list(shares.index), colorscale="Blues", zmin=0, zmax=100,
-                                  text=confusion.values, texttemplate="%{text}"))
-    figure.update_layout(title="Accent classifier on held-out speakers: confusion (counts over seeds; colour = % of the true accent)",
-                         xaxis_title="guessed", yaxis_title="true accent", yaxis_autorange="reversed")  # read as the table reads
+    figure = go.Figure(
+        go.Heatmap(
+            z=shares.values,
+            x=list(shares.columns),
+            y=list(shares.index),
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            text=confusion.values,
+            texttemplate="%{text}",
+        )
+    )
+    figure.update_layout(
+        title="Accent classifier on held-out speakers: confusion (counts over seeds; colour = % of the true accent)",
+        xaxis_title="guessed",
+        yaxis_title="true accent",
+        yaxis_autorange="reversed",
+    )  # read as the table reads
     per_seed = ", ".join(f"seed {seed}: {value:.0f}%" for seed, value in accuracy.items())
     return (
-        "### Accent identification\n\nThe linear classifier on the frozen encoder (voices projected out) names the accent of a held-out\n"
-        f"speaker's utterance correctly {accuracy.mean():.0f}% of the time ({per_seed}; chance {100 / len(confusion.index):.0f}%).\n\n"
-        + save_table(confusion.astype(str), results, "accent_confusion") + "\n\n" + save_figure(figure, results, "accent_confusion") + "\n\n"
+        "### Accent identification\n\nThe linear classifier on the frozen encoder (voices projected out) names the "
+        "accent of a held-out\n"
+        f"speaker's utterance correctly {accuracy.mean():.0f}% of the time ({per_seed}; chance "
+        f"{100 / len(confusion.index):.0f}%).\n\n"
+        + save_table(confusion.astype(str), results, "accent_confusion")
+        + "\n\n"
+        + save_figure(figure, results, "accent_confusion")
+        + "\n\n"
     )
 
 
@@ -155,10 +223,14 @@ def _unseen(results, picked: pd.DataFrame) -> str:
     shown.loc["pooled"] = [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in order]
     taken = guesses(rows).groupby("accent").guess.agg(lambda g: g.value_counts().index[0])
     return (
-        "### Accents no expert was trained for\n\nEach accent's test speakers, decoded by the MAS-LoRA trained without that accent, with a classifier\n"
+        "### Accents no expert was trained for\n\nEach accent's test speakers, decoded by the MAS-LoRA trained "
+        "without that accent, with a classifier\n"
         f"and a router trained without it too ({unseen.seed.nunique()} seed(s)). WER (%):\n\n"
-        + save_table(shown.rename(columns=AUTO_NAMES).rename_axis("left-out accent"), results, "auto_unseen") + "\n\n"
-        "The classifier's most frequent guess for each left-out accent: " + ", ".join(f"{a} -> {g}" for a, g in taken.items()) + ".\n"
+        + save_table(shown.rename(columns=AUTO_NAMES).rename_axis("left-out accent"), results, "auto_unseen")
+        + "\n\n"
+        "The classifier's most frequent guess for each left-out accent: "
+        + ", ".join(f"{a} -> {g}" for a, g in taken.items())
+        + ".\n"
     )
 
 

@@ -6,10 +6,18 @@ Native speech: the real CC0 recordings in assets/native whose prompts were held 
 (and LibriSpeech when the experiments were given --librispeech).
 """
 
-
 from analysis.exp_accent_unknown import SYSTEMS
-from analysis.report_tools import PAPER_LIBRISPEECH, grouped_bars, load_rows, mean_and_spread, paper_cell, pivot_cells, results_argument, table_and_figure, wer_per_seed
-
+from analysis.report_tools import (
+    PAPER_LIBRISPEECH,
+    grouped_bars,
+    load_rows,
+    mean_and_spread,
+    paper_cell,
+    pivot_cells,
+    results_argument,
+    table_and_figure,
+    wer_per_seed,
+)
 
 
 def report(results) -> str:
@@ -23,13 +31,16 @@ def report(results) -> str:
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     clips = rows.groupby("set").path.nunique().to_dict()
     drawn = [s for s in SYSTEMS if s in means.index]
-    figure = grouped_bars(means.loc[drawn].rename(index=SYSTEMS), spreads.loc[drawn].rename(index=SYSTEMS),
-                          "Forgetting: WER on held-out native speech")
+    figure = grouped_bars(
+        means.loc[drawn].rename(index=SYSTEMS),
+        spreads.loc[drawn].rename(index=SYSTEMS),
+        "Forgetting: WER on held-out native speech",
+    )
     return (
-        title + f"WER (%), mean ± spread over seeds, on {', '.join(f'{n} clips of {s}' for s, n in clips.items())} (cc0-native: real\n"
+        title + f"WER (%), mean ± spread over seeds, on {', '.join(f'{n} clips of {s}' for s, n in clips.items())} "
+        "(cc0-native: real\n"
         "recordings of one U.S. English speaker, prompts outside every training split). A system that forgets general\n"
-        "English scores worse than no fine-tuning here.\n\n"
-        + table_and_figure(shown, figure, results, "forgetting")
+        "English scores worse than no fine-tuning here.\n\n" + table_and_figure(shown, figure, results, "forgetting")
     )
 
 

@@ -8,7 +8,15 @@ all with uniform weights, on that accent's held-out test speakers.
 
 import pandas as pd
 
-from analysis.report_tools import grouped_bars, load_rows, mean_and_spread, pivot_cells, results_argument, table_and_figure, wer_per_seed
+from analysis.report_tools import (
+    grouped_bars,
+    load_rows,
+    mean_and_spread,
+    pivot_cells,
+    results_argument,
+    table_and_figure,
+    wer_per_seed,
+)
 
 COLUMNS = {"base": "no fine-tuning", "seen": "MAS-LoRA, accent seen", "unseen": "MAS-LoRA, accent left out"}
 
@@ -16,11 +24,13 @@ COLUMNS = {"base": "no fine-tuning", "seen": "MAS-LoRA, accent seen", "unseen": 
 def unseen_stats(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
     """mean_and_spread per (accent, kind) for kind base / seen / unseen (see COLUMNS), flat."""
     accents = sorted(set(unseen.unseen))
-    tagged = pd.concat([
-        main[(main.system == "base") & main.accent.isin(accents)].assign(kind="base"),
-        main[(main.system == "mas-uniform") & main.accent.isin(accents)].assign(kind="seen"),
-        unseen[(unseen.accent == unseen.unseen) & (unseen.system == "mas-uniform")].assign(kind="unseen"),
-    ])
+    tagged = pd.concat(
+        [
+            main[(main.system == "base") & main.accent.isin(accents)].assign(kind="base"),
+            main[(main.system == "mas-uniform") & main.accent.isin(accents)].assign(kind="seen"),
+            unseen[(unseen.accent == unseen.unseen) & (unseen.system == "mas-uniform")].assign(kind="unseen"),
+        ]
+    )
     return mean_and_spread(wer_per_seed(tagged, ["accent", "kind"])).reset_index()
 
 
@@ -33,12 +43,15 @@ def report(results) -> str:
     stats = unseen_stats(main, unseen)
     means, spreads, shown = pivot_cells(stats, "accent", "kind", list(COLUMNS))
     shown = shown.rename(columns=COLUMNS)
-    figure = grouped_bars(means.loc[accents].rename(columns=COLUMNS), spreads.loc[accents].rename(columns=COLUMNS),
-                          "Unseen accent: WER on an accent left out of training")
+    figure = grouped_bars(
+        means.loc[accents].rename(columns=COLUMNS),
+        spreads.loc[accents].rename(columns=COLUMNS),
+        "Unseen accent: WER on an accent left out of training",
+    )
     return (
-        title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform weights, on\n"
-        "each accent's held-out test speakers.\n\n"
-        + table_and_figure(shown, figure, results, "unseen_accent")
+        title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform "
+        "weights, on\n"
+        "each accent's held-out test speakers.\n\n" + table_and_figure(shown, figure, results, "unseen_accent")
     )
 
 

@@ -12,12 +12,29 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import exp_accent_known, exp_accent_unknown, exp_auto, exp_forgetting, exp_seeds, exp_unseen_accent, exp_variants
+from analysis import (
+    exp_accent_known,
+    exp_accent_unknown,
+    exp_auto,
+    exp_forgetting,
+    exp_seeds,
+    exp_unseen_accent,
+    exp_variants,
+)
 from analysis.exp_seeds import headline_per_seed
 from analysis.exp_unseen_accent import unseen_stats
-from analysis.report_tools import PAPER_L2ARCTIC, PAPER_LIBRISPEECH, SYSTEM_NAMES, load_rows, mean_and_spread, profile_of, results_argument, versus, wer_per_seed
+from analysis.report_tools import (
+    PAPER_L2ARCTIC,
+    PAPER_LIBRISPEECH,
+    SYSTEM_NAMES,
+    load_rows,
+    mean_and_spread,
+    profile_of,
+    results_argument,
+    versus,
+    wer_per_seed,
+)
 from maslora.training.recipes import RECIPES
-
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
@@ -40,9 +57,11 @@ def _unseen(results) -> str:
     means = unseen_stats(main, unseen).pivot(index="accent", columns="kind", values="mean")
     left_out, seen, base = means.unseen, means.seen, means.base
     better = int((left_out < seen).sum())
-    return (f"- unseen accent: MAS-LoRA trained without an accent scored below the MAS-LoRA that saw it on {better} of "
-            f"{len(left_out)} accents and below no fine-tuning on {int((left_out < base).sum())} (means over accents: "
-            f"left out {left_out.mean():.1f}%, seen {seen.mean():.1f}%, no fine-tuning {base.mean():.1f}%)\n")
+    return (
+        f"- unseen accent: MAS-LoRA trained without an accent scored below the MAS-LoRA that saw it on {better} of "
+        f"{len(left_out)} accents and below no fine-tuning on {int((left_out < base).sum())} (means over accents: "
+        f"left out {left_out.mean():.1f}%, seen {seen.mean():.1f}%, no fine-tuning {base.mean():.1f}%)\n"
+    )
 
 
 def _forgetting(results) -> str:
@@ -61,8 +80,13 @@ def _why(results, profile: dict) -> str:
     overrides = profile.get("overrides") or {}
     recipe = {**RECIPES.get(profile.get("recipe"), {}), **overrides}
     validation = recipe.get("validation_limit") or "all the"
-    return WHY.format(model=profile.get("model", "?"), recipe=profile.get("recipe", "?"), clips=clips, validation=validation,
-                      overrides=f" (with {overrides})" if overrides else "")
+    return WHY.format(
+        model=profile.get("model", "?"),
+        recipe=profile.get("recipe", "?"),
+        clips=clips,
+        validation=validation,
+        overrides=f" (with {overrides})" if overrides else "",
+    )
 
 
 SECTIONS = (exp_accent_unknown, exp_accent_known, exp_forgetting, exp_unseen_accent, exp_variants, exp_seeds, exp_auto)
@@ -73,21 +97,41 @@ def write_report(results: Path) -> None:
     sections = [experiment.report(results) for experiment in SECTIONS]
     profile = profile_of(results)
     stats = _headlines(results)
-    ran = (f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
-           f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}; wall time "
-           f"{profile.get('wall_seconds', 0) / 60:.0f} min on {profile.get('device')} with {profile.get('threads')} threads "
-           f"(invocations that ran to the end, summed; an interrupted one records nothing).") if profile else "No run recorded yet."
-    comparisons = "".join(versus(stats, a, b, SYSTEM_NAMES) for a, b in
-                          [("mas-uniform", "lora"), ("mas-uniform", "full"), ("mas-beta2", "mas-uniform"), ("lora", "base"), ("mas-uniform", "base")])
+    ran = (
+        (
+            f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
+            f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}; wall time "
+            f"{profile.get('wall_seconds', 0) / 60:.0f} min on {profile.get('device')} with {profile.get('threads')} "
+            "threads "
+            f"(invocations that ran to the end, summed; an interrupted one records nothing)."
+        )
+        if profile
+        else "No run recorded yet."
+    )
+    comparisons = "".join(
+        versus(stats, a, b, SYSTEM_NAMES)
+        for a, b in [
+            ("mas-uniform", "lora"),
+            ("mas-uniform", "full"),
+            ("mas-beta2", "mas-uniform"),
+            ("lora", "base"),
+            ("mas-uniform", "base"),
+        ]
+    )
     text = (
         "# MAS-LoRA experiments: report\n\n"
         "Written by `python -m train.experiments` (tables in `tables/`, figures in `figures/`, every decoded\n"
         "utterance in `rows/`). " + ran + "\n\n"
         "## Ours beside the paper\n\n"
-        "The paper (whisper-small), L2-ARCTIC: " + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_L2ARCTIC.items())
-        + "; LibriSpeech: " + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_LIBRISPEECH.items())
+        "The paper (whisper-small), L2-ARCTIC: "
+        + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_L2ARCTIC.items())
+        + "; LibriSpeech: "
+        + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_LIBRISPEECH.items())
         + ". Ours, L2 pooled WER, mean over seeds:\n\n"
-        + (comparisons + _forgetting(results) + _unseen(results) if comparisons else "(no rows yet)\n") + "\n" + _why(results, profile) + "\n\n"
+        + (comparisons + _forgetting(results) + _unseen(results) if comparisons else "(no rows yet)\n")
+        + "\n"
+        + _why(results, profile)
+        + "\n\n"
         + "\n".join(sections)
     )
     (results / "REPORT.md").write_text(text)

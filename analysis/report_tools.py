@@ -14,8 +14,13 @@ import plotly.graph_objects as go
 from maslora.systems.evaluation import read_rows
 
 FIGURE_SIZE = {"width": 900, "height": 480}
-SYSTEM_NAMES = {"base": "no fine-tuning", "full": "full fine-tuning", "lora": "regular LoRA", "mas-uniform": "MAS-LoRA, accent unknown",
-                "mas-beta2": "MAS-LoRA, accent known (beta 2)"}
+SYSTEM_NAMES = {
+    "base": "no fine-tuning",
+    "full": "full fine-tuning",
+    "lora": "regular LoRA",
+    "mas-uniform": "MAS-LoRA, accent unknown",
+    "mas-beta2": "MAS-LoRA, accent known (beta 2)",
+}
 # The paper's numbers (whisper-small): pooled test WER on L2-ARCTIC, and WER on LibriSpeech (forgetting).
 PAPER_L2ARCTIC = {"lora": 12.32, "full": 12.21, "mas-uniform": 11.77, "mas-beta2": 11.90}
 PAPER_LIBRISPEECH = {"base": 5.78, "mas-uniform": 5.95, "full": 7.90}
@@ -37,9 +42,13 @@ def wer_per_seed(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def mean_and_spread(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Columns mean, spread (half the range over seeds) and seeds, from wer_per_seed's table."""
-    return pd.DataFrame({
-        "mean": per_seed.mean(axis=1), "spread": (per_seed.max(axis=1) - per_seed.min(axis=1)) / 2, "seeds": per_seed.count(axis=1),
-    })
+    return pd.DataFrame(
+        {
+            "mean": per_seed.mean(axis=1),
+            "spread": (per_seed.max(axis=1) - per_seed.min(axis=1)) / 2,
+            "seeds": per_seed.count(axis=1),
+        }
+    )
 
 
 def versus(stats: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
@@ -53,8 +62,10 @@ def versus(stats: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
         verdict = "from one seed, so no spread to weigh it against"
     else:
         verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
-    ours = (f"- {names[a]} vs {names[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
-            f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}")
+    ours = (
+        f"- {names[a]} vs {names[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
+        f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}"
+    )
     if a in PAPER_L2ARCTIC and b in PAPER_L2ARCTIC:
         paper = PAPER_L2ARCTIC[a] - PAPER_L2ARCTIC[b]
         agree = "same direction as" if (paper < 0) == (difference < 0) else "opposite to"
@@ -70,7 +81,9 @@ def cell(mean: float, spread: float) -> str:
     return "" if pd.isna(mean) else f"{mean:.1f} ± {spread:.1f}"
 
 
-def pivot_cells(stats: pd.DataFrame, index: str, columns: str, order: list | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def pivot_cells(
+    stats: pd.DataFrame, index: str, columns: str, order: list | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(means, spreads, "mean ± spread" cells), each `index` x `columns`, from mean_and_spread(...).reset_index()."""
     means = stats.pivot(index=index, columns=columns, values="mean")
     spreads = stats.pivot(index=index, columns=columns, values="spread")
@@ -95,8 +108,12 @@ def markdown_table(table: pd.DataFrame) -> str:
 def grouped_bars(means: pd.DataFrame, spreads: pd.DataFrame, title: str) -> go.Figure:
     """WER bars: a group per row of `means` (its label on the x axis), a bar per column (the legend), the
     seed spread as error bars; `spreads` is shaped like `means`. Rows and columns come in the order shown."""
-    bars = [go.Bar(name=str(column), x=list(means.index), y=means[column], error_y={"type": "data", "array": spreads[column]})
-            for column in means.columns]
+    bars = [
+        go.Bar(
+            name=str(column), x=list(means.index), y=means[column], error_y={"type": "data", "array": spreads[column]}
+        )
+        for column in means.columns
+    ]
     figure = go.Figure(bars)
     figure.update_layout(barmode="group", title=title, yaxis_title="WER (%)")
     return figure
@@ -107,7 +124,9 @@ def save_figure(figure: go.Figure, results: Path, name: str) -> str:
     folder = results / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     figure.update_layout(**FIGURE_SIZE, template="plotly_white")
-    figure.write_html(folder / f"{name}.html", include_plotlyjs="directory")  # one plotly.min.js beside them: offline, 4.6 MB once
+    figure.write_html(
+        folder / f"{name}.html", include_plotlyjs="directory"
+    )  # one plotly.min.js beside them: offline, 4.6 MB once
     figure.write_image(folder / f"{name}.png", **FIGURE_SIZE)
     return f"![{name}](figures/{name}.png)\n\n[interactive version](figures/{name}.html)"
 

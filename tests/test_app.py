@@ -21,7 +21,11 @@ from tests.conftest import ROOT
 
 EXAMPLES = ROOT / "assets" / "examples"
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots for a reviewer; ignored by git
-TRANSCRIPT_OUTPUTS = (3, 6, 9)  # compare's outputs: posterior plot, weights plot, then (summary, transcript, diff) per system
+TRANSCRIPT_OUTPUTS = (
+    3,
+    6,
+    9,
+)  # compare's outputs: posterior plot, weights plot, then (summary, transcript, diff) per system
 AUTOMATIC = "the audio (automatic)"
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 
@@ -38,7 +42,9 @@ def app_url(tiny_en, tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("app") / "app.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
     while True:
@@ -65,7 +71,9 @@ def example():
 
 def _compare(client: Client, audio, reference: str, weights: list[float]) -> tuple[str, str, str]:
     # inputs: size, audio, reference, accent, beta, where the weights come from, one weight per expert
-    outputs = client.predict("tiny.en", audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare")
+    outputs = client.predict(
+        "tiny.en", audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare"
+    )
     return tuple(outputs[i] for i in TRANSCRIPT_OUTPUTS)
 
 
@@ -100,7 +108,9 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         expect(weights_plot).to_contain_text("0.50")
         transcripts = [page.locator(f"#transcript-{s} textarea").input_value() for s in ("base", "lora", "mas-lora")]
         wers = [re.search(r"WER (\d+\.\d)%", summaries[s].inner_text()) for s in ("base", "lora", "mas-lora")]
-        expect(page.locator("#posterior .js-plotly-plot")).to_contain_text("Accent posterior")  # shown whatever the source
+        expect(page.locator("#posterior .js-plotly-plot")).to_contain_text(
+            "Accent posterior"
+        )  # shown whatever the source
         page.get_by_label(AUTOMATIC).check()  # weights from the audio: the chart shows the classifier's weights instead
         expect(weights_plot).to_contain_text("from the audio", timeout=60_000)
         page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
@@ -117,8 +127,14 @@ def test_automatic_weights_on_an_uploaded_clip_show_the_posterior_they_came_from
     """An upload the app has never seen (a held-out Korean clip, slowed by 10%), weighed from the audio."""
     path, reference = example
     samples, rate = soundfile.read(path, dtype="float32")
-    uploaded = _write(tmp_path / "upload.wav", np.interp(np.arange(0, len(samples), 0.9), np.arange(len(samples)), samples).astype(np.float32), rate)
-    outputs = Client(app_url, verbose=False).predict("tiny.en", uploaded, reference, "unknown", 2.0, AUTOMATIC, *[1.0] * 6, api_name="/compare")
+    uploaded = _write(
+        tmp_path / "upload.wav",
+        np.interp(np.arange(0, len(samples), 0.9), np.arange(len(samples)), samples).astype(np.float32),
+        rate,
+    )
+    outputs = Client(app_url, verbose=False).predict(
+        "tiny.en", uploaded, reference, "unknown", 2.0, AUTOMATIC, *[1.0] * 6, api_name="/compare"
+    )
     posterior, weights = _bars(outputs[0]), _bars(outputs[1])
     assert sorted(posterior) == sorted(weights) == sorted(ACCENTS)
     assert sum(posterior.values()) == pytest.approx(1, abs=1e-6) and sum(weights.values()) == pytest.approx(1, abs=1e-6)
@@ -138,7 +154,9 @@ def test_concurrent_requests_never_see_each_others_weights(app_url, example):
     assert len(set(one_by_one)) > 1, "every weighting gave the same transcripts: the test could not catch a mix-up"
     with ThreadPoolExecutor(max_workers=8) as pool:
         clients = [Client(app_url, verbose=False) for _ in weightings]
-        together = list(pool.map(lambda cw: _compare(cw[0], handle_file(str(path)), reference, cw[1]), zip(clients, weightings)))
+        together = list(
+            pool.map(lambda cw: _compare(cw[0], handle_file(str(path)), reference, cw[1]), zip(clients, weightings))
+        )
     assert together == one_by_one
 
 
@@ -158,7 +176,10 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
         (None, "Record or upload a clip first"),
         (handle_file(str(corrupt)), "could not read"),
         (handle_file(str(text)), "could not read"),
-        (_write(tmp_path / "ten-minutes.wav", np.zeros(600 * 16_000, dtype=np.float32)), "600 s long; the limit is 60 s"),
+        (
+            _write(tmp_path / "ten-minutes.wav", np.zeros(600 * 16_000, dtype=np.float32)),
+            "600 s long; the limit is 60 s",
+        ),
     ]
     for audio, message in cases:
         with pytest.raises(Exception, match=message):
@@ -167,7 +188,9 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
     outputs = client.predict("tiny.en", silent, "", "unknown", 2.0, "expert sliders", *uniform, api_name="/compare")
     summaries, transcripts, diffs = outputs[2::3], outputs[3::3], outputs[4::3]  # per system: summary, transcript, diff
     assert len(summaries) == 3 and all("no reference to score against" in summary for summary in summaries)
-    assert all(transcript.strip() for transcript in transcripts), "a blank box: silence must show a text or the placeholder"
+    assert all(transcript.strip() for transcript in transcripts), (
+        "a blank box: silence must show a text or the placeholder"
+    )
     assert not any(diffs), "nothing to highlight without a reference"
     path, reference = example
     assert all(_compare(client, handle_file(str(path)), reference, uniform)), "the app stopped serving after bad input"
@@ -175,6 +198,8 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
 
 def test_wer_vs_beta_endpoint_draws_one_point_per_beta(app_url, example):
     path, reference = example
-    figure = Client(app_url, verbose=False).predict("tiny.en", handle_file(str(path)), reference, "korean", api_name="/wer_vs_beta")
+    figure = Client(app_url, verbose=False).predict(
+        "tiny.en", handle_file(str(path)), reference, "korean", api_name="/wer_vs_beta"
+    )
     trace = json.loads(figure["plot"])["data"][0]
     assert len(trace["hovertext"]) == 11  # beta = 1, 1.5, ..., 6: each point's transcript shows on hover

@@ -1,6 +1,7 @@
-"""The package's floors: each subpackage of maslora/ imports only the floors below it, and no module imports in a circle.
+"""The package's floors: each subpackage of maslora/ imports only the floors below it, and no import makes a circle.
 
-    errors atomic cache wer  <  data  <  synth  <  whisper  <  mixture  <  auto  <  training  <  systems  <  __init__ __main__
+errors atomic cache wer  <  data  <  synth  <  whisper  <  mixture  <  auto  <  training  <  systems
+    <  __init__ __main__
 """
 
 import ast
@@ -9,7 +10,17 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 LEAVES = ("errors", "atomic", "cache", "wer")  # modules at the top of maslora/ that import no other maslora module
-FLOORS = [LEAVES, ("data",), ("synth",), ("whisper",), ("mixture",), ("auto",), ("training",), ("systems",), ("__init__", "__main__")]
+FLOORS = [
+    LEAVES,
+    ("data",),
+    ("synth",),
+    ("whisper",),
+    ("mixture",),
+    ("auto",),
+    ("training",),
+    ("systems",),
+    ("__init__", "__main__"),
+]
 
 
 def floor_of(module: str) -> int:
@@ -50,7 +61,7 @@ def import_problems(package: Path) -> list[str]:
 
     def visit(module: str, chain: list[str]) -> None:
         if module in visiting:
-            problems.append("circle: " + " -> ".join(chain[chain.index(module):] + [module]))
+            problems.append("circle: " + " -> ".join(chain[chain.index(module) :] + [module]))
             return
         if module in done or module not in graph:
             return

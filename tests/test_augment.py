@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from maslora.data.audio import SAMPLE_RATE
-from maslora.data.augment import AugmentConfig, add_noise, augment, pitch_shift, reverberate, speed_perturb, time_stretch
+from maslora.data.augment import (
+    AugmentConfig,
+    add_noise,
+    augment,
+    pitch_shift,
+    reverberate,
+    speed_perturb,
+    time_stretch,
+)
 
 
 def _tone(frequency: float = 200.0, seconds: float = 2.0) -> np.ndarray:

@@ -7,35 +7,58 @@ import numpy as np
 import pytest
 import torch
 
-from maslora.auto.accent_id import ClassifierConfig, load_head, save_head, speaker_directions, train_classifier, without_directions
-from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.auto.accent_id import (
+    ClassifierConfig,
+    load_head,
+    save_head,
+    speaker_directions,
+    train_classifier,
+    without_directions,
+)
 from maslora.auto.auto_weights import RULES, TEMPERATURES, auto_weights, confidence_beta, tempered
-from maslora.whisper.encoder_window import windowed_whisper
+from maslora.auto.router import RouterConfig, router_weights, train_router
+from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.corpora import load_manifest
-from maslora.systems.evaluation import Models, evaluate
+from maslora.errors import AdapterError, WeightsError
 from maslora.mixture.layer import routed
 from maslora.mixture.peft_io import load_experts
-from maslora.auto.router import RouterConfig, router_weights, train_router
+from maslora.systems.bundle import (
+    BUNDLED_EXAMPLES,
+    BUNDLED_EXPERTS,
+    load_bundled_auto,
+    load_bundled_systems,
+    read_bundle,
+)
+from maslora.systems.evaluation import Models, evaluate
+from maslora.whisper.encoder_window import windowed_whisper
 from tests.conftest import ROOT
 from tests.test_experts import ACCENTS, FEATURES, TOKENS, tiny_whisper, trained_looking
-from maslora.errors import AdapterError, WeightsError
-from maslora.systems.bundle import BUNDLED_EXAMPLES, BUNDLED_EXPERTS, load_bundled_auto, load_bundled_systems, read_bundle
 
 
 def _is_distribution(weights: dict[str, float], accents: list[str]) -> bool:
     values = list(weights.values())
-    return sorted(weights) == sorted(accents) and all(math.isfinite(v) and v >= 0 for v in values) and abs(sum(values) - 1) < 1e-6
+    return (
+        sorted(weights) == sorted(accents)
+        and all(math.isfinite(v) and v >= 0 for v in values)
+        and abs(sum(values) - 1) < 1e-6
+    )
 
 
 def test_the_three_rules_by_hand():
     p = {"arabic": 0.7, "hindi": 0.2, "korean": 0.1}
     assert auto_weights(p, "posterior") == p
-    assert auto_weights(p, "beta") == pytest.approx({"arabic": 0.5, "hindi": 0.25, "korean": 0.25})  # beta = clip(1/0.7, 2, 3) = 2
-    assert tempered(p, 2.0) == pytest.approx({"arabic": 0.5229, "hindi": 0.2795, "korean": 0.1976}, abs=1e-4)  # sqrt(p), renormalized
+    assert auto_weights(p, "beta") == pytest.approx(
+        {"arabic": 0.5, "hindi": 0.25, "korean": 0.25}
+    )  # beta = clip(1/0.7, 2, 3) = 2
+    assert tempered(p, 2.0) == pytest.approx(
+        {"arabic": 0.5229, "hindi": 0.2795, "korean": 0.1976}, abs=1e-4
+    )  # sqrt(p), renormalized
     assert confidence_beta(1 / 3, 3) == pytest.approx(3.0)  # an unsure classifier: uniform
     assert confidence_beta(0.4, 6) == pytest.approx(2.5)
     unsure = {"arabic": 0.34, "hindi": 0.33, "korean": 0.33}
-    assert auto_weights(unsure, "beta") == pytest.approx(unsure)  # beta = 1/0.34: the matched weight is the confidence, 0.34
+    assert auto_weights(unsure, "beta") == pytest.approx(
+        unsure
+    )  # beta = 1/0.34: the matched weight is the confidence, 0.34
 
 
 def test_rules_give_a_distribution_for_extreme_posteriors_and_refuse_broken_ones():
@@ -80,8 +103,12 @@ def test_speaker_directions_are_what_varies_within_an_accent():
     assert directions.shape == (2, 16)  # 4 speakers - 2 accents
     assert torch.allclose(directions @ directions.T, torch.eye(2), atol=1e-5)
     cleaned = without_directions(z, directions)
-    speaker_means = torch.stack([cleaned[[i for i, s in enumerate(speakers) if s == name]].mean(0) for name in ("S0", "S1")])
-    assert torch.allclose(speaker_means[0], speaker_means[1], atol=1e-4)  # two arabic speakers now look alike on average
+    speaker_means = torch.stack(
+        [cleaned[[i for i, s in enumerate(speakers) if s == name]].mean(0) for name in ("S0", "S1")]
+    )
+    assert torch.allclose(
+        speaker_means[0], speaker_means[1], atol=1e-4
+    )  # two arabic speakers now look alike on average
 
 
 def test_a_saved_head_loads_back_and_a_damaged_one_is_refused(tmp_path):
@@ -148,7 +175,9 @@ def test_bundled_auto_weights_are_a_distribution_for_every_input_silence_include
         "white noise": rng.normal(0, 0.3, 5 * SAMPLE_RATE).astype(np.float32),
         "full-scale square wave": np.sign(np.sin(np.arange(2 * SAMPLE_RATE) / 8)).astype(np.float32),
         "a native speaker": load_audio(ROOT / "assets" / "native" / "arctic_a0001.flac"),
-        "45 s, longer than the window": np.tile(load_audio(ROOT / "assets" / "native" / "arctic_a0002.flac"), 20)[: 45 * SAMPLE_RATE],
+        "45 s, longer than the window": np.tile(load_audio(ROOT / "assets" / "native" / "arctic_a0002.flac"), 20)[
+            : 45 * SAMPLE_RATE
+        ],
     }
     for name, audio in inputs.items():
         posterior, weights = auto.weigh(systems, audio)
@@ -163,7 +192,9 @@ def test_audio_routed_systems_write_their_weights_into_the_rows(bundled, tmp_pat
     systems, _ = bundled
     table = load_manifest(BUNDLED_EXAMPLES).head(3)
     classifier = BUNDLED_EXPERTS / "tiny.en" / "accent-classifier"
-    models = Models("tiny.en", BUNDLED_EXPERTS / "tiny.en" / "mas-lora", None, None, systems.encoder_seconds, classifier)
+    models = Models(
+        "tiny.en", BUNDLED_EXPERTS / "tiny.en" / "mas-lora", None, None, systems.encoder_seconds, classifier
+    )
     rows = evaluate(table, ["mas-auto-t1", "mas-auto-beta"], models, tmp_path / "rows.jsonl", progress=False)
     assert len(rows) == 6
     for row in rows.itertuples():
@@ -184,13 +215,40 @@ def test_heads_script_then_the_evaluate_command_with_every_automatic_system(fake
 
     run = tmp_path / "mas"
     train(_config(run, fake_l2arctic, epochs=1 / 45))
-    heads = subprocess.run([sys.executable, "train/heads.py", str(run), "--router-steps", "1"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    heads = subprocess.run(
+        [sys.executable, "train/heads.py", str(run), "--router-steps", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert heads.returncode == 0, heads.stderr[-2000:]
-    assert load_head(run / "accent-classifier")[0].rows == 1 and load_head(run / "router")[0].rows == 4  # tiny.en: 4 encoder blocks
+    assert (
+        load_head(run / "accent-classifier")[0].rows == 1 and load_head(run / "router")[0].rows == 4
+    )  # tiny.en: 4 encoder blocks
     systems = "mas-uniform,mas-auto-t1,mas-auto-beta,mas-router"
-    command = [sys.executable, "-m", "maslora", "evaluate", "--corpus", str(fake_l2arctic), "--fold", "1", "--encoder-seconds", "10",
-               "--experts", str(run / "best"), "--classifier", str(run / "accent-classifier"), "--router", str(run / "router"),
-               "--systems", systems, "--rows", str(tmp_path / "rows.jsonl")]
+    command = [
+        sys.executable,
+        "-m",
+        "maslora",
+        "evaluate",
+        "--corpus",
+        str(fake_l2arctic),
+        "--fold",
+        "1",
+        "--encoder-seconds",
+        "10",
+        "--experts",
+        str(run / "best"),
+        "--classifier",
+        str(run / "accent-classifier"),
+        "--router",
+        str(run / "router"),
+        "--systems",
+        systems,
+        "--rows",
+        str(tmp_path / "rows.jsonl"),
+    ]
     table = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert table.returncode == 0, table.stderr[-2000:]
     header = table.stdout.splitlines()[0].split()

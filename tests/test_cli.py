@@ -11,7 +11,9 @@ from tests.conftest import ROOT
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "maslora", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "maslora", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_transcribes_one_file_and_several(native_clips):
@@ -40,16 +42,33 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
 
 def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "maslora.synth", "--out", str(tmp_path), "--prompts", "1", "--accents", "spanish,native",
-         "--speakers-per-accent", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "maslora.synth",
+            "--out",
+            str(tmp_path),
+            "--prompts",
+            "1",
+            "--accents",
+            "spanish,native",
+            "--speakers-per-accent",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "2 clips written" in result.stdout
     assert (tmp_path / "SPA1" / "wav" / "arctic_a0001.wav").is_file()
     bad = subprocess.run(
         [sys.executable, "-m", "maslora.synth", "--out", str(tmp_path), "--accents", "klingon"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert bad.returncode == 2 and "unknown accent" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -73,9 +92,9 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
     from maslora.data.audio import load_audio
     from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge
     from maslora.mixture.peft_io import save_adapter, save_experts
-    from maslora.whisper.transcribe import transcribe
     from maslora.mixture.weights import beta_weights, normalized_weights
     from maslora.whisper.load import load_whisper
+    from maslora.whisper.transcribe import transcribe
 
     accents = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
     path = native_clips[3][0]
@@ -124,7 +143,11 @@ def _record_from_a_file_microphone(tmp_path, native_clips, *options: str) -> sub
     (tmp_path / ".asoundrc").write_text(ALSA_FILE_MICROPHONE.format(infile=raw))
     return subprocess.run(
         [sys.executable, "-m", "maslora", "record", "--seconds", "2.5", *options],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(tmp_path)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HOME": str(tmp_path)},
     )
 
 
@@ -168,7 +191,12 @@ def test_record_without_a_microphone_says_what_is_missing():
 
 def test_record_without_portaudio_names_the_library():
     # sounddevice finds PortAudio through ctypes.util.find_library; a machine without the library answers None.
-    code = "import ctypes.util, sys; ctypes.util.find_library = lambda name: None; from maslora.__main__ import cli; sys.exit(cli(sys.argv[1:]))"
-    result = subprocess.run([sys.executable, "-c", code, "record", "--seconds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    code = (
+        "import ctypes.util, sys; ctypes.util.find_library = lambda name: None; "
+        "from maslora.__main__ import cli; sys.exit(cli(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "record", "--seconds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "install libportaudio2" in result.stderr, result.stderr

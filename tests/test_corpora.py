@@ -58,7 +58,11 @@ def test_csv_and_jsonl_manifests(fake_l2arctic, tmp_path):
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     csv_table, jsonl_table = load_corpus(tmp_path / "m.csv"), load_corpus(tmp_path / "m.jsonl")
     assert csv_table.iloc[0].to_dict() == {
-        "path": str(wav), "text": "Hello there", "speaker": "A1", "accent": "arabic", "utterance_id": "arctic_a0001"
+        "path": str(wav),
+        "text": "Hello there",
+        "speaker": "A1",
+        "accent": "arabic",
+        "utterance_id": "arctic_a0001",
     }
     assert jsonl_table.iloc[0].path == str(tmp_path / "local.wav") and jsonl_table.iloc[0].speaker == "korean"
 
@@ -94,7 +98,9 @@ def test_librispeech_folders(fake_l2arctic, tmp_path):
     chapter = tmp_path / "test-clean" / "121" / "1234"
     chapter.mkdir(parents=True)
     shutil.copy(fake_l2arctic / "ABA" / "wav" / "arctic_a0001.wav", chapter / "121-1234-0000.wav")
-    (chapter / "121-1234.trans.txt").write_text("121-1234-0000 AUTHOR OF THE DANGER TRAIL\n121-1234-0001 MISSING AUDIO\n")
+    (chapter / "121-1234.trans.txt").write_text(
+        "121-1234-0000 AUTHOR OF THE DANGER TRAIL\n121-1234-0001 MISSING AUDIO\n"
+    )
     with pytest.raises(CorpusError, match="121-1234.trans.txt:2: no audio file for 121-1234-0001"):
         load_corpus(tmp_path / "test-clean")
     skipped: list[str] = []

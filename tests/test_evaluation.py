@@ -10,16 +10,14 @@ import pandas as pd
 import pytest
 
 from maslora.data.corpora import load_manifest
-from maslora.systems.evaluation import Models, check_system, evaluate, system_row, wer_by
-from maslora.mixture.weights import beta_weights
-from tests.conftest import ROOT
 from maslora.errors import WeightsError
+from maslora.mixture.weights import beta_weights
+from maslora.systems.evaluation import Models, check_system, evaluate, system_row, wer_by
+from tests.conftest import ROOT
 
 
 def test_pooled_and_macro_mean_differ_as_they_should():
-    rows = pd.DataFrame(
-        {"accent": ["a", "a", "b"], "errors": [1, 0, 3], "reference_words": [10, 10, 5]}
-    )
+    rows = pd.DataFrame({"accent": ["a", "a", "b"], "errors": [1, 0, 3], "reference_words": [10, 10, 5]})
     table = wer_by(rows, "accent")
     assert table.loc["a", "wer"] == pytest.approx(1 / 20)
     assert table.loc["b", "wer"] == pytest.approx(3 / 5)
@@ -71,12 +69,31 @@ def test_a_rerun_decodes_only_missing_rows_and_drops_a_torn_line(bundled_models,
 
 def test_a_killed_evaluate_command_resumes_to_exactly_one_row_each(bundled_models, tmp_path):
     rows_path = tmp_path / "rows.jsonl"
-    command = [sys.executable, "-m", "maslora", "evaluate", "--manifest", str(EXAMPLES), "--rows", str(rows_path),
-               "--experts", str(BUNDLE / "mas-lora"), "--adapter", str(BUNDLE / "lora"), "--encoder-seconds", "10",
-               "--systems", ",".join(SYSTEMS)]
+    command = [
+        sys.executable,
+        "-m",
+        "maslora",
+        "evaluate",
+        "--manifest",
+        str(EXAMPLES),
+        "--rows",
+        str(rows_path),
+        "--experts",
+        str(BUNDLE / "mas-lora"),
+        "--adapter",
+        str(BUNDLE / "lora"),
+        "--encoder-seconds",
+        "10",
+        "--systems",
+        ",".join(SYSTEMS),
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not (rows_path.is_file() and rows_path.stat().st_size) and time.monotonic() < deadline and process.poll() is None:
+    while (
+        not (rows_path.is_file() and rows_path.stat().st_size)
+        and time.monotonic() < deadline
+        and process.poll() is None
+    ):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -5,14 +5,41 @@ import sys
 
 from tests.conftest import ROOT
 
-SECTIONS = ["## 1. Accent unknown", "## 2. Accent known", "## 3. Forgetting", "## 4. Unseen accent", "## Placement and targets", "## 5. Seed spread",
-            "## 6. Beyond the paper", "### Accent identification", "### Accents no expert was trained for"]
-FIGURES = ["accent_unknown", "accent_known", "forgetting", "unseen_accent", "variants", "seeds", "auto_weights", "accent_confusion"]
+SECTIONS = [
+    "## 1. Accent unknown",
+    "## 2. Accent known",
+    "## 3. Forgetting",
+    "## 4. Unseen accent",
+    "## Placement and targets",
+    "## 5. Seed spread",
+    "## 6. Beyond the paper",
+    "### Accent identification",
+    "### Accents no expert was trained for",
+]
+FIGURES = [
+    "accent_unknown",
+    "accent_known",
+    "forgetting",
+    "unseen_accent",
+    "variants",
+    "seeds",
+    "auto_weights",
+    "accent_confusion",
+]
 
 
 def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(private_model_cache, tmp_path):
-    command = [sys.executable, "-m", "train.experiments", "--profile", "quick", "--runs", str(tmp_path / "runs"),
-               "--results", str(tmp_path / "results")]
+    command = [
+        sys.executable,
+        "-m",
+        "train.experiments",
+        "--profile",
+        "quick",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--results",
+        str(tmp_path / "results"),
+    ]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert first.returncode == 0, first.stderr[-3000:]
     results = tmp_path / "results"
@@ -32,6 +59,8 @@ def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(privat
 
     second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")} == rows, "a rerun decoded again"
+    assert {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")} == rows, (
+        "a rerun decoded again"
+    )
     assert {path: path.stat().st_mtime_ns for path in checkpoints} == checkpoints, "a rerun trained again"
     assert {path: path.stat().st_mtime_ns for path in heads} == heads, "a rerun trained a classifier or router again"

@@ -4,7 +4,15 @@ import pytest
 import torch
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, merge, routed, unmerge
+from maslora.mixture.layer import (
+    AdapterPlacement,
+    MixtureLoRALinear,
+    adapter_layers,
+    inject_adapters,
+    merge,
+    routed,
+    unmerge,
+)
 from maslora.mixture.lora import merged_weight, mixture_output
 from maslora.mixture.weights import beta_weights, normalized_weights, uniform_weights
 
@@ -15,10 +23,23 @@ N = len(ACCENTS)
 def tiny_whisper(seed: int = 0) -> WhisperForConditionalGeneration:
     torch.manual_seed(seed)
     config = WhisperConfig(
-        vocab_size=96, num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-        max_source_positions=50, max_target_positions=24, decoder_start_token_id=1, pad_token_id=0,
-        bos_token_id=0, eos_token_id=0, begin_suppress_tokens=None, suppress_tokens=None,
+        vocab_size=96,
+        num_mel_bins=80,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_source_positions=50,
+        max_target_positions=24,
+        decoder_start_token_id=1,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        begin_suppress_tokens=None,
+        suppress_tokens=None,
     )
     return WhisperForConditionalGeneration(config).eval()
 
@@ -93,7 +114,9 @@ def test_merged_equals_unmerged(kind):
 
 def test_per_sample_weights_in_one_batch_equal_each_weighting_alone():
     model = trained_looking(tiny_whisper())
-    rows = torch.stack([torch.zeros(N), normalized_weights(beta_weights("hindi", 2, ACCENTS), ACCENTS), torch.full((N,), 1 / N)])
+    rows = torch.stack(
+        [torch.zeros(N), normalized_weights(beta_weights("hindi", 2, ACCENTS), ACCENTS), torch.full((N,), 1 / N)]
+    )
     together = logits(model, rows)
     for index, row in enumerate(rows):
         assert torch.allclose(together[index], logits(model, row)[index], atol=1e-5)

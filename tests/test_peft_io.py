@@ -7,11 +7,11 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
+from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, adapter_layers
 from maslora.mixture.peft_io import load_adapter, load_experts, load_peft_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
 from tests.test_experts import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
-from maslora.errors import AdapterError
 
 ENCODER_ONLY = AdapterPlacement(decoder_experts=0, dropout=0.0)
 
@@ -49,8 +49,15 @@ def test_experts_trained_with_peft_load_as_experts(tmp_path):
     folders = {}
     for index, accent in enumerate(ACCENTS[:3]):
         torch.manual_seed(index)
-        config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], lora_dropout=0.0,
-                            layers_pattern=None, exclude_modules=r".*decoder.*", init_lora_weights=False)
+        config = LoraConfig(
+            r=4,
+            lora_alpha=8,
+            target_modules=["q_proj", "v_proj"],
+            lora_dropout=0.0,
+            layers_pattern=None,
+            exclude_modules=r".*decoder.*",
+            init_lora_weights=False,
+        )
         peft_model = get_peft_model(tiny_whisper(), config)
         peft_model.save_pretrained(tmp_path / accent)
         folders[accent] = tmp_path / accent

@@ -1,8 +1,8 @@
 """End to end on real speech: the converted bundled models transcribe real native recordings accurately."""
 
 from maslora.data.audio import load_audio
-from maslora.whisper.transcribe import transcribe
 from maslora.wer import error_counts
+from maslora.whisper.transcribe import transcribe
 
 
 def test_tiny_en_wer_on_all_593_real_native_recordings_is_under_6_percent(tiny_en, native_clips):

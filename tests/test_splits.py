@@ -8,7 +8,15 @@ from maslora.data.splits import PAPER_FOLDS, leave_one_accent_out, paper_fold, p
 
 
 def _synthetic_table(prompts: int = 40) -> pd.DataFrame:
-    codes = {"arabic": "ARA", "mandarin": "MAN", "hindi": "HIN", "korean": "KOR", "spanish": "SPA", "vietnamese": "VIE", "native": "NAT"}
+    codes = {
+        "arabic": "ARA",
+        "mandarin": "MAN",
+        "hindi": "HIN",
+        "korean": "KOR",
+        "spanish": "SPA",
+        "vietnamese": "VIE",
+        "native": "NAT",
+    }
     rows = [
         (f"/x/{code}{k}/{p}.wav", "text", f"{code}{k}", accent, f"arctic_a{p:04d}")
         for accent, code in codes.items()
@@ -37,7 +45,14 @@ def test_every_fold_of_the_real_layout_is_speaker_and_prompt_disjoint(fake_l2arc
 
 def test_the_paper_folds_hold_out_one_speaker_per_l1():
     for fold in PAPER_FOLDS:
-        assert sorted(L2_ARCTIC_ACCENT[s] for s in fold) == ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese"]
+        assert sorted(L2_ARCTIC_ACCENT[s] for s in fold) == [
+            "arabic",
+            "hindi",
+            "korean",
+            "mandarin",
+            "spanish",
+            "vietnamese",
+        ]
 
 
 def test_synthetic_speakers_map_to_the_papers_positions_and_native_is_never_trained():
@@ -57,7 +72,9 @@ def test_prompt_sets_are_the_papers_proportions_and_stable():
 
 def test_leave_one_accent_out():
     splits = leave_one_accent_out(_synthetic_table())
-    assert [s.name for s in splits] == [f"fold1-without-{a}" for a in ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese"]]
+    assert [s.name for s in splits] == [
+        f"fold1-without-{a}" for a in ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese"]
+    ]
     for split in splits:
         unseen = split.name.split("-without-")[1]
         assert unseen not in set(split.train.accent) | set(split.validation.accent)

@@ -8,14 +8,20 @@ import pytest
 import soundfile
 
 from maslora.data.corpora import load_corpus
+from maslora.errors import EspeakError
 from maslora.synth.espeak import Voice, phoneme_text, phonemize, synthesize
 from maslora.synth.generate import SynthConfig, generate_corpus
 from maslora.synth.speakers import ESPEAK_VOICES, synthetic_speakers
-from maslora.errors import EspeakError
 
 
 def _config(out, jobs=2, **overrides) -> SynthConfig:
-    settings = {"prompts": 3, "speakers_per_accent": 2, "accents": ["spanish", "korean", "native"], "seed": 7, "jobs": jobs}
+    settings = {
+        "prompts": 3,
+        "speakers_per_accent": 2,
+        "accents": ["spanish", "korean", "native"],
+        "seed": 7,
+        "jobs": jobs,
+    }
     return SynthConfig(out=out, **{**settings, **overrides})
 
 
@@ -29,7 +35,15 @@ def test_phonemes_round_trip_through_espeak():
 
 def test_layout_is_l2arctic_and_the_loader_reads_it(tmp_path):
     assert generate_corpus(_config(tmp_path)) == 3 * 2 * 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["KOR1", "KOR2", "NAT1", "NAT2", "SPA1", "SPA2", "speakers.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "KOR1",
+        "KOR2",
+        "NAT1",
+        "NAT2",
+        "SPA1",
+        "SPA2",
+        "speakers.csv",
+    ]
     assert (tmp_path / "SPA1" / "wav" / "arctic_a0002.wav").is_file()
     assert (tmp_path / "SPA1" / "transcript" / "arctic_a0002.txt").read_text().startswith("Not at this particular case")
     info = soundfile.info(tmp_path / "KOR2" / "wav" / "arctic_a0003.wav")
@@ -45,7 +59,9 @@ def test_the_same_seed_gives_the_same_bytes_whatever_the_process_count(tmp_path)
     generate_corpus(_config(tmp_path / "c", jobs=2, seed=8))
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.wav"))
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
-    assert any((tmp_path / "a" / f).read_bytes() != (tmp_path / "c" / f).read_bytes() for f in files if "NAT" not in str(f))
+    assert any(
+        (tmp_path / "a" / f).read_bytes() != (tmp_path / "c" / f).read_bytes() for f in files if "NAT" not in str(f)
+    )
     # The native control has no rules, so its audio does not depend on the seed at all.
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "c" / f).read_bytes() for f in files if "NAT" in str(f))
 

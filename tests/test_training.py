@@ -8,14 +8,24 @@ import torch
 from maslora.mixture.layer import adapter_layers
 from maslora.mixture.peft_io import load_experts
 from maslora.training.loop import TrainConfig, train
-from maslora.whisper.targets import decoder_labels
 from maslora.whisper.load import load_whisper
+from maslora.whisper.targets import decoder_labels
 
 
 def _config(out, fake_l2arctic, **overrides) -> TrainConfig:
     # 180 training clips in fold 1 of the fake tree; batch 4 -> 45 steps per epoch; 2 steps here.
-    settings = dict(corpus=str(fake_l2arctic), encoder_seconds=10, batch_size=4, micro_batch_size=2,
-                    epochs=2 / 45, eval_every=1, validation_limit=3, learning_rate=1e-3, rank=4, alpha=4.0)
+    settings = dict(
+        corpus=str(fake_l2arctic),
+        encoder_seconds=10,
+        batch_size=4,
+        micro_batch_size=2,
+        epochs=2 / 45,
+        eval_every=1,
+        validation_limit=3,
+        learning_rate=1e-3,
+        rank=4,
+        alpha=4.0,
+    )
     return TrainConfig(out=out, **{**settings, **overrides})
 
 
@@ -35,7 +45,14 @@ def test_labels_mask_the_prompt_and_the_padding(tiny_en):
 
 def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2arctic, tmp_path, monkeypatch):
     summary = train(_config(tmp_path / "whole", fake_l2arctic))
-    assert summary["steps"] == 2 and summary["accents"] == ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+    assert summary["steps"] == 2 and summary["accents"] == [
+        "arabic",
+        "mandarin",
+        "hindi",
+        "korean",
+        "spanish",
+        "vietnamese",
+    ]
     history = [json.loads(line) for line in (tmp_path / "whole" / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == [1, 2] and all("validation_wer" in h for h in history)
     experts = load_whisper("tiny.en", device="cpu")
@@ -58,7 +75,8 @@ def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2a
     assert train(_config(tmp_path / "killed", fake_l2arctic))["steps"] == 2
     whole, resumed = _trained_weights(tmp_path / "whole"), _trained_weights(tmp_path / "killed")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
-    assert [json.loads(l)["step"] for l in (tmp_path / "killed" / "history.jsonl").read_text().splitlines()] == [1, 2]
+    history = (tmp_path / "killed" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in history] == [1, 2]
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(fake_l2arctic, tmp_path):
@@ -90,14 +108,54 @@ def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arc
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     steps_per_epoch = -(-180 // batch_size)  # 180 training clips in fold 1 of the fake tree
-    arguments = ["train/train.py", "--corpus", str(fake_l2arctic), "--encoder-seconds", "10", "--batch-size", str(batch_size),
-                 "--micro-batch-size", "1", "--epochs", str(1 / steps_per_epoch), "--eval-every", "2", "--validation-limit", "2",
-                 "--learning-rate", "1e-3", "--rank", "4", "--alpha", "4", "--dropout", "0", "--no-augment"]
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                "--master_port", str(port)]
-    two = subprocess.run([*launcher, *arguments, "--out", str(tmp_path / "two")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    arguments = [
+        "train/train.py",
+        "--corpus",
+        str(fake_l2arctic),
+        "--encoder-seconds",
+        "10",
+        "--batch-size",
+        str(batch_size),
+        "--micro-batch-size",
+        "1",
+        "--epochs",
+        str(1 / steps_per_epoch),
+        "--eval-every",
+        "2",
+        "--validation-limit",
+        "2",
+        "--learning-rate",
+        "1e-3",
+        "--rank",
+        "4",
+        "--alpha",
+        "4",
+        "--dropout",
+        "0",
+        "--no-augment",
+    ]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(port),
+    ]
+    two = subprocess.run(
+        [*launcher, *arguments, "--out", str(tmp_path / "two")], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert two.returncode == 0, two.stderr[-3000:]
-    one = subprocess.run([sys.executable, *arguments, "--out", str(tmp_path / "one")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    one = subprocess.run(
+        [sys.executable, *arguments, "--out", str(tmp_path / "one")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     together, alone = _trained_weights(tmp_path / "two"), _trained_weights(tmp_path / "one")
     assert together.keys() == alone.keys()

@@ -3,9 +3,9 @@
 import numpy as np
 
 from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.wer import error_counts
 from maslora.whisper.decoding import MAX_NEW_TOKENS, token_budget
 from maslora.whisper.transcribe import WINDOW_SAMPLES, split_into_windows, transcribe
-from maslora.wer import error_counts
 
 
 def test_short_audio_is_one_window():

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from maslora.mixture.weights import beta_weights, choose_weights, normalized_weights, parse_weights, uniform_weights
 from maslora.errors import WeightsError
+from maslora.mixture.weights import beta_weights, choose_weights, normalized_weights, parse_weights, uniform_weights
 
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 

@@ -28,7 +28,12 @@ def test_references_without_words_are_refused():
 
 def test_word_diff_marks_each_error_kind_after_normalization():
     assert word_diff("The cat sat, on a mat.", "the bat sat on mat") == [
-        ("the", None), ("cat -> bat", "substitution"), ("sat", None), ("on", None), ("a", "deletion"), ("mat", None),
+        ("the", None),
+        ("cat -> bat", "substitution"),
+        ("sat", None),
+        ("on", None),
+        ("a", "deletion"),
+        ("mat", None),
     ]
     assert word_diff("sit down", "sit right down") == [("sit", None), ("right", "insertion"), ("down", None)]
     assert word_diff("He will go.", "he'll go") == [("he", None), ("will", None), ("go", None)]

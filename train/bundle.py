@@ -1,6 +1,7 @@
-"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo's defaults, with how they were made.
+r"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo's defaults, with how they were made.
 
-    python train/train.py --method mas-lora --recipe cpu-tiny --epochs 1 --validation-limit 96 --out runs/bundle-mas-lora
+    python train/train.py --method mas-lora --recipe cpu-tiny --epochs 1 --validation-limit 96 \
+        --out runs/bundle-mas-lora
     python train/train.py --method lora --recipe cpu-tiny --epochs 1 --validation-limit 96 --out runs/bundle-lora
     python train/bundle.py --mas-lora runs/bundle-mas-lora --lora runs/bundle-lora
 
@@ -10,16 +11,17 @@ bundle.json records both training configs, their best validation WER and the com
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.atomic import replace_folder  # noqa: E402
-from maslora.systems.bundle import BUNDLED_EXPERTS, BUNDLE_MANIFEST# noqa: E402
+from maslora.atomic import replace_folder
+from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_EXPERTS
 
-COMMANDS = [line.strip() for line in __doc__.splitlines() if line.strip().startswith("python ")]
+COMMANDS = [line.strip() for line in re.sub(r"\\\n\s*", "", __doc__).splitlines() if line.strip().startswith("python ")]
 
 
 def _run(folder: Path, method: str) -> dict:
@@ -30,7 +32,12 @@ def _run(folder: Path, method: str) -> dict:
     history = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()]
     scored = [record for record in history if "validation_wer" in record]
     best = min(scored, key=lambda record: record["validation_wer"])
-    return {"config": config, "best_step": best["step"], "best_validation_wer": best["validation_wer"], "steps": history[-1]["step"]}
+    return {
+        "config": config,
+        "best_step": best["step"],
+        "best_validation_wer": best["validation_wer"],
+        "steps": history[-1]["step"],
+    }
 
 
 def main() -> None:

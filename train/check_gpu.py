@@ -20,18 +20,18 @@ from pathlib import Path
 
 import torch
 
+from maslora.auto.heads import clip_features, fit_classifier, fit_router
+from maslora.auto.router import RouterConfig
 from maslora.data.audio import load_audio
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS, NATIVE_RECORDINGS, load_corpus
-from maslora.systems.evaluation import Models, evaluate
-from maslora.mixture.layer import routed
-from maslora.auto.heads import clip_features, fit_classifier, fit_router
-from maslora.mixture.peft_io import load_experts
-from maslora.auto.router import RouterConfig
 from maslora.data.splits import paper_fold
+from maslora.mixture.layer import routed
+from maslora.mixture.peft_io import load_experts
+from maslora.systems.evaluation import Models, evaluate
 from maslora.training.loop import TrainConfig, train
+from maslora.whisper.load import load_whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import log_mel_features
-from maslora.whisper.load import load_whisper
 
 SYSTEMS = ["base", "lora", "mas-uniform", "mas-beta2", "mas-auto-t1", "mas-auto-t2", "mas-auto-beta", "mas-router"]
 PROMPTS = 30  # per speaker: 720 clips, 450 of them for training in fold 1
@@ -48,13 +48,19 @@ def write_manifest(folder: Path) -> Path:
         out = csv.writer(handle)
         out.writerow(["path", "text", "accent", "speaker"])
         for accent, speakers in L2_ARCTIC_SPEAKERS.items():
-            out.writerows([NATIVE_RECORDINGS.parent / clip["path"], clip["text"], accent, speaker] for speaker in speakers for clip in clips)
+            out.writerows(
+                [NATIVE_RECORDINGS.parent / clip["path"], clip["text"], accent, speaker]
+                for speaker in speakers
+                for clip in clips
+            )
     return manifest
 
 
 def evaluate_all(model: str, runs: Path, rows_name: str) -> dict:
     split = paper_fold(load_corpus(runs / "manifest.csv"), 1)
-    models = Models(model, runs / "mas" / "best", runs / "lora" / "best", None, WINDOW, runs / "classifier", runs / "router")
+    models = Models(
+        model, runs / "mas" / "best", runs / "lora" / "best", None, WINDOW, runs / "classifier", runs / "router"
+    )
     began = time.perf_counter()
     rows = evaluate(split.test, SYSTEMS, models, runs / rows_name, progress=False)
     return {"rows": len(rows), "seconds": time.perf_counter() - began, "hypotheses": list(rows.hypothesis)}
@@ -90,20 +96,43 @@ def main() -> None:
     gpu_name = torch.cuda.get_device_name() if torch.cuda.is_available() else "none: a dry run, CPU against CPU"
     report = {"device": gpu_name, "torch": torch.__version__, "model": args.model}
     manifest = write_manifest(args.runs)
-    common = dict(model=args.model, corpus=str(manifest), fold=1, epochs=args.epochs, eval_every=10, encoder_seconds=WINDOW, learning_rate=1e-3)
+    common = dict(
+        model=args.model,
+        corpus=str(manifest),
+        fold=1,
+        epochs=args.epochs,
+        eval_every=10,
+        encoder_seconds=WINDOW,
+        learning_rate=1e-3,
+    )
     for name, method in (("mas", "mas-lora"), ("lora", "lora")):
         began = time.perf_counter()
         summary = train(TrainConfig(out=args.runs / name, method=method, **common))
         history = [json.loads(line) for line in (args.runs / name / "history.jsonl").read_text().splitlines()]
-        report[f"train {method}"] = {"steps": summary["steps"], "seconds": time.perf_counter() - began, "first loss": history[0]["loss"],
-                                     "last loss": history[-1]["loss"], "best validation WER": summary["best_validation_wer"]}
-        report[f"resume {method} (no step left)"] = train(TrainConfig(out=args.runs / name, method=method, **common))["steps"] == summary["steps"]
+        report[f"train {method}"] = {
+            "steps": summary["steps"],
+            "seconds": time.perf_counter() - began,
+            "first loss": history[0]["loss"],
+            "last loss": history[-1]["loss"],
+            "best validation WER": summary["best_validation_wer"],
+        }
+        report[f"resume {method} (no step left)"] = (
+            train(TrainConfig(out=args.runs / name, method=method, **common))["steps"] == summary["steps"]
+        )
     split = paper_fold(load_corpus(manifest), 1)
     report["one-batch loss"] = one_batch_losses(args.model, args.runs, split)
     began = time.perf_counter()
     features = clip_features(args.model, WINDOW, split.train, args.runs / "features.pt")
     fit_classifier(features, split.train, args.runs / "classifier", 0)
-    fit_router(args.model, WINDOW, args.runs / "mas" / "best", split.train, features, args.runs / "router", RouterConfig(steps=8))
+    fit_router(
+        args.model,
+        WINDOW,
+        args.runs / "mas" / "best",
+        split.train,
+        features,
+        args.runs / "router",
+        RouterConfig(steps=8),
+    )
     report["classifier and router seconds"] = time.perf_counter() - began
     gpu = evaluate_all(args.model, args.runs, "gpu-rows.jsonl")
     child = [sys.executable, "-m", "train.check_gpu", "--cpu-evaluate", "--model", args.model, "--runs", str(args.runs)]
@@ -112,8 +141,12 @@ def main() -> None:
         raise SystemExit(f"the CPU evaluation failed:\n{cpu_run.stderr[-3000:]}")
     cpu = json.loads(cpu_run.stdout.strip().splitlines()[-1])
     same = sum(a == b for a, b in zip(gpu["hypotheses"], cpu["hypotheses"]))
-    report["evaluate"] = {"rows": gpu["rows"], "gpu seconds": gpu["seconds"], "cpu seconds": cpu["seconds"],
-                          "identical transcripts, GPU vs CPU": f"{same}/{gpu['rows']}"}
+    report["evaluate"] = {
+        "rows": gpu["rows"],
+        "gpu seconds": gpu["seconds"],
+        "cpu seconds": cpu["seconds"],
+        "identical transcripts, GPU vs CPU": f"{same}/{gpu['rows']}",
+    }
     print(json.dumps(report, indent=2))
 
 

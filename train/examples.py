@@ -4,7 +4,8 @@
 
 Per accent, the first prompts of the fold's test split read by one test speaker of the embedded
 synthetic corpus, plus the real CC0 native recordings (assets/native) of the same prompts. No example
-prompt or speaker was seen in training. FLAC, 16 kHz, with examples.csv (path, text, accent, speaker, source): a manifest any command reads (--manifest).
+prompt or speaker was seen in training. FLAC, 16 kHz, with examples.csv (path, text, accent, speaker,
+source): a manifest any command reads (--manifest).
 """
 
 import argparse
@@ -16,12 +17,12 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.atomic import replace_folder  # noqa: E402
-from maslora.data.audio import SAMPLE_RATE, load_audio  # noqa: E402
-from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest  # noqa: E402
-from maslora.data.splits import paper_fold  # noqa: E402
-from maslora.synth.generate import corpus_or_embedded  # noqa: E402
-from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle# noqa: E402
+from maslora.atomic import replace_folder
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
+from maslora.data.splits import paper_fold
+from maslora.synth.generate import corpus_or_embedded
+from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
 
 EXAMPLES = BUNDLED_EXAMPLES.parent
 
@@ -38,17 +39,35 @@ def main() -> None:
     for accent, rows in test[test.utterance_id.isin(prompts)].groupby("accent", sort=False):
         speaker = sorted(rows.speaker)[0]
         for row in rows[rows.speaker == speaker].sort_values("utterance_id").itertuples():
-            picked.append({"source_path": row.path, "text": row.text, "accent": accent, "speaker": speaker, "source": "synthetic (embedded corpus)"})
+            picked.append(
+                {
+                    "source_path": row.path,
+                    "text": row.text,
+                    "accent": accent,
+                    "speaker": speaker,
+                    "source": "synthetic (embedded corpus)",
+                }
+            )
     native = load_manifest(NATIVE_RECORDINGS)
     for row in native[native.utterance_id.isin(prompts)].itertuples():
-        picked.append({"source_path": row.path, "text": row.text, "accent": "native", "speaker": row.speaker, "source": "real recording, CC0 (assets/native)"})
+        picked.append(
+            {
+                "source_path": row.path,
+                "text": row.text,
+                "accent": "native",
+                "speaker": row.speaker,
+                "source": "real recording, CC0 (assets/native)",
+            }
+        )
 
     def write(scratch: Path) -> None:
         for example in picked:
             name = f"{example['accent']}-{example['speaker']}-{Path(example['source_path']).stem}.flac"
             soundfile.write(scratch / name, load_audio(example.pop("source_path")), SAMPLE_RATE)
             example["path"] = name
-        pd.DataFrame(picked)[["path", "text", "accent", "speaker", "source"]].to_csv(scratch / BUNDLED_EXAMPLES.name, index=False)
+        pd.DataFrame(picked)[["path", "text", "accent", "speaker", "source"]].to_csv(
+            scratch / BUNDLED_EXAMPLES.name, index=False
+        )
 
     replace_folder(EXAMPLES, write)
     print(f"{len(picked)} examples in {EXAMPLES}")

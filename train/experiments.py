@@ -36,19 +36,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train
 
 from analysis.report import write_report
 from analysis.report_tools import profile_of
-from maslora.data.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
-from maslora.systems.evaluation import AUTOMATIC_SYSTEMS, TEMPERED_SYSTEMS, Models, evaluate
 from maslora.auto.heads import clip_features, fit_classifier, fit_router
-from maslora.training.recipes import recipe_config
 from maslora.auto.router import RouterConfig
+from maslora.data.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
+from maslora.systems.evaluation import AUTOMATIC_SYSTEMS, TEMPERED_SYSTEMS, Models, evaluate
 from maslora.training.loop import train
+from maslora.training.recipes import recipe_config
 
 ROOT = Path(__file__).resolve().parent.parent
 BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
 HEADLINE_RUNS = ("mas-lora", "lora", "full")  # trained with every seed of a profile
-VARIANTS = {"decoder-mas": {"decoder": "mas"}, "qkvo": {"targets": "qkvo"}}  # beside the default: encoder MAS, shared decoder, qv
+VARIANTS = {
+    "decoder-mas": {"decoder": "mas"},
+    "qkvo": {"targets": "qkvo"},
+}  # beside the default: encoder MAS, shared decoder, qv
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,17 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), 20, 4, (0, 1),
-                     {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4},
-                     {"steps": 1, "batch_size": 4, "micro_batch_size": 4}),
+    "quick": Profile(
+        "cpu-tiny",
+        "tiny.en",
+        (1,),
+        (0, 1),
+        20,
+        4,
+        (0, 1),
+        {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4},
+        {"steps": 1, "batch_size": 4, "micro_batch_size": 4},
+    ),
     # 2 cores: the variant and leave-one-out runs once (seed 0), the headline systems with both seeds
     "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,)),
     "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
@@ -96,33 +107,102 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                 if name not in HEADLINE_RUNS and seed not in profile.side_seeds:
                     continue
                 print(f"training {name}, fold {fold}, seed {seed}", flush=True)
-                config = recipe_config(profile.recipe, method, folder / name, model=profile.model, corpus=corpus,
-                                       fold=fold, seed=seed, prompts=profile.prompts, **profile.overrides, **overrides)
+                config = recipe_config(
+                    profile.recipe,
+                    method,
+                    folder / name,
+                    model=profile.model,
+                    corpus=corpus,
+                    fold=fold,
+                    seed=seed,
+                    prompts=profile.prompts,
+                    **profile.overrides,
+                    **overrides,
+                )
                 train(config)
             window = config.encoder_seconds
             features = clip_features(profile.model, window, split.train, runs_root / f"fold{fold}" / "features.pt")
             router_config = RouterConfig(**{**profile.router, "seed": seed})
             fit_classifier(features, split.train, folder / "accent-classifier", seed)
-            fit_router(profile.model, window, folder / "mas-lora" / "best", split.train, features, folder / "router", router_config)
+            fit_router(
+                profile.model,
+                window,
+                folder / "mas-lora" / "best",
+                split.train,
+                features,
+                folder / "router",
+                router_config,
+            )
             tags = {"fold": fold, "seed": seed}
-            models = Models(profile.model, folder / "mas-lora" / "best", folder / "lora" / "best", folder / "full" / "best", window,
-                            folder / "accent-classifier", folder / "router")
-            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *AUTOMATIC_SYSTEMS]
+            models = Models(
+                profile.model,
+                folder / "mas-lora" / "best",
+                folder / "lora" / "best",
+                folder / "full" / "best",
+                window,
+                folder / "accent-classifier",
+                folder / "router",
+            )
+            main_systems = [
+                "base",
+                "full",
+                "lora",
+                "mas-uniform",
+                *(f"mas-beta{b:g}" for b in BETAS),
+                *AUTOMATIC_SYSTEMS,
+            ]
             evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
             evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
             for variant in VARIANTS if seed in profile.side_seeds else []:
                 variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
-                evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", tags | {"variant": variant})
+                evaluate(
+                    split.test,
+                    ["mas-uniform", "mas-beta2"],
+                    variant_models,
+                    rows / "variants.jsonl",
+                    tags | {"variant": variant},
+                )
             for set_name, native in held_out_native(split, profile, librispeech).items():
-                evaluate(native, ["base", "full", "lora", "mas-uniform"], models, rows / "forgetting.jsonl", tags | {"set": set_name})
+                evaluate(
+                    native,
+                    ["base", "full", "lora", "mas-uniform"],
+                    models,
+                    rows / "forgetting.jsonl",
+                    tags | {"set": set_name},
+                )
             for accent in accents if seed in profile.side_seeds else []:
                 run_folder, seen = folder / f"mas-lora-without-{accent}", (split.train.accent != accent).to_numpy()
-                seen_train, seen_features = split.train[seen], features[torch.from_numpy(seen)]  # its classifier never hears the accent
+                seen_train, seen_features = (
+                    split.train[seen],
+                    features[torch.from_numpy(seen)],
+                )  # its classifier never hears the accent
                 fit_classifier(seen_features, seen_train, run_folder / "accent-classifier", seed)
-                fit_router(profile.model, window, run_folder / "best", seen_train, seen_features, run_folder / "router", router_config)
-                unseen_models = Models(profile.model, run_folder / "best", None, None, window, run_folder / "accent-classifier", run_folder / "router")
+                fit_router(
+                    profile.model,
+                    window,
+                    run_folder / "best",
+                    seen_train,
+                    seen_features,
+                    run_folder / "router",
+                    router_config,
+                )
+                unseen_models = Models(
+                    profile.model,
+                    run_folder / "best",
+                    None,
+                    None,
+                    window,
+                    run_folder / "accent-classifier",
+                    run_folder / "router",
+                )
                 test = split.test[split.test.accent == accent]
-                evaluate(test, ["mas-uniform", *AUTOMATIC_SYSTEMS], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+                evaluate(
+                    test,
+                    ["mas-uniform", *AUTOMATIC_SYSTEMS],
+                    unseen_models,
+                    rows / "unseen.jsonl",
+                    tags | {"unseen": accent},
+                )
 
 
 def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[str, pd.DataFrame]:
@@ -138,12 +218,18 @@ def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=list(PROFILES), default="cpu")
-    parser.add_argument("--quick", action="store_const", const="quick", dest="profile", help="the same as --profile quick")
-    parser.add_argument("--corpus", help="an L2-ARCTIC-style folder or manifest; default: the embedded synthetic corpus")
+    parser.add_argument(
+        "--quick", action="store_const", const="quick", dest="profile", help="the same as --profile quick"
+    )
+    parser.add_argument(
+        "--corpus", help="an L2-ARCTIC-style folder or manifest; default: the embedded synthetic corpus"
+    )
     parser.add_argument("--model", help="override the profile's Whisper (tiny.en, base, a hub id or a folder)")
     parser.add_argument("--librispeech", help="a LibriSpeech-style folder to score forgetting on as well")
     parser.add_argument("--runs", type=Path, help="where training runs go; default runs/experiments/PROFILE")
-    parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results", help="rows, tables, figures, REPORT.md")
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "assets" / "results", help="rows, tables, figures, REPORT.md"
+    )
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     if args.model:
@@ -154,9 +240,14 @@ def main() -> None:
     seconds = time.perf_counter() - began
     previous = profile_of(args.results)
     earlier = previous.get("wall_seconds", 0) if previous.get("profile") == args.profile else 0  # a resumed run adds up
-    described = {"profile": args.profile, **asdict(profile), "corpus": args.corpus or "embedded synthetic corpus",
-                 "wall_seconds": round(earlier + seconds), "threads": torch.get_num_threads(),
-                 "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    described = {
+        "profile": args.profile,
+        **asdict(profile),
+        "corpus": args.corpus or "embedded synthetic corpus",
+        "wall_seconds": round(earlier + seconds),
+        "threads": torch.get_num_threads(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
     (args.results / "profile.json").write_text(json.dumps(described, indent=2))
     write_report(args.results)
     print(f"done in {seconds / 60:.1f} min; report: {args.results / 'REPORT.md'}")

@@ -16,14 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run  # noqa: E402
-from maslora.auto.router import RouterConfig  # noqa: E402
+from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run
+from maslora.auto.router import RouterConfig
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="a finished train/train.py --method mas-lora run folder")
-    parser.add_argument("--router-steps", type=int, default=RouterConfig.steps, help="router training steps (batches of 16)")
+    parser.add_argument(
+        "--router-steps", type=int, default=RouterConfig.steps, help="router training steps (batches of 16)"
+    )
     args = parser.parse_args()
     config_path = args.run / "config.json"
     if not config_path.is_file() or not (args.run / "best").is_dir():
@@ -34,9 +36,22 @@ def main() -> None:
     train = split_of_run(config).train
     window = config["encoder_seconds"]
     features = clip_features(config["model"], window, train, args.run / "features.pt")
-    fit_classifier(features, train, args.run / "accent-classifier", config["seed"], {"model": config["model"], "encoder_seconds": window})
-    fit_router(config["model"], window, args.run / "best", train, features, args.run / "router",
-               RouterConfig(steps=args.router_steps, seed=config["seed"]))
+    fit_classifier(
+        features,
+        train,
+        args.run / "accent-classifier",
+        config["seed"],
+        {"model": config["model"], "encoder_seconds": window},
+    )
+    fit_router(
+        config["model"],
+        window,
+        args.run / "best",
+        train,
+        features,
+        args.run / "router",
+        RouterConfig(steps=args.router_steps, seed=config["seed"]),
+    )
     print(f"wrote {args.run / 'accent-classifier'} and {args.run / 'router'}")
 
 

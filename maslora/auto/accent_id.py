@@ -94,16 +94,27 @@ class PooledHead(nn.Module):
         return [dict(zip(self.accents, map(float, row))) for row in probabilities]
 
 
-def fit_normalization(features: torch.Tensor, accents_of_clips: list[str], speakers_of_clips: list[str]) -> dict[str, torch.Tensor]:
+def fit_normalization(
+    features: torch.Tensor, accents_of_clips: list[str], speakers_of_clips: list[str]
+) -> dict[str, torch.Tensor]:
     """mean, std and speaker directions of training features: the preprocessing of every PooledHead."""
     if not len(features) == len(accents_of_clips) == len(speakers_of_clips):
-        raise ValueError(f"{len(features)} feature rows for {len(accents_of_clips)} accents and {len(speakers_of_clips)} speakers")
+        raise ValueError(
+            f"{len(features)} feature rows for {len(accents_of_clips)} accents and {len(speakers_of_clips)} speakers"
+        )
     mean, std = features.mean(0), features.std(0).clamp_min(1e-6)  # a constant feature must not divide by 0
-    return {"mean": mean, "std": std, "directions": speaker_directions((features - mean) / std, accents_of_clips, speakers_of_clips)}
+    return {
+        "mean": mean,
+        "std": std,
+        "directions": speaker_directions((features - mean) / std, accents_of_clips, speakers_of_clips),
+    }
 
 
 def train_classifier(
-    features: torch.Tensor, accents_of_clips: list[str], speakers_of_clips: list[str], config: ClassifierConfig = ClassifierConfig()
+    features: torch.Tensor,
+    accents_of_clips: list[str],
+    speakers_of_clips: list[str],
+    config: ClassifierConfig = ClassifierConfig(),
 ) -> PooledHead:
     """Fit the classifier on training clips' features, accent and speaker labels; the same inputs and
     seed give the same weights, bit for bit (seeded init and shuffling)."""
@@ -116,7 +127,9 @@ def train_classifier(
         classifier.linear.weight.copy_(torch.randn(classifier.linear.weight.shape, generator=generator) * 0.01)
         classifier.linear.bias.zero_()
     labels = torch.tensor([accents.index(a) for a in accents_of_clips])
-    optimizer = torch.optim.AdamW(classifier.linear.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        classifier.linear.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     for _ in range(config.epochs):
         order = torch.randperm(len(labels), generator=generator)
         for start in range(0, len(order), config.batch_size):
@@ -132,7 +145,13 @@ def save_head(head: PooledHead, folder: str | Path, about: dict) -> None:
     """Weights as safetensors; accents, rows and `about` (base model, window, how trained) as JSON."""
 
     def write(scratch: Path) -> None:
-        tensors = {"weight": head.linear.weight, "bias": head.linear.bias, "mean": head.mean, "std": head.std, "directions": head.directions}
+        tensors = {
+            "weight": head.linear.weight,
+            "bias": head.linear.bias,
+            "mean": head.mean,
+            "std": head.std,
+            "directions": head.directions,
+        }
         save_file({k: v.detach().contiguous() for k, v in tensors.items()}, scratch / WEIGHTS_FILE)
         manifest = {"format": 1, "accents": head.accents, "rows": head.rows, **about}
         (scratch / CONFIG_FILE).write_text(json.dumps(manifest, indent=2))
@@ -152,8 +171,13 @@ def load_head(folder: str | Path) -> tuple[PooledHead, dict]:
         raise AdapterError(f"{folder / WEIGHTS_FILE}: unreadable ({error})") from error
     accents, rows = manifest.get("accents", []), int(manifest.get("rows", 1))
     width, outputs = tensors.get("mean", torch.empty(0)).shape[0], rows * len(accents)
-    shapes = {"weight": (outputs, width), "bias": (outputs,), "mean": (width,), "std": (width,),
-              "directions": (len(tensors.get("directions", [])), width)}
+    shapes = {
+        "weight": (outputs, width),
+        "bias": (outputs,),
+        "mean": (width,),
+        "std": (width,),
+        "directions": (len(tensors.get("directions", [])), width),
+    }
     for name, shape in shapes.items():
         if name not in tensors or tuple(tensors[name].shape) != shape:
             raise AdapterError(f"{folder}: {name} should have shape {shape} for {len(accents)} accents")

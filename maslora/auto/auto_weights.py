@@ -17,8 +17,8 @@ Example, p = {arabic: 0.7, hindi: 0.2, korean: 0.1}: posterior -> 0.7/0.2/0.1; b
 
 import math
 
-from maslora.mixture.weights import PAPER_BEST_BETA, beta_weights
 from maslora.errors import WeightsError
+from maslora.mixture.weights import PAPER_BEST_BETA, beta_weights
 
 RULES = ("posterior", "beta", "tempered")
 TEMPERATURES = (0.5, 1.0, 2.0, 4.0, 8.0)  # the validation grid: from sharper than p to almost uniform

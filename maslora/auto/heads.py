@@ -12,16 +12,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from maslora.auto.accent_id import CONFIG_FILE, ClassifierConfig, save_head, train_classifier
-from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.atomic import replace_file
+from maslora.auto.accent_id import CONFIG_FILE, ClassifierConfig, save_head, train_classifier
+from maslora.auto.router import RouterConfig, train_router
 from maslora.data.audio import load_audio
 from maslora.data.corpora import first_prompts
-from maslora.whisper.encoder_window import windowed_whisper
-from maslora.mixture.peft_io import load_experts
-from maslora.auto.router import RouterConfig, train_router
 from maslora.data.splits import Split, paper_fold
+from maslora.mixture.peft_io import load_experts
 from maslora.synth.generate import corpus_or_embedded
+from maslora.whisper.encoder_states import pooled_encoder_states
+from maslora.whisper.encoder_window import windowed_whisper
 
 FEATURE_BATCH = 16  # clips per encoder pass when extracting features (no decoding, so larger than decoding's 8)
 
@@ -42,23 +42,36 @@ def clip_features(model: str, encoder_seconds: int, table: pd.DataFrame, cache: 
         known = {"model": [model, encoder_seconds], "clips": {}}
     missing = [str(path) for path in table.path if str(path) not in known["clips"]]
     if missing:
-        features = pooled_encoder_states(windowed_whisper(model, encoder_seconds), [load_audio(p) for p in missing], FEATURE_BATCH)
+        features = pooled_encoder_states(
+            windowed_whisper(model, encoder_seconds), [load_audio(p) for p in missing], FEATURE_BATCH
+        )
         known["clips"].update(zip(missing, features))
         replace_file(cache, lambda path: torch.save(known, path))
     return torch.stack([known["clips"][str(path)] for path in table.path])
 
 
-def fit_classifier(features: torch.Tensor, table: pd.DataFrame, out: Path, seed: int, about: dict | None = None) -> None:
+def fit_classifier(
+    features: torch.Tensor, table: pd.DataFrame, out: Path, seed: int, about: dict | None = None
+) -> None:
     """Train and save the accent classifier on `table`'s clips (accent and speaker columns) unless `out` exists."""
     if (out / CONFIG_FILE).is_file():  # saved atomically: there means complete
         return
     config = ClassifierConfig(seed=seed)
     classifier = train_classifier(features, list(table.accent), list(table.speaker), config)
-    save_head(classifier, out, {"kind": "accent classifier", "training_clips": len(table), "config": asdict(config), **(about or {})})
+    save_head(
+        classifier,
+        out,
+        {"kind": "accent classifier", "training_clips": len(table), "config": asdict(config), **(about or {})},
+    )
 
 
 def fit_router(
-    model: str, encoder_seconds: int, experts: Path, table: pd.DataFrame, features: torch.Tensor, out: Path,
+    model: str,
+    encoder_seconds: int,
+    experts: Path,
+    table: pd.DataFrame,
+    features: torch.Tensor,
+    out: Path,
     config: RouterConfig = RouterConfig(),
 ) -> None:
     """Train and save a router over the experts in `experts` on `table`'s clips unless `out` exists."""
@@ -67,6 +80,13 @@ def fit_router(
     whisper = windowed_whisper(model, encoder_seconds)
     accents = load_experts(whisper.model, experts)
     router, losses = train_router(whisper, accents, table, features, config)
-    about = {"kind": "router", "experts": str(experts), "model": model, "encoder_seconds": encoder_seconds,
-             "training_clips": len(table), "config": asdict(config), "losses": losses}
+    about = {
+        "kind": "router",
+        "experts": str(experts),
+        "model": model,
+        "encoder_seconds": encoder_seconds,
+        "training_clips": len(table),
+        "config": asdict(config),
+        "losses": losses,
+    }
     save_head(router, out, about)

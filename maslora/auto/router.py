@@ -20,9 +20,9 @@ from tqdm import tqdm
 from maslora.auto.accent_id import PooledHead, fit_normalization
 from maslora.data.audio import load_audio
 from maslora.mixture.layer import encoder_blocks, routed
+from maslora.whisper.load import Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import log_mel_features
-from maslora.whisper.load import Whisper
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ def as_mappings(router: PooledHead, weights: torch.Tensor) -> list[list[dict[str
 
 
 def train_router(
-    whisper: Whisper, accents: list[str], table: pd.DataFrame, features: torch.Tensor, config: RouterConfig = RouterConfig(), progress: bool = True
+    whisper: Whisper,
+    accents: list[str],
+    table: pd.DataFrame,
+    features: torch.Tensor,
+    config: RouterConfig = RouterConfig(),
+    progress: bool = True,
 ) -> tuple[PooledHead, list[float]]:
     """Train a router for the experts loaded in `whisper` (in `accents` order) on the clips of `table`
     (path, text, accent, speaker), whose pooled features are `features`; returns it and its losses."""
@@ -61,7 +66,10 @@ def train_router(
         parameter.requires_grad_(False)
     whisper.model.eval()  # no dropout: the experts are fixed, only the gate learns
     optimizer = torch.optim.AdamW(
-        [{"params": [router.linear.weight], "lr": config.learning_rate}, {"params": [router.linear.bias], "lr": config.bias_learning_rate}],
+        [
+            {"params": [router.linear.weight], "lr": config.learning_rate},
+            {"params": [router.linear.bias], "lr": config.bias_learning_rate},
+        ],
         weight_decay=config.weight_decay,
     )
     order, rng, losses = [], random.Random(config.seed), []

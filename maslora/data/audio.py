@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import soxr
+
 from maslora.errors import AudioError
 
 SAMPLE_RATE = 16_000  # Whisper's front end is fixed at 16 kHz
 MAX_SECONDS = 30 * 60  # 30 minutes = 28.8 M samples (115 MB as float32); anything longer is likely a mistake
 LOWEST_SAMPLE_RATE = 1_000  # below this nothing resembling speech survives; a smaller value is a caller error
 HIGHEST_SAMPLE_RATE = 768_000  # the highest rate audio interfaces offer
-
 
 
 def _integer_to_float(samples: np.ndarray) -> np.ndarray:
@@ -28,7 +28,9 @@ def _integer_to_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / float(2 ** (8 * samples.itemsize - 1))
 
 
-def to_model_audio(samples: np.ndarray, sample_rate: int, source: str = "audio", max_seconds: float = MAX_SECONDS) -> np.ndarray:
+def to_model_audio(
+    samples: np.ndarray, sample_rate: int, source: str = "audio", max_seconds: float = MAX_SECONDS
+) -> np.ndarray:
     """Samples of any dtype, shape (n,) or (n, channels), at any rate -> 16 kHz mono float32.
 
     Example: an int16 stereo array at 48 kHz of shape (96000, 2) -> float32 of shape (32000,).
@@ -87,12 +89,30 @@ def _decode_with_ffmpeg(path: Path, max_seconds: float, reason: str) -> np.ndarr
             "other formats (webm, m4a, ...) need ffmpeg, which is not installed (apt install ffmpeg)"
         )
     # One second past the limit is enough to know the file is too long, without decoding all of it.
-    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds + 1), "-vn",
-               "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+    command = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-t",
+        str(max_seconds + 1),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-f",
+        "f32le",
+        "-",
+    ]
     result = subprocess.run(command, capture_output=True, check=False)
     if result.returncode != 0:
         said = result.stderr.decode(errors="replace").strip().splitlines()
-        raise AudioError(f"could not read {path} as audio: neither soundfile nor ffmpeg can ({said[-1] if said else reason})")
+        raise AudioError(
+            f"could not read {path} as audio: neither soundfile nor ffmpeg can ({said[-1] if said else reason})"
+        )
     samples = np.frombuffer(result.stdout, dtype="<f4")
     if len(samples) > max_seconds * SAMPLE_RATE:
         raise AudioError(f"{path} is longer than {max_seconds:.0f} s, the limit")

@@ -35,7 +35,9 @@ def time_stretch(audio: np.ndarray, rate: float) -> np.ndarray:
     """WSOLA: duration divided by `rate`, pitch kept. Each output frame is the input frame near its
     nominal position whose start best continues the previous output frame (highest cross-correlation)."""
     window = np.hanning(WSOLA_FRAME).astype(np.float32)
-    padded = np.concatenate([np.zeros(WSOLA_TOLERANCE, np.float32), audio, np.zeros(WSOLA_FRAME + WSOLA_TOLERANCE, np.float32)])
+    padded = np.concatenate(
+        [np.zeros(WSOLA_TOLERANCE, np.float32), audio, np.zeros(WSOLA_FRAME + WSOLA_TOLERANCE, np.float32)]
+    )
     n_frames = max(1, int(len(audio) / rate / WSOLA_HOP))
     out = np.zeros(n_frames * WSOLA_HOP + WSOLA_FRAME, np.float32)
     previous_end = WSOLA_TOLERANCE  # where the natural continuation of the last copied frame starts

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+
 from maslora.errors import CorpusError
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the project's assets/ folder, beside maslora/
@@ -36,7 +37,6 @@ L2_ARCTIC_SPEAKERS = {
 L2_ARCTIC_ACCENT = {speaker: accent for accent, speakers in L2_ARCTIC_SPEAKERS.items() for speaker in speakers}
 
 
-
 def _problem(message: str, skipped: list[str] | None) -> None:
     if skipped is None:
         raise CorpusError(message)
@@ -51,7 +51,7 @@ def arctic_prompts(path: Path = ARCTIC_PROMPTS) -> dict[str, str]:
             continue
         match = re.fullmatch(r'\(\s*(\S+)\s+"(.*)"\s*\)', line.strip())
         if match is None:
-            raise CorpusError(f"{path}:{number}: expected ( arctic_a0001 \"text\" ), got {line[:60]!r}")
+            raise CorpusError(f'{path}:{number}: expected ( arctic_a0001 "text" ), got {line[:60]!r}')
         prompts[match.group(1)] = match.group(2)
     return prompts
 
@@ -108,7 +108,9 @@ def _manifest_records(path: Path) -> list[tuple[int, dict]]:
         reader = csv.DictReader(handle)
         missing = {"path", "text", "accent"} - set(reader.fieldnames or [])
         if missing:
-            raise CorpusError(f"{path}: header lacks column(s) {', '.join(sorted(missing))}; need path,text,accent[,speaker]")
+            raise CorpusError(
+                f"{path}: header lacks column(s) {', '.join(sorted(missing))}; need path,text,accent[,speaker]"
+            )
         return [(number, row) for number, row in enumerate(reader, start=2)]
 
 
@@ -144,9 +146,18 @@ def load_librispeech(root: str | Path, skipped: list[str] | None = None) -> pd.D
             if not line.strip():
                 continue
             utterance_id, _, text = line.strip().partition(" ")
-            audio = next((transcripts.parent / f"{utterance_id}{s}" for s in AUDIO_SUFFIXES if (transcripts.parent / f"{utterance_id}{s}").is_file()), None)
+            audio = next(
+                (
+                    transcripts.parent / f"{utterance_id}{s}"
+                    for s in AUDIO_SUFFIXES
+                    if (transcripts.parent / f"{utterance_id}{s}").is_file()
+                ),
+                None,
+            )
             if not text or audio is None:
-                _problem(f"{transcripts}:{number}: {'no text' if not text else f'no audio file for {utterance_id}'}", skipped)
+                _problem(
+                    f"{transcripts}:{number}: {'no text' if not text else f'no audio file for {utterance_id}'}", skipped
+                )
                 continue
             rows.append((str(audio), text, utterance_id.split("-")[0], "native", utterance_id))
     if not rows:

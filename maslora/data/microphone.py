@@ -11,13 +11,14 @@ from maslora.data.audio import to_model_audio
 from maslora.errors import MicrophoneError
 
 
-
 def default_input() -> dict:
     """The default input device (sounddevice's description: name, default_samplerate, ...)."""
     try:
         import sounddevice  # imported here: its import fails without PortAudio, and only recording needs it
     except OSError as error:
-        raise MicrophoneError(f"recording needs the PortAudio library, which is missing ({error}); install libportaudio2") from error
+        raise MicrophoneError(
+            f"recording needs the PortAudio library, which is missing ({error}); install libportaudio2"
+        ) from error
     try:
         return sounddevice.query_devices(kind="input")
     except sounddevice.PortAudioError as error:
@@ -29,5 +30,7 @@ def record(seconds: float, device: dict) -> np.ndarray:
     import sounddevice
 
     rate = int(device["default_samplerate"])
-    samples = sounddevice.rec(int(seconds * rate), samplerate=rate, channels=1, dtype="float32", device=device["index"], blocking=True)
+    samples = sounddevice.rec(
+        int(seconds * rate), samplerate=rate, channels=1, dtype="float32", device=device["index"], blocking=True
+    )
     return to_model_audio(samples, rate, source=f"the microphone ({device['name']})")

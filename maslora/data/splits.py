@@ -70,7 +70,8 @@ def paper_fold(table: pd.DataFrame, fold: int, unseen_accent: str | None = None)
     validation (the unseen-accent experiment), while its held-out speakers stay in the test set."""
     positions = _fold_positions(fold)
     is_test_speaker = pd.Series(
-        [speaker_position(s, a) in positions or a == NATIVE for s, a in zip(table.speaker, table.accent)], index=table.index
+        [speaker_position(s, a) in positions or a == NATIVE for s, a in zip(table.speaker, table.accent)],
+        index=table.index,
     )
     test_prompts, validation_prompts = prompt_sets(list(table.utterance_id), fold)
     is_test_prompt = table.utterance_id.isin(test_prompts)

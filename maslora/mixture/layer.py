@@ -135,13 +135,15 @@ def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0
             for projection in TARGETS[placement.targets]:
                 base = getattr(attention, projection)
                 block = block_index(name)
-                adapted = MixtureLoRALinear(base, n_experts, placement.rank, placement.alpha, placement.dropout, block, generator)
+                adapted = MixtureLoRALinear(
+                    base, n_experts, placement.rank, placement.alpha, placement.dropout, block, generator
+                )
                 setattr(attention, projection, adapted)
     return model
 
 
 def block_index(module_name: str) -> int:
-    """"model.encoder.layers.2.self_attn.q_proj" -> 2: the transformer block a module belongs to."""
+    """ "model.encoder.layers.2.self_attn.q_proj" -> 2: the transformer block a module belongs to."""
     return int(module_name.split(".layers.", 1)[1].split(".", 1)[0])
 
 
@@ -151,7 +153,7 @@ def encoder_blocks(model: nn.Module) -> int:
 
 
 def module_side(module_name: str) -> str:
-    """"encoder" or "decoder": which half of Whisper a module belongs to."""
+    """ "encoder" or "decoder": which half of Whisper a module belongs to."""
     return "encoder" if ".encoder." in f".{module_name}" else "decoder"
 
 
@@ -171,7 +173,11 @@ def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tenso
 
     With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
     can then hold several systems whose decoders differ (see maslora.systems.systems)."""
-    layers = {n: l for n, l in adapter_layers(model).items() if l.n_experts > 1 or decoder_weights is not None}
+    layers = {
+        name: layer
+        for name, layer in adapter_layers(model).items()
+        if layer.n_experts > 1 or decoder_weights is not None
+    }
     for name, layer in layers.items():
         chosen = decoder_weights if decoder_weights is not None and module_side(name) == "decoder" else weights
         if chosen.shape[-1] != layer.n_experts:

@@ -17,7 +17,9 @@ def lora_scale(alpha: float, rank: int) -> float:
     return alpha / rank
 
 
-def merged_weight(W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
+def merged_weight(
+    W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float
+) -> torch.Tensor:
     """W0 + s sum_i w_i B_i A_i: the weight of a plain linear layer that computes the mixture, as one
     product of the concatenated experts, [w_1 B_1 | ... | w_N B_N] @ [A_1; ...; A_N], fused into W0."""
     return torch.addmm(W0, *_weighted_factors(A, B, weights), alpha=scale)
@@ -42,7 +44,9 @@ def _weighted_factors(A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor) -
     return weighted_B, A.reshape(n * rank, -1)
 
 
-def mixture_output(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float) -> torch.Tensor:
+def mixture_output(
+    x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor, scale: float
+) -> torch.Tensor:
     """s sum_i w_b,i B_i A_i x_b for every sample b with its own weights w_b ([batch, N], or [N] for all).
 
     x is [batch, ..., in]. All experts run as one batched product; with one-hot rows (training), the

@@ -22,8 +22,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from maslora.atomic import replace_folder
-from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, module_side
 from maslora.errors import AdapterError
+from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, module_side
 
 MANIFEST = "experts.json"
 SHARED_DECODER = "decoder"
@@ -32,8 +32,9 @@ WEIGHTS_FILE = "adapter_model.safetensors"
 KEY_PREFIX = "base_model.model."  # how PEFT names the wrapped model's modules in its files
 
 
-
-def _write_adapter(folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], placement: AdapterPlacement, base_model: str) -> None:
+def _write_adapter(
+    folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], placement: AdapterPlacement, base_model: str
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "peft_type": "LORA",
@@ -53,15 +54,21 @@ def _write_adapter(folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Ten
     save_file(tensors, folder / WEIGHTS_FILE)
 
 
-def save_experts(model: nn.Module, accents: list[str], placement: AdapterPlacement, folder: str | Path, base_model: str) -> None:
+def save_experts(
+    model: nn.Module, accents: list[str], placement: AdapterPlacement, folder: str | Path, base_model: str
+) -> None:
     """Write the model's experts as PEFT adapters plus the manifest, atomically."""
     layers = adapter_layers(model)
 
     def write(scratch: Path) -> None:
         for index, accent in enumerate(accents):
-            own = {n: (l.lora_A[index], l.lora_B[index]) for n, l in layers.items() if l.n_experts == len(accents) > 1}
+            own = {
+                name: (layer.lora_A[index], layer.lora_B[index])
+                for name, layer in layers.items()
+                if layer.n_experts == len(accents) > 1
+            }
             _write_adapter(scratch / accent, own, placement, base_model)
-        shared = {n: (l.lora_A[0], l.lora_B[0]) for n, l in layers.items() if l.n_experts == 1}
+        shared = {n: (layer.lora_A[0], layer.lora_B[0]) for n, layer in layers.items() if layer.n_experts == 1}
         if shared:
             _write_adapter(scratch / SHARED_DECODER, shared, placement, base_model)
         manifest = {"format": 1, "base_model": base_model, "accents": accents, "placement": asdict(placement)}
@@ -74,7 +81,9 @@ def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor
     """(adapter_config, {module name: (A [r, in], B [out, r])}) of one PEFT LoRA adapter, checked."""
     folder = Path(folder)
     if not (folder / CONFIG_FILE).is_file():
-        pickled = " (only adapter_model.bin: re-save it as safetensors)" if (folder / "adapter_model.bin").exists() else ""
+        pickled = (
+            " (only adapter_model.bin: re-save it as safetensors)" if (folder / "adapter_model.bin").exists() else ""
+        )
         raise AdapterError(f"{folder}: no {CONFIG_FILE}{pickled}")
     config = json.loads((folder / CONFIG_FILE).read_text())
     if config.get("peft_type") != "LORA":
@@ -98,7 +107,9 @@ def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor
     return config, layers
 
 
-def _placement_of(configs: list[dict], encoder_experts: int, decoder_experts: int, targets: set[str]) -> AdapterPlacement:
+def _placement_of(
+    configs: list[dict], encoder_experts: int, decoder_experts: int, targets: set[str]
+) -> AdapterPlacement:
     ranks = {c["r"] for c in configs}
     alphas = {float(c["lora_alpha"]) for c in configs}
     if len(ranks) != 1 or len(alphas) != 1:
@@ -107,10 +118,14 @@ def _placement_of(configs: list[dict], encoder_experts: int, decoder_experts: in
     kind = next((k for k, projections in known.items() if targets == projections), None)
     if kind is None:
         raise AdapterError(f"adapters target {sorted(targets)}; supported: q,v or q,k,v,out")
-    return AdapterPlacement(kind, encoder_experts, decoder_experts, ranks.pop(), alphas.pop(), float(configs[0].get("lora_dropout", 0.0)))
+    return AdapterPlacement(
+        kind, encoder_experts, decoder_experts, ranks.pop(), alphas.pop(), float(configs[0].get("lora_dropout", 0.0))
+    )
 
 
-def _fill(model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path) -> None:
+def _fill(
+    model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path
+) -> None:
     adapted = adapter_layers(model)
     for name, (A, B) in layers.items():
         layer: MixtureLoRALinear | None = adapted.get(name)
@@ -119,14 +134,17 @@ def _fill(model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Ten
         if A.shape != layer.lora_A.shape[1:] or B.shape != layer.lora_B.shape[1:]:
             raise AdapterError(
                 f"{source}: {name} has A {tuple(A.shape)}, B {tuple(B.shape)}; this model needs "
-                f"{tuple(layer.lora_A.shape[1:])}, {tuple(layer.lora_B.shape[1:])} (a checkpoint of another model size?)"
+                f"{tuple(layer.lora_A.shape[1:])}, {tuple(layer.lora_B.shape[1:])} (a checkpoint of another model "
+                "size?)"
             )
         with torch.no_grad():
             layer.lora_A[expert_index] = A.to(layer.lora_A)
             layer.lora_B[expert_index] = B.to(layer.lora_B)
 
 
-def load_peft_experts(model: nn.Module, experts: dict[str, str | Path], shared_decoder: str | Path | None = None) -> list[str]:
+def load_peft_experts(
+    model: nn.Module, experts: dict[str, str | Path], shared_decoder: str | Path | None = None
+) -> list[str]:
     """Inject and fill experts from PEFT adapters {accent: folder} (+ an optional shared decoder LoRA).
 
     Every adapter must cover the same projections with the same rank; each expert's encoder modules

@@ -11,8 +11,8 @@ when float sums differ from 1, which turns [1, 0] into [0.73, 0.27]).
 import math
 
 import torch
-from maslora.errors import WeightsError
 
+from maslora.errors import WeightsError
 
 
 def normalized_weights(weights: dict[str, float], accents: list[str]) -> torch.Tensor:
@@ -69,7 +69,7 @@ def choose_weights(
 
 
 def parse_weights(text: str) -> dict[str, float]:
-    """"arabic=0.5,hindi=0.1" -> {"arabic": 0.5, "hindi": 0.1} (the CLI's --weights)."""
+    """ "arabic=0.5,hindi=0.1" -> {"arabic": 0.5, "hindi": 0.1} (the CLI's --weights)."""
     weights = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         accent, _, value = item.partition("=")

@@ -6,20 +6,24 @@ import sys
 import time
 from pathlib import Path
 
+from maslora.errors import EspeakError
 from maslora.synth.generate import SynthConfig, generate_corpus
 from maslora.synth.speakers import VOICE_SETS
-from maslora.errors import EspeakError
 
 
 def cli(argv: list[str] | None = None) -> int:
     defaults = SynthConfig(out=Path("."))
-    parser = argparse.ArgumentParser(prog="python -m maslora.synth", description="Generate a synthetic L2-ARCTIC-style corpus")
+    parser = argparse.ArgumentParser(
+        prog="python -m maslora.synth", description="Generate a synthetic L2-ARCTIC-style corpus"
+    )
     parser.add_argument("--out", type=Path, required=True, help="corpus folder (created; finished clips are kept)")
     parser.add_argument("--prompts", type=int, default=defaults.prompts, help="first N CMU ARCTIC prompts")
     parser.add_argument("--speakers-per-accent", type=int, default=defaults.speakers_per_accent)
     parser.add_argument("--accents", default=",".join(defaults.accents), help="comma-separated")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--voices", choices=list(VOICE_SETS), default=defaults.voice_set, help="espeak-ng's own voices, or MBROLA's")
+    parser.add_argument(
+        "--voices", choices=list(VOICE_SETS), default=defaults.voice_set, help="espeak-ng's own voices, or MBROLA's"
+    )
     parser.add_argument("--jobs", type=int, default=defaults.jobs, help="parallel espeak processes")
     args = parser.parse_args(argv)
     config = SynthConfig(

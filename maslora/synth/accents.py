@@ -24,7 +24,9 @@ FRICATIVES = frozenset("f v T D s z S Z h".split())
 AFFRICATES = frozenset(["tS", "dZ"])
 OBSTRUENTS = STOPS | FRICATIVES | AFFRICATES
 CONSONANTS = OBSTRUENTS | frozenset("m n N l r r- w j n- ?".split())
-VOWELS = frozenset("I I2 I# i i: i@ i@3 E a a# aa A: A@ 0 O: O@ O2 o@ V U U@ u: @ @2 @5 @L @- 3 3: eI aI aI3 aI@ OI aU oU e@".split())
+VOWELS = frozenset(
+    "I I2 I# i i: i@ i@3 E a a# aa A: A@ 0 O: O@ O2 o@ V U U@ u: @ @2 @5 @L @- 3 3: eI aI aI3 aI@ OI aU oU e@".split()
+)
 STRESS_MARKS = "',"
 SPEAKER_SPREAD = 0.25  # a speaker's rate for a rule is the accent's rate times U(0.75, 1.25)
 
@@ -59,8 +61,14 @@ def substitute(mapping: dict[str, str], where: str = "anywhere") -> Callable[[Wo
         onset = _onset_length(word)
         out = []
         for index, token in enumerate(word):
-            in_place = where == "anywhere" or (where == "final" and index == len(word) - 1) or (where == "onset" and index < onset)
-            out.append(_restressed(token, mapping[bare(token)]) if in_place and bare(token) in mapping and coin() else token)
+            in_place = (
+                where == "anywhere"
+                or (where == "final" and index == len(word) - 1)
+                or (where == "onset" and index < onset)
+            )
+            out.append(
+                _restressed(token, mapping[bare(token)]) if in_place and bare(token) in mapping and coin() else token
+            )
         return out
 
     return rewrite
@@ -174,7 +182,9 @@ L2_ACCENTS = [accent for accent in ACCENTS if accent != "native"]  # the six L1s
 
 def speaker_rates(accent: str, rng: random.Random) -> list[float]:
     """One speaker's probability for each rule of `accent`: the accent's, scaled by U(0.75, 1.25)."""
-    return [min(1.0, rule.probability * rng.uniform(1 - SPEAKER_SPREAD, 1 + SPEAKER_SPREAD)) for rule in ACCENTS[accent]]
+    return [
+        min(1.0, rule.probability * rng.uniform(1 - SPEAKER_SPREAD, 1 + SPEAKER_SPREAD)) for rule in ACCENTS[accent]
+    ]
 
 
 def accented(word: Word, accent: str, rates: list[float], rng: random.Random) -> Word:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+
 from maslora.errors import EspeakError
 
 ESPEAK = "espeak-ng"
@@ -22,7 +23,6 @@ ENGLISH_VOICE = "en-us"  # phonemes come from American English, as in L2-ARCTIC'
 
 Word = list[str]
 Clause = list[Word]
-
 
 
 @dataclass(frozen=True)

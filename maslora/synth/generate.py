@@ -21,9 +21,9 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
-from maslora.data.audio import SAMPLE_RATE, to_model_audio
 from maslora.atomic import replace_file
 from maslora.cache import cache_dir
+from maslora.data.audio import SAMPLE_RATE, to_model_audio
 from maslora.data.corpora import SPEAKERS_FILE, arctic_prompts, load_corpus
 from maslora.synth.accents import ACCENTS, accented, speaker_rates
 from maslora.synth.espeak import phonemize, synthesize
@@ -94,7 +94,9 @@ def generate_corpus(config: SynthConfig) -> int:
     todo = [job for job in jobs if not (job.wav.is_file() and job.transcript.is_file())]
     if todo:
         with Pool(config.jobs) as pool:
-            for _ in tqdm(pool.imap_unordered(speak, todo, chunksize=4), total=len(todo), desc="synthesizing", unit="clip"):
+            for _ in tqdm(
+                pool.imap_unordered(speak, todo, chunksize=4), total=len(todo), desc="synthesizing", unit="clip"
+            ):
                 pass
     return len(todo)
 

@@ -11,10 +11,10 @@ import pandas as pd
 
 from maslora.auto.accent_id import PooledHead
 from maslora.auto.auto_weights import auto_weights
+from maslora.errors import WeightsError
+from maslora.mixture.weights import beta_weights
 from maslora.systems.systems import SYSTEMS, Systems
 from maslora.wer import error_counts, normalize, word_diff
-from maslora.mixture.weights import beta_weights
-from maslora.errors import WeightsError
 
 BETA_STEP = 0.5  # the WER-vs-beta curve samples beta = 1, 1.5, ..., N
 
@@ -47,7 +47,9 @@ def score(system: str, text: str, reference: str | None) -> SystemResult:
 def compare(systems: Systems, audio: np.ndarray, weights: dict[str, float], reference: str | None = None) -> Comparison:
     """Base, regular LoRA and MAS-LoRA (mixed by `weights`) on one 16 kHz clip, decoded as one batch."""
     began = time.perf_counter()
-    texts = systems.transcribe([audio] * len(SYSTEMS), [(system, weights if system == "mas-lora" else None) for system in SYSTEMS])
+    texts = systems.transcribe(
+        [audio] * len(SYSTEMS), [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]
+    )
     seconds = time.perf_counter() - began
     return Comparison([score(system, text, reference) for system, text in zip(SYSTEMS, texts)], seconds)
 
@@ -57,7 +59,9 @@ def beta_grid(n_experts: int) -> list[float]:
     return [float(b) for b in np.arange(1.0, n_experts + BETA_STEP / 2, BETA_STEP)]
 
 
-def wer_vs_beta(systems: Systems, audio: np.ndarray, reference: str, accent: str, progress: bool = False) -> pd.DataFrame:
+def wer_vs_beta(
+    systems: Systems, audio: np.ndarray, reference: str, accent: str, progress: bool = False
+) -> pd.DataFrame:
     """MAS-LoRA's WER on one clip for every beta of beta_grid, all weightings decoded as rows of batches."""
     if not has_words(reference):
         raise WeightsError("the WER-vs-beta curve needs a reference text with words in it")

@@ -35,16 +35,16 @@ import torch
 from tqdm import tqdm
 
 from maslora.auto.accent_id import PooledHead, load_head
-from maslora.data.audio import load_audio
 from maslora.auto.auto_weights import TEMPERATURES, auto_weights
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 from maslora.auto.router import as_mappings, router_weights
-from maslora.systems.systems import Systems
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE
-from maslora.wer import error_counts
-from maslora.mixture.weights import beta_weights, uniform_weights
-from maslora.whisper.load import DEFAULT_MODEL, load_whisper
+from maslora.data.audio import load_audio
 from maslora.errors import WeightsError
+from maslora.mixture.weights import beta_weights, uniform_weights
+from maslora.systems.systems import Systems
+from maslora.wer import error_counts
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
+from maslora.whisper.load import DEFAULT_MODEL, load_whisper
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE
 
 ROWS_PER_WRITE = 32  # rows decoded between two appends: a kill loses at most this much work
 
@@ -63,12 +63,15 @@ class Models:
 
 
 AUDIO_ROUTED = re.compile(r"mas-auto-t\d+(\.\d+)?|mas-auto-beta|mas-router")  # weights computed from each clip
-TEMPERED_SYSTEMS = [f"mas-auto-t{t:g}" for t in TEMPERATURES]  # the posterior at every temperature of the validation grid
+TEMPERED_SYSTEMS = [
+    f"mas-auto-t{t:g}" for t in TEMPERATURES
+]  # the posterior at every temperature of the validation grid
 AUTOMATIC_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta", "mas-router"]  # every weighting taken from the audio
 
 
 def automatic_rule(system: str) -> tuple[str, float]:
-    """The maslora.auto.auto_weights rule of a classifier system: mas-auto-beta -> ("beta", 1.0), mas-auto-t2 -> ("tempered", 2.0)."""
+    """The maslora.auto.auto_weights rule of a classifier system:
+    mas-auto-beta -> ("beta", 1.0), mas-auto-t2 -> ("tempered", 2.0)."""
     return ("beta", 1.0) if system == "mas-auto-beta" else ("tempered", float(system.removeprefix("mas-auto-t")))
 
 
@@ -143,7 +146,9 @@ class _Engines:
         if kind not in self._heads:
             folder = getattr(self.models, kind)
             if folder is None:
-                raise WeightsError(f"mas-auto-* systems need --classifier DIR, mas-router needs --router DIR (no {kind} given)")
+                raise WeightsError(
+                    f"mas-auto-* systems need --classifier DIR, mas-router needs --router DIR (no {kind} given)"
+                )
             head, _ = load_head(folder)
             head.check_accents(self.for_system("mas-uniform").accents, f"{kind} in {folder}")
             self._heads[kind] = head
@@ -191,7 +196,10 @@ def evaluate(
             if row is not None:
                 pending.append((utterance, system, row))
     rows_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(rows_path, "a", encoding="utf-8") as out, tqdm(total=len(pending), desc="evaluating", unit="row", disable=not progress) as bar:
+    with (
+        open(rows_path, "a", encoding="utf-8") as out,
+        tqdm(total=len(pending), desc="evaluating", unit="row", disable=not progress) as bar,
+    ):
         for chunk in _chunks(pending, ROWS_PER_WRITE):
             for row in _decode(engines, chunk, tags, batch_size, models):
                 done[_key(row["path"], row["system"], tags)] = row
@@ -215,19 +223,33 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
         indices = [i for i, (_, system, _) in enumerate(chunk) if engines.name_for(system) == engine_name]
         if indices:
             engine = engines.for_system(chunk[indices[0]][1])
-            hypotheses = engine.transcribe([audio[chunk[i][0].path] for i in indices], [chunk[i][2] for i in indices], batch_size)
+            hypotheses = engine.transcribe(
+                [audio[chunk[i][0].path] for i in indices], [chunk[i][2] for i in indices], batch_size
+            )
             texts.update(zip(indices, hypotheses))
     results = []
     for index, (utterance, system, _) in enumerate(chunk):
         counts = error_counts([utterance.text], [texts[index]])
-        results.append({
-            **tags, "utterance_id": utterance.utterance_id, "speaker": utterance.speaker, "accent": utterance.accent,
-            "path": str(utterance.path), "system": system, "reference": utterance.text, "hypothesis": texts[index],
-            "errors": counts.errors, "substitutions": counts.substitutions, "deletions": counts.deletions,
-            "insertions": counts.insertions, "reference_words": counts.reference_words,
-            "model": str(models.full) if system == "full" else models.model, "encoder_seconds": models.encoder_seconds,
-            **extras.get(index, {}),
-        })
+        results.append(
+            {
+                **tags,
+                "utterance_id": utterance.utterance_id,
+                "speaker": utterance.speaker,
+                "accent": utterance.accent,
+                "path": str(utterance.path),
+                "system": system,
+                "reference": utterance.text,
+                "hypothesis": texts[index],
+                "errors": counts.errors,
+                "substitutions": counts.substitutions,
+                "deletions": counts.deletions,
+                "insertions": counts.insertions,
+                "reference_words": counts.reference_words,
+                "model": str(models.full) if system == "full" else models.model,
+                "encoder_seconds": models.encoder_seconds,
+                **extras.get(index, {}),
+            }
+        )
     return results
 
 
@@ -257,14 +279,19 @@ def _audio_weights(engines: _Engines, chunk: list, audio: dict) -> tuple[list, d
 def wer_by(rows: pd.DataFrame, column: str = "accent") -> pd.DataFrame:
     """WER per value of `column`, then two summary lines:
     "pooled" = all errors / all reference words; "macro mean" = the unweighted mean of the groups' WERs."""
-    groups = rows.groupby(column).agg(utterances=("errors", "size"), errors=("errors", "sum"), reference_words=("reference_words", "sum"))
+    groups = rows.groupby(column).agg(
+        utterances=("errors", "size"), errors=("errors", "sum"), reference_words=("reference_words", "sum")
+    )
     groups["wer"] = groups.errors / groups.reference_words
     pooled = pd.DataFrame(
         {"utterances": [len(rows)], "errors": [rows.errors.sum()], "reference_words": [rows.reference_words.sum()]},
         index=["pooled"],
     )
     pooled["wer"] = pooled.errors / pooled.reference_words
-    macro = pd.DataFrame({"utterances": [len(rows)], "errors": [None], "reference_words": [None], "wer": [groups.wer.mean()]}, index=["macro mean"])
+    macro = pd.DataFrame(
+        {"utterances": [len(rows)], "errors": [None], "reference_words": [None], "wer": [groups.wer.mean()]},
+        index=["macro mean"],
+    )
     return pd.concat([groups, pooled, macro]).rename_axis(column)
 
 

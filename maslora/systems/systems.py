@@ -22,15 +22,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from maslora.whisper.encoder_states import pooled_encoder_states
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
-from maslora.mixture.layer import TARGETS, AdapterPlacement, adapter_layers, encoder_blocks, inject_adapters, module_side, routed
+from maslora.errors import AdapterError, WeightsError
+from maslora.mixture.layer import (
+    TARGETS,
+    AdapterPlacement,
+    adapter_layers,
+    encoder_blocks,
+    inject_adapters,
+    module_side,
+    routed,
+)
 from maslora.mixture.lora import lora_scale
 from maslora.mixture.peft_io import experts_folder, read_adapter
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
 from maslora.mixture.weights import normalized_weights
+from maslora.whisper.encoder_states import pooled_encoder_states
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
 from maslora.whisper.load import Whisper
-from maslora.errors import AdapterError, WeightsError
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
 
 SYSTEMS = ("base", "lora", "mas-lora")
 
@@ -56,7 +64,9 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
     Columns may differ in rank (zero-padded to the largest: the product is unchanged) and in alpha (the
     scale is already inside B); a module a column does not adapt stays zero in that column.
     """
-    sides = {side: [c for c in columns if any(module_side(m) == side for m in c.layers)] for side in ("encoder", "decoder")}
+    sides = {
+        side: [c for c in columns if any(module_side(m) == side for m in c.layers)] for side in ("encoder", "decoder")
+    }
     modules = {name for column in columns for name in column.layers}
     projections = {name.rsplit(".", 1)[-1] for name in modules}
     targets = next((kind for kind in ("qv", "qkvo") if projections <= set(TARGETS[kind])), None)
@@ -68,7 +78,9 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
     layers = adapter_layers(model)
     foreign = sorted(modules - set(layers))
     if foreign:
-        raise AdapterError(f"{foreign[0]} (and {len(foreign) - 1} more) are not projections of this model (another base model?)")
+        raise AdapterError(
+            f"{foreign[0]} (and {len(foreign) - 1} more) are not projections of this model (another base model?)"
+        )
     with torch.no_grad():
         for name, layer in layers.items():
             layer.lora_A.zero_()
@@ -106,7 +118,9 @@ def stack_rows(rows: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([row if row.dim() == 2 else row.expand(blocks, -1) for row in rows])
 
 
-Weighting = dict[str, float] | list[dict[str, float]]  # MAS-LoRA's expert weights: one mapping, or one per encoder block
+Weighting = (
+    dict[str, float] | list[dict[str, float]]
+)  # MAS-LoRA's expert weights: one mapping, or one per encoder block
 
 
 class Systems:
@@ -116,7 +130,11 @@ class Systems:
     """
 
     def __init__(
-        self, whisper: Whisper, experts: str | Path | None, adapter: str | Path | None, encoder_seconds: int = FULL_WINDOW_SECONDS
+        self,
+        whisper: Whisper,
+        experts: str | Path | None,
+        adapter: str | Path | None,
+        encoder_seconds: int = FULL_WINDOW_SECONDS,
     ):
         expert_folders, shared_decoder = experts_folder(experts) if experts is not None else ({}, None)
         self.accents = list(expert_folders)
@@ -146,11 +164,22 @@ class Systems:
     def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
         """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router."""
         no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
-        with self._lock, (routed(self.whisper.model, *no_adapter) if self.sides["encoder"] or self.sides["decoder"] else contextlib.nullcontext()):
+        with (
+            self._lock,
+            (
+                routed(self.whisper.model, *no_adapter)
+                if self.sides["encoder"] or self.sides["decoder"]
+                else contextlib.nullcontext()
+            ),
+        ):
             return pooled_encoder_states(self.whisper, audios, batch_size)
 
     def transcribe(
-        self, audios: list[np.ndarray], rows: list[tuple[str, Weighting | None]], batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False
+        self,
+        audios: list[np.ndarray],
+        rows: list[tuple[str, Weighting | None]],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: bool = False,
     ) -> list[str]:
         """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model.
 
@@ -161,7 +190,9 @@ class Systems:
         encoder_rows, decoder_rows = [], []
         for system, weights in rows:
             if system not in self.available:
-                raise AdapterError(f"no {system} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)")
+                raise AdapterError(
+                    f"no {system} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)"
+                )
             vector = self.weights_vector(weights) if system == "mas-lora" else None
             encoder_rows.append(routing_row(self.sides["encoder"], system, vector, self.accents))
             decoder_vector = vector.mean(0) if vector is not None and vector.dim() == 2 else vector
@@ -171,7 +202,9 @@ class Systems:
 
         def route_clips(clips: list[int]):
             """The routing rows of this batch's clips on the layers (see maslora.mixture.layer.routed)."""
-            return routed(self.whisper.model, encoder_routing[clips], None if decoder_routing is None else decoder_routing[clips])
+            return routed(
+                self.whisper.model, encoder_routing[clips], None if decoder_routing is None else decoder_routing[clips]
+            )
 
         injected = self.sides["encoder"] or self.sides["decoder"]  # nothing injected: the plain base model
         with self._lock:

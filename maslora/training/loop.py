@@ -29,16 +29,23 @@ from tqdm import tqdm
 from maslora.data.audio import load_audio
 from maslora.data.augment import AugmentConfig, augment
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS, first_prompts
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
+from maslora.data.splits import paper_fold
 from maslora.mixture.layer import AdapterPlacement, inject_adapters, merge, routed, unmerge
 from maslora.mixture.peft_io import save_adapter, save_experts
-from maslora.data.splits import paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.whisper.transcribe import log_mel_features, transcribe
+from maslora.training.checkpoint import (
+    append_history,
+    json_config,
+    load_checkpoint,
+    save_checkpoint,
+    trainable_state,
+    truncate_history,
+)
 from maslora.wer import error_counts
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
 from maslora.whisper.load import DEFAULT_MODEL, Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
-from maslora.training.checkpoint import append_history, json_config, load_checkpoint, save_checkpoint, trainable_state, truncate_history
+from maslora.whisper.transcribe import log_mel_features, transcribe
 
 METHODS = ("mas-lora", "lora", "full")
 DECODER_CHOICES = ("shared", "mas", "none")
@@ -89,7 +96,9 @@ def _prepare_model(whisper: Whisper, config: TrainConfig, n_accents: int) -> Ada
         return None
     encoder_experts = n_accents if config.method == "mas-lora" else 1
     decoder_experts = {"shared": 1, "mas": encoder_experts, "none": 0}[config.decoder]
-    placement = AdapterPlacement(config.targets, encoder_experts, decoder_experts, config.rank, config.alpha, config.dropout)
+    placement = AdapterPlacement(
+        config.targets, encoder_experts, decoder_experts, config.rank, config.alpha, config.dropout
+    )
     inject_adapters(whisper.model, placement, seed=config.seed)
     return placement
 
@@ -176,8 +185,23 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
     total_steps = max(1, round(config.epochs * steps_per_epoch))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
-    return _Run(config, whisper, trainer, optimizer, schedule, placement, split.train, accents, validation, validation_audio,
-                steps_per_epoch, total_steps, rank, world, device)
+    return _Run(
+        config,
+        whisper,
+        trainer,
+        optimizer,
+        schedule,
+        placement,
+        split.train,
+        accents,
+        validation,
+        validation_audio,
+        steps_per_epoch,
+        total_steps,
+        rank,
+        world,
+        device,
+    )
 
 
 def _resume(run: _Run) -> None:
@@ -191,17 +215,27 @@ def _resume(run: _Run) -> None:
     run.step, run.best_wer = state["step"], state["best_wer"]
     torch.set_rng_state(state["torch_rng"].cpu())  # map_location moved it to the GPU; the CPU generator wants it back
     if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), run.device)  # dropout on the GPU draws from the GPU's generator
+        torch.cuda.set_rng_state(
+            state["cuda_rng"].cpu(), run.device
+        )  # dropout on the GPU draws from the GPU's generator
     if run.rank == 0:
         truncate_history(run.config.out, run.step)  # steps after the checkpoint are redone
 
 
 def _checkpoint(run: _Run) -> None:
-    save_checkpoint(run.config.out, {
-        "config": json_config(run.config), "trainable": trainable_state(run.whisper.model), "optimizer": run.optimizer.state_dict(),
-        "schedule": run.schedule.state_dict(), "step": run.step, "best_wer": run.best_wer, "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state(run.device) if run.device.startswith("cuda") else None,
-    })
+    save_checkpoint(
+        run.config.out,
+        {
+            "config": json_config(run.config),
+            "trainable": trainable_state(run.whisper.model),
+            "optimizer": run.optimizer.state_dict(),
+            "schedule": run.schedule.state_dict(),
+            "step": run.step,
+            "best_wer": run.best_wer,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(run.device) if run.device.startswith("cuda") else None,
+        },
+    )
 
 
 def _accumulate_gradients(run: _Run, rows: pd.DataFrame, batch_size: int, weight: float = 1.0) -> float:
@@ -220,13 +254,16 @@ def _accumulate_gradients(run: _Run, rows: pd.DataFrame, batch_size: int, weight
         micro = rows.iloc[start : start + config.micro_batch_size]
         audios = [load_audio(path) for path in micro.path]
         if config.augment is not None:  # seeded by (seed, step, sample): the same after a resume
-            audios = [augment(a, config.augment, np.random.default_rng([config.seed, run.step, int(i)])) for i, a in zip(micro.index, audios)]
+            audios = [
+                augment(a, config.augment, np.random.default_rng([config.seed, run.step, int(i)]))
+                for i, a in zip(micro.index, audios)
+            ]
         features = log_mel_features(whisper, audios).to(device)
         inputs, targets = (t.to(device) for t in decoder_labels(whisper, list(micro.text)))
         routing = torch.tensor([run.accents.index(a) for a in micro.accent])
         one_hot = torch.nn.functional.one_hot(routing, len(run.accents)).float().to(device)
         synced = start == starts[-1] or not isinstance(trainer, DistributedDataParallel)
-        with (contextlib.nullcontext() if synced else trainer.no_sync()), routed(whisper.model, one_hot):
+        with contextlib.nullcontext() if synced else trainer.no_sync(), routed(whisper.model, one_hot):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = trainer(input_features=features, decoder_input_ids=inputs).logits
             loss = transcript_loss(logits, targets)
@@ -277,7 +314,9 @@ def train(config: TrainConfig) -> dict:
     if rank == 0:
         (config.out / "config.json").write_text(json.dumps(json_config(config), indent=2))
     run.whisper.model.train()
-    progress = tqdm(total=run.total_steps, initial=run.step, desc=f"training {config.method}", unit="step", disable=rank != 0)
+    progress = tqdm(
+        total=run.total_steps, initial=run.step, desc=f"training {config.method}", unit="step", disable=rank != 0
+    )
     while run.step < run.total_steps:
         epoch = run.step // run.steps_per_epoch
         loss = _train_step(run)

@@ -15,7 +15,14 @@ from maslora.training.loop import TrainConfig
 
 RECIPES = {
     "paper": {},
-    "cpu-tiny": {"model": "tiny.en", "encoder_seconds": 10, "epochs": 0.5, "eval_every": 16, "validation_limit": 48, "learning_rate": 1e-3},
+    "cpu-tiny": {
+        "model": "tiny.en",
+        "encoder_seconds": 10,
+        "epochs": 0.5,
+        "eval_every": 16,
+        "validation_limit": 48,
+        "learning_rate": 1e-3,
+    },
 }
 FULL_FT_CPU_LEARNING_RATE = 1e-5  # whole-model updates need a far smaller step than adapters
 

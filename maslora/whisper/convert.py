@@ -19,9 +19,9 @@ import torch
 from safetensors.torch import save_file
 from transformers import GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
+from maslora.errors import ConversionError
 from maslora.whisper.bpe_merges import restore_missing_merges
 from maslora.whisper.ctranslate2_format import CTranslate2Model, CTranslate2Variable
-from maslora.errors import ConversionError
 
 ENGLISH_ONLY_VOCAB_SIZE = 51864  # multilingual checkpoints have 51865 (51866 for large-v3)
 GELU = 3  # CTranslate2's ActivationType enum value for exact GELU, the only activation Whisper uses
@@ -36,7 +36,6 @@ EXPECTED_FLAGS = {
 }
 # Settings for word-level timestamps that transformers takes from generation_config instead.
 IGNORED_SETTINGS = ("decoder/alignment_heads", "decoder/alignment_layer")
-
 
 
 @dataclass(frozen=True)
@@ -134,9 +133,13 @@ def _fused_projections(dims: WhisperDimensions) -> list[tuple[str, list[str]]]:
     for stack, count in (("encoder", dims.encoder_layers), ("decoder", dims.decoder_layers)):
         for i in range(count):
             target = f"model.{stack}.layers.{i}"
-            fused.append((f"{stack}/layer_{i}/self_attention/linear_0", [f"{target}.self_attn.{p}_proj" for p in "qkv"]))
+            fused.append(
+                (f"{stack}/layer_{i}/self_attention/linear_0", [f"{target}.self_attn.{p}_proj" for p in "qkv"])
+            )
             if stack == "decoder":
-                fused.append((f"{stack}/layer_{i}/attention/linear_1", [f"{target}.encoder_attn.{p}_proj" for p in "kv"]))
+                fused.append(
+                    (f"{stack}/layer_{i}/attention/linear_1", [f"{target}.encoder_attn.{p}_proj" for p in "kv"])
+                )
     return fused
 
 
@@ -195,7 +198,9 @@ def load_into_model(state: dict[str, torch.Tensor], config: WhisperConfig) -> Wh
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
         raise ConversionError(f"state dict mismatch: missing {missing[:10]}, unexpected {extra[:10]}")
-    wrong = [f"{n}: {tuple(state[n].shape)} vs {shape}" for n, shape in expected.items() if tuple(state[n].shape) != shape]
+    wrong = [
+        f"{n}: {tuple(state[n].shape)} vs {shape}" for n, shape in expected.items() if tuple(state[n].shape) != shape
+    ]
     if wrong:
         raise ConversionError(f"shape mismatch: {'; '.join(wrong[:10])}")
     model.load_state_dict(state, strict=False, assign=True)
@@ -263,7 +268,9 @@ def whisper_generation_config(
     return generation
 
 
-def convert_ctranslate2_whisper(checkpoint: CTranslate2Model, tokenizer_path: Path, config_path: Path, out: Path) -> None:
+def convert_ctranslate2_whisper(
+    checkpoint: CTranslate2Model, tokenizer_path: Path, config_path: Path, out: Path
+) -> None:
     """Write a Hugging Face Whisper folder (float16 safetensors, configs, tokenizer) into the folder `out`."""
     dims = whisper_dimensions(checkpoint)
     tokenizer_json = repaired_tokenizer_json(json.loads(tokenizer_path.read_text(encoding="utf-8")))

