@@ -7,7 +7,9 @@ import torch
 
 from maslora.mixture.layer import adapter_layers
 from maslora.mixture.peft_io import load_experts
-from maslora.training.loop import TrainConfig, train
+from maslora.training.config import TrainConfig
+from maslora.training.loop import train
+from maslora.training.recipes import recipe_config
 from maslora.whisper.load import load_whisper
 from maslora.whisper.targets import decoder_labels
 
@@ -166,3 +168,12 @@ def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arc
     assert (differences > 1e-6).float().mean() < 0.01
     assert differences.max() <= 2 * 1e-3 + 1e-6
     assert any(not torch.equal(alone[k], torch.zeros_like(alone[k])) for k in alone if "lora_B" in k)
+
+
+def test_a_bad_method_or_decoder_fails_before_anything_loads_or_is_written(tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="method must be one of mas-lora, lora, full, got 'mas'"):
+        recipe_config("cpu-tiny", "mas", out)
+    with pytest.raises(ValueError, match="decoder must be one of shared, mas, none, got 'both'"):
+        TrainConfig(out=out, decoder="both")
+    assert not out.exists()

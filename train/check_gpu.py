@@ -28,7 +28,8 @@ from maslora.data.splits import paper_fold
 from maslora.mixture.layer import routed
 from maslora.mixture.peft_io import load_experts
 from maslora.systems.evaluation import Models, evaluate
-from maslora.training.loop import TrainConfig, train
+from maslora.training.config import TrainConfig
+from maslora.training.loop import train
 from maslora.whisper.load import load_whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import log_mel_features

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.training.loop import DECODER_CHOICES, METHODS, train
+from maslora.training.config import DECODER_CHOICES, METHODS
+from maslora.training.loop import train
 from maslora.training.recipes import RECIPES, recipe_config
 
 

@@ -15,9 +15,8 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from maslora.data.audio import load_audio
-from maslora.data.augment import AugmentConfig, augment
+from maslora.data.augment import augment
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS, first_prompts
 from maslora.data.splits import paper_fold
 from maslora.mixture.layer import AdapterPlacement, inject_adapters, merge, routed, unmerge
@@ -41,46 +40,12 @@ from maslora.training.checkpoint import (
     trainable_state,
     truncate_history,
 )
+from maslora.training.config import TrainConfig
 from maslora.wer import error_counts
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
-from maslora.whisper.load import DEFAULT_MODEL, Whisper
+from maslora.whisper.encoder_window import windowed_whisper
+from maslora.whisper.load import Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import log_mel_features, transcribe
-
-METHODS = ("mas-lora", "lora", "full")
-DECODER_CHOICES = ("shared", "mas", "none")
-
-
-@dataclass
-class TrainConfig:
-    out: Path
-    method: str = "mas-lora"  # "mas-lora", "lora" (all accents pooled into one adapter) or "full" fine-tuning
-    model: str = DEFAULT_MODEL
-    corpus: str | None = None  # an L2-ARCTIC-style folder or manifest; None = the embedded synthetic corpus
-    fold: int = 1  # which of the paper's 8 speaker/prompt-disjoint folds
-    unseen_accent: str | None = None  # leave this accent out of training (the unseen-accent experiment)
-    prompts: int | None = None  # keep only the first N prompts (small CPU runs); None = all
-    targets: str = "qv"  # the paper's default projections
-    decoder: str = "shared"  # the paper: one LoRA shared by all accents; "mas" = experts there too; "none"
-    rank: int = 16  # the paper's r
-    alpha: float = 16.0  # the paper's alpha
-    dropout: float = 0.05  # the paper's LoRA dropout
-    learning_rate: float = 5e-5  # the paper's, with AdamW and linear decay to 0
-    batch_size: int = 16  # the paper's effective batch
-    micro_batch_size: int = 8  # per forward pass; gradients accumulate up to batch_size
-    epochs: float = 2.0
-    eval_every: int = 50  # steps between validation WER measurements (and at the end)
-    validation_limit: int | None = None  # score at most this many validation utterances (None: all)
-    encoder_seconds: int = FULL_WINDOW_SECONDS  # < 30 crops the encoder window (see encoder_window)
-    augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # None: train on clean audio
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        """A config that cannot train fails here, before any model or corpus is loaded."""
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.decoder not in DECODER_CHOICES:
-            raise ValueError(f"decoder must be one of {', '.join(DECODER_CHOICES)}, got {self.decoder!r}")
 
 
 def _accent_order(accents: set[str]) -> list[str]:

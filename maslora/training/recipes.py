@@ -11,7 +11,7 @@ which moves every weight, keeps a small one.
 
 from pathlib import Path
 
-from maslora.training.loop import TrainConfig
+from maslora.training.config import TrainConfig
 
 RECIPES = {
     "paper": {},
