@@ -88,6 +88,7 @@ def _synthetic_features(seed: int = 0) -> tuple[torch.Tensor, list[str], list[st
     return torch.stack(rows), accents, speakers
 
 
+@pytest.mark.slow
 def test_classifier_training_is_deterministic_under_a_seed_and_depends_on_it():
     features, accents, speakers = _synthetic_features()
     first, again = (train_classifier(features, accents, speakers).linear.weight for _ in range(2))
@@ -139,6 +140,7 @@ def test_per_block_routing_equals_shared_routing_when_blocks_agree_and_differs_w
     assert not torch.allclose(shared, different, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_router_starts_uniform_and_trains_the_same_way_twice(tiny_en, tmp_path):
     """A router over the bundled experts, two steps on four real clips: same seed, same gate."""
     table = load_manifest(BUNDLED_EXAMPLES)
@@ -166,6 +168,7 @@ def bundled(tiny_en):
     return load_bundled_systems("tiny.en"), auto
 
 
+@pytest.mark.slow
 def test_bundled_auto_weights_are_a_distribution_for_every_input_silence_included(bundled):
     systems, auto = bundled
     rng = np.random.default_rng(0)
@@ -188,6 +191,7 @@ def test_bundled_auto_weights_are_a_distribution_for_every_input_silence_include
     assert read_bundle("tiny.en")["auto"]["rule"] in RULES
 
 
+@pytest.mark.slow
 def test_audio_routed_systems_write_their_weights_into_the_rows(bundled, tmp_path):
     systems, _ = bundled
     table = load_manifest(BUNDLED_EXAMPLES).head(3)
@@ -205,6 +209,7 @@ def test_audio_routed_systems_write_their_weights_into_the_rows(bundled, tmp_pat
         evaluate(table, ["mas-router"], models, tmp_path / "router-rows.jsonl", progress=False)
 
 
+@pytest.mark.slow
 def test_heads_script_then_the_evaluate_command_with_every_automatic_system(fake_l2arctic, tmp_path):
     """A finished MAS-LoRA run -> train/heads.py -> python -m maslora evaluate with the classifier and router."""
     import subprocess

@@ -16,6 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_transcribes_one_file_and_several(native_clips):
     (first, _), (second, _) = native_clips[3], native_clips[4]
     one = _run("transcribe", str(first))
@@ -27,6 +28,7 @@ def test_transcribes_one_file_and_several(native_clips):
     assert lines[0].startswith(f"{first}\t") and "forget it" in lines[1].lower()
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
@@ -40,6 +42,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
         assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
     result = subprocess.run(
         [
@@ -73,6 +76,7 @@ def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
     assert bad.returncode == 2 and "unknown accent" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path):
     rows = tmp_path / "rows.jsonl"
     result = _run("evaluate", "--corpus", str(fake_l2arctic), "--prompts", "2", "--rows", str(rows))
@@ -86,6 +90,7 @@ def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path)
     assert set(table.system) == {"base"}
 
 
+@pytest.mark.slow
 def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_path):
     import torch
 
@@ -151,6 +156,7 @@ def _record_from_a_file_microphone(tmp_path, native_clips, *options: str) -> sub
     )
 
 
+@pytest.mark.slow
 def test_record_hears_a_microphone_and_prints_three_transcripts(tmp_path, native_clips):
     result = _record_from_a_file_microphone(tmp_path, native_clips, "--accent", "korean")
     assert result.returncode == 0, result.stderr
@@ -159,6 +165,7 @@ def test_record_hears_a_microphone_and_prints_three_transcripts(tmp_path, native
     assert all(line.split(":", 1)[1].strip().lower().startswith("lord") for line in lines), lines
 
 
+@pytest.mark.slow
 def test_record_auto_weighs_the_experts_from_the_recording_and_shows_the_posterior(tmp_path, native_clips):
     result = _record_from_a_file_microphone(tmp_path, native_clips, "--auto")
     assert result.returncode == 0, result.stderr

@@ -47,6 +47,7 @@ def bundled_models(tiny_en):
     return Models("tiny.en", BUNDLE / "mas-lora", BUNDLE / "lora", None, encoder_seconds=10)
 
 
+@pytest.mark.slow
 def test_a_rerun_decodes_only_missing_rows_and_drops_a_torn_line(bundled_models, tmp_path):
     table = load_manifest(EXAMPLES)
     rows_path = tmp_path / "rows.jsonl"
@@ -67,6 +68,7 @@ def test_a_rerun_decodes_only_missing_rows_and_drops_a_torn_line(bundled_models,
     assert len(other_seed) == 1 and rows_path.read_bytes() != after  # tags are part of a row's identity
 
 
+@pytest.mark.slow
 def test_a_killed_evaluate_command_resumes_to_exactly_one_row_each(bundled_models, tmp_path):
     rows_path = tmp_path / "rows.jsonl"
     command = [

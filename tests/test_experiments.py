@@ -3,7 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # the whole experiment pipeline, twice: minutes
 
 SECTIONS = [
     "## 1. Accent unknown",

@@ -1,8 +1,12 @@
 """End to end on real speech: the converted bundled models transcribe real native recordings accurately."""
 
+import pytest
+
 from maslora.data.audio import load_audio
 from maslora.wer import error_counts
 from maslora.whisper.transcribe import transcribe
+
+pytestmark = pytest.mark.slow  # hundreds of real recordings through real models
 
 
 def test_tiny_en_wer_on_all_593_real_native_recordings_is_under_6_percent(tiny_en, native_clips):

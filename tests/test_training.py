@@ -45,6 +45,7 @@ def test_labels_mask_the_prompt_and_the_padding(tiny_en):
     assert (targets[0, len(first_text) - 1 :] == -100).all()  # padding after <|endoftext|>
 
 
+@pytest.mark.slow
 def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2arctic, tmp_path, monkeypatch):
     summary = train(_config(tmp_path / "whole", fake_l2arctic))
     assert summary["steps"] == 2 and summary["accents"] == [
@@ -81,12 +82,14 @@ def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2a
     assert [json.loads(line)["step"] for line in history] == [1, 2]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_other_settings_is_not_resumed(fake_l2arctic, tmp_path):
     train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 45))
     with pytest.raises(ValueError, match="another configuration"):
         train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 45, rank=8))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_regular_lora_and_full_fine_tuning_train_one_step(fake_l2arctic, tmp_path, method):
     summary = train(_config(tmp_path / method, fake_l2arctic, method=method, epochs=1 / 45))
@@ -95,6 +98,7 @@ def test_regular_lora_and_full_fine_tuning_train_one_step(fake_l2arctic, tmp_pat
     assert (best / ("adapter_config.json" if method == "lora" else "model.safetensors")).is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [3, 1])
 def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arctic, tmp_path, batch_size):
     """Data-parallel smoke test on CPU with the gloo backend: 2 processes, each its share of every batch.

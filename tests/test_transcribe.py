@@ -1,6 +1,7 @@
 """Windowing of long audio, token budgets, and batched decoding on the real tiny.en."""
 
 import numpy as np
+import pytest
 
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.wer import error_counts
@@ -33,6 +34,7 @@ def test_token_budget_grows_with_duration_up_to_whispers_limit():
     assert token_budget(30.0) == MAX_NEW_TOKENS
 
 
+@pytest.mark.slow
 def test_batched_transcripts_equal_one_by_one(tiny_en, native_clips):
     audios = [load_audio(path) for path, _ in native_clips[100:106]]
     batched = transcribe(tiny_en, audios, batch_size=6)
@@ -41,6 +43,7 @@ def test_batched_transcripts_equal_one_by_one(tiny_en, native_clips):
     assert all(text for text in batched)
 
 
+@pytest.mark.slow
 def test_audio_longer_than_30_seconds_is_transcribed_whole(tiny_en, native_clips):
     clips = native_clips[200:214]
     pause = np.zeros(SAMPLE_RATE // 3, np.float32)

@@ -76,6 +76,7 @@ def test_prompts_for_english_only_and_multilingual(tiny_en, base):
     ]
 
 
+@pytest.mark.slow
 def test_generation_configs_work_with_transformers_generate(tiny_en, base, native_clips):
     """transformers 5.x refuses `language` for English-only models and needs the tables for multilingual ones."""
     assert tiny_en.model.generation_config.is_multilingual is False
