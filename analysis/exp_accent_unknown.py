@@ -42,9 +42,11 @@ def report(results) -> str:
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     drawn = [s for s in SYSTEMS if s in table.index]
     figure = grouped_bars(
-        table.loc[drawn, accents].T.rename(columns=SYSTEMS),
-        spread.loc[drawn, accents].T.rename(columns=SYSTEMS),
+        table.loc[drawn].T,
+        spread.loc[drawn].T,
         "Accent unknown: WER per accent (mean over seeds, bars: spread)",
+        accents,
+        SYSTEMS,
     )
     return (
         title

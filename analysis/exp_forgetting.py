@@ -31,11 +31,7 @@ def report(results) -> str:
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     clips = rows.groupby("set").path.nunique().to_dict()
     drawn = [s for s in SYSTEMS if s in means.index]
-    figure = grouped_bars(
-        means.loc[drawn].rename(index=SYSTEMS),
-        spreads.loc[drawn].rename(index=SYSTEMS),
-        "Forgetting: WER on held-out native speech",
-    )
+    figure = grouped_bars(means, spreads, "Forgetting: WER on held-out native speech", drawn, SYSTEMS)
     return (
         title + f"WER (%), mean ± spread over seeds, on {', '.join(f'{n} clips of {s}' for s, n in clips.items())} "
         "(cc0-native: real\n"

@@ -43,11 +43,7 @@ def report(results) -> str:
     stats = unseen_stats(main, unseen)
     means, spreads, shown = pivot_cells(stats, "accent", "kind", list(COLUMNS))
     shown = shown.rename(columns=COLUMNS)
-    figure = grouped_bars(
-        means.loc[accents].rename(columns=COLUMNS),
-        spreads.loc[accents].rename(columns=COLUMNS),
-        "Unseen accent: WER on an accent left out of training",
-    )
+    figure = grouped_bars(means, spreads, "Unseen accent: WER on an accent left out of training", accents, COLUMNS)
     return (
         title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform "
         "weights, on\n"

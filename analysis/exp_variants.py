@@ -39,11 +39,7 @@ def report(results) -> str:
         .rename_axis("MAS-LoRA variant")
     )
     order = [v for v in VARIANTS if v in means.index]
-    figure = grouped_bars(
-        means.loc[order].rename(columns=WEIGHTINGS),
-        spreads.loc[order].rename(columns=WEIGHTINGS),
-        "MAS-LoRA placement and targets: L2 pooled WER",
-    )
+    figure = grouped_bars(means, spreads, "MAS-LoRA placement and targets: L2 pooled WER", order, WEIGHTINGS)
     return (
         title
         + f"L2 pooled WER (%), mean ± spread over seeds ({variants.seed.nunique()} seed(s) of the variant runs), on "

@@ -105,12 +105,19 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def grouped_bars(means: pd.DataFrame, spreads: pd.DataFrame, title: str) -> go.Figure:
-    """WER bars: a group per row of `means` (its label on the x axis), a bar per column (the legend), the
-    seed spread as error bars; `spreads` is shaped like `means`. Rows and columns come in the order shown."""
+def grouped_bars(
+    means: pd.DataFrame, spreads: pd.DataFrame, title: str, rows: list | None = None, names: dict | None = None
+) -> go.Figure:
+    """WER bars: a group per row of `means` (only `rows`, in that order, if given), a bar per column, the
+    seed spread (`spreads`, shaped like `means`) as error bars; `names` relabels rows and columns for display."""
+    rows, names = list(means.index) if rows is None else rows, names or {}
+    groups = [names.get(row, row) for row in rows]
     bars = [
         go.Bar(
-            name=str(column), x=list(means.index), y=means[column], error_y={"type": "data", "array": spreads[column]}
+            name=names.get(column, str(column)),
+            x=groups,
+            y=means.loc[rows, column],
+            error_y={"type": "data", "array": spreads.loc[rows, column]},
         )
         for column in means.columns
     ]
