@@ -5,21 +5,13 @@ import pytest
 
 from maslora.data.corpora import L2_ARCTIC_ACCENT, load_corpus
 from maslora.data.splits import PAPER_FOLDS, leave_one_accent_out, paper_fold, prompt_sets
+from maslora.synth.speakers import ACCENT_CODES
 
 
 def _synthetic_table(prompts: int = 40) -> pd.DataFrame:
-    codes = {
-        "arabic": "ARA",
-        "mandarin": "MAN",
-        "hindi": "HIN",
-        "korean": "KOR",
-        "spanish": "SPA",
-        "vietnamese": "VIE",
-        "native": "NAT",
-    }
     rows = [
         (f"/x/{code}{k}/{p}.wav", "text", f"{code}{k}", accent, f"arctic_a{p:04d}")
-        for accent, code in codes.items()
+        for accent, code in ACCENT_CODES.items()  # the synthetic corpus's speaker codes
         for k in range(1, 5)
         for p in range(1, prompts + 1)
     ]
