@@ -238,7 +238,7 @@ def _accumulate_gradients(run: _Run, rows: pd.DataFrame, batch_size: int, weight
 
 
 def _train_step(run: _Run) -> float:
-    """One optimizer step on the next batch of 16 (this process's share of it); returns the batch's mean loss."""
+    """One optimizer step on the next batch (this process's share of it); returns the whole batch's mean loss."""
     epoch, index_in_epoch = divmod(run.step, run.steps_per_epoch)
     batch = _batches(len(run.train_table), run.config, epoch)[index_in_epoch]
     run.optimizer.zero_grad(set_to_none=True)
