@@ -32,7 +32,7 @@ from maslora.systems.bundle import (
 from maslora.systems.evaluation import Models, evaluate
 from maslora.whisper.encoder_window import windowed_whisper
 from tests.conftest import ROOT
-from tests.test_experts import ACCENTS, FEATURES, TOKENS, tiny_whisper, trained_looking
+from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, tiny_whisper, trained_looking
 
 
 def _is_distribution(weights: dict[str, float], accents: list[str]) -> bool:

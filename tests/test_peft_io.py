@@ -11,7 +11,7 @@ from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, adapter_layers
 from maslora.mixture.peft_io import load_adapter, load_experts, load_peft_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
-from tests.test_experts import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
+from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
 
 ENCODER_ONLY = AdapterPlacement(decoder_experts=0, dropout=0.0)
 

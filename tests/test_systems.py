@@ -8,7 +8,7 @@ from maslora.mixture.layer import AdapterPlacement, merge, routed
 from maslora.mixture.peft_io import experts_folder, load_adapter, load_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
 from maslora.systems.systems import Column, read_column, routing_row, stack_columns
-from tests.test_experts import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
+from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
 
 # The regular LoRA deliberately has another rank, alpha and target set than the experts, and MAS-LoRA
 # has experts in the decoder too: stacking must pad ranks, fold scales and fill the gaps with zeros.
