@@ -132,9 +132,9 @@ def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0
         if n_experts == 0:
             continue
         for name, attention in list(_side_layers(model, side)):
+            block = block_index(name)
             for projection in TARGETS[placement.targets]:
                 base = getattr(attention, projection)
-                block = block_index(name)
                 adapted = MixtureLoRALinear(
                     base, n_experts, placement.rank, placement.alpha, placement.dropout, block, generator
                 )

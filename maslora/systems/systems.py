@@ -152,6 +152,11 @@ class Systems:
         self.encoder_seconds = encoder_seconds
         self._lock = threading.Lock()  # routing rows live on the shared layers during a call
 
+    @property
+    def injected(self) -> bool:
+        """Whether any adapter column sits in the model; without one it is the plain base model, never routed."""
+        return bool(self.sides["encoder"] or self.sides["decoder"])
+
     def weights_vector(self, weights: Weighting) -> torch.Tensor:
         """[N] for one mapping; [blocks, N] for one mapping per encoder block (each normalized alone)."""
         if isinstance(weights, dict):
@@ -164,14 +169,7 @@ class Systems:
     def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
         """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router."""
         no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
-        with (
-            self._lock,
-            (
-                routed(self.whisper.model, *no_adapter)
-                if self.sides["encoder"] or self.sides["decoder"]
-                else contextlib.nullcontext()
-            ),
-        ):
+        with self._lock, routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
             return pooled_encoder_states(self.whisper, audios, batch_size)
 
     def transcribe(
@@ -206,6 +204,5 @@ class Systems:
                 self.whisper.model, encoder_routing[clips], None if decoder_routing is None else decoder_routing[clips]
             )
 
-        injected = self.sides["encoder"] or self.sides["decoder"]  # nothing injected: the plain base model
         with self._lock:
-            return transcribe(self.whisper, audios, batch_size, progress, route_clips if injected else None)
+            return transcribe(self.whisper, audios, batch_size, progress, route_clips if self.injected else None)

@@ -33,9 +33,10 @@ def save_checkpoint(out: Path, state: dict) -> None:
     replace_file(out / CHECKPOINT_FILE, lambda path: torch.save(state, path))
 
 
-def load_checkpoint(out: Path, config, device: str) -> dict | None:
-    """The checkpoint in `out` (tensors on `device`), None if there is none; refused if another config wrote it."""
-    path = out / CHECKPOINT_FILE
+def load_checkpoint(config, device: str) -> dict | None:
+    """The checkpoint in `config.out` (tensors on `device`), None if there is none; refused if another config
+    wrote it."""
+    path = config.out / CHECKPOINT_FILE
     if not path.is_file():
         return None
     state = torch.load(path, weights_only=False, map_location=device)

@@ -171,7 +171,7 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
 
 def _resume(run: _Run) -> None:
     """Continue from the checkpoint in `out`, if there is one: weights, optimizer, schedule, step, random states."""
-    state = load_checkpoint(run.config.out, run.config, run.device)
+    state = load_checkpoint(run.config, run.device)
     if state is None:
         return
     run.whisper.model.load_state_dict(state["trainable"], strict=False)
