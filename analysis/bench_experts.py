@@ -22,7 +22,7 @@ from peft import PeftModel
 
 from maslora.data.audio import load_audio
 from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge, routed, unmerge
-from maslora.mixture.peft_io import save_experts
+from maslora.mixture.peft_io import RunsWith, save_experts
 from maslora.whisper.load import load_whisper
 from maslora.whisper.targets import decoder_labels
 from maslora.whisper.transcribe import log_mel_features, transcribe
@@ -59,7 +59,7 @@ def remerge(repeats: int) -> None:
     floor = _mean_seconds(lambda: [layer.base.weight.data.copy_(layer.original_weight) for layer in layers], repeats)
     unmerge(whisper.model)
     with tempfile.TemporaryDirectory() as folder:
-        save_experts(whisper.model, ACCENTS, AdapterPlacement(decoder_experts=0), Path(folder), "tiny.en")
+        save_experts(whisper.model, ACCENTS, AdapterPlacement(decoder_experts=0), Path(folder), RunsWith("tiny.en"))
         peft = PeftModel.from_pretrained(
             load_whisper("tiny.en", device="cpu").model, Path(folder) / ACCENTS[0], adapter_name=ACCENTS[0]
         )

@@ -1,4 +1,4 @@
-"""Experiment 6, beyond the paper: expert weights found from the audio, and a learned router, against beta.
+"""Experiment 7, beyond the paper: expert weights found from the audio, and a learned router, against beta.
 
     python -m analysis.exp_auto [--results assets/results]
 
@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.report_tools import (
+    annotated_heatmap,
     cell,
     load_rows,
     mean_and_spread,
@@ -64,7 +65,7 @@ def guesses(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(results) -> str:
-    title = "## 6. Beyond the paper: weights from the audio, and a learned router\n\n"
+    title = "## 7. Beyond the paper: weights from the audio, and a learned router\n\n"
     main, validation = load_rows(results, "main"), load_rows(results, "validation")
     if main.empty or validation.empty or "mas-router" not in set(main.system):
         return title + "Not run yet.\n"
@@ -180,24 +181,12 @@ def _accent_id(results, main: pd.DataFrame) -> str:
         .rename_axis(index="true accent", columns="guessed")
     )
     shares = confusion.div(confusion.sum(axis=1), axis=0) * 100
-    figure = go.Figure(
-        go.Heatmap(
-            z=shares.values,
-            x=list(shares.columns),
-            y=list(shares.index),
-            colorscale="Blues",
-            zmin=0,
-            zmax=100,
-            text=confusion.values,
-            texttemplate="%{text}",
-        )
-    )
+    figure = annotated_heatmap(shares, confusion.values, "Blues", zmin=0, zmax=100)
     figure.update_layout(
         title="Accent classifier on held-out speakers: confusion (counts over seeds; colour = % of the true accent)",
         xaxis_title="guessed",
         yaxis_title="true accent",
-        yaxis_autorange="reversed",
-    )  # read as the table reads
+    )
     per_seed = ", ".join(f"seed {seed}: {value:.0f}%" for seed, value in accuracy.items())
     return (
         "### Accent identification\n\nThe linear classifier on the frozen encoder (voices projected out) names the "

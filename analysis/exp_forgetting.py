@@ -1,4 +1,4 @@
-"""Experiment 3, forgetting: WER on native speech none of the systems trained on, before and after adaptation.
+"""Experiment 4, forgetting: WER on native speech none of the systems trained on, before and after adaptation.
 
     python -m analysis.exp_forgetting [--results assets/results]
 
@@ -21,7 +21,7 @@ from analysis.report_tools import (
 
 
 def report(results) -> str:
-    title = "## 3. Forgetting: native speech before and after adaptation\n\n"
+    title = "## 4. Forgetting: native speech before and after adaptation\n\n"
     rows = load_rows(results, "forgetting")
     if rows.empty:
         return title + "Not run yet.\n"

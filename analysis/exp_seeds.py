@@ -1,4 +1,4 @@
-"""Experiment 5, seed spread: every headline number from each seed, with mean and spread.
+"""Experiment 6, seed spread: every headline number from each seed, with mean and spread.
 
 python -m analysis.exp_seeds [--results assets/results]
 """
@@ -25,7 +25,7 @@ def headline_per_seed(main: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(results) -> str:
-    title = "## 5. Seed spread of the headline numbers\n\n"
+    title = "## 6. Seed spread of the headline numbers\n\n"
     rows = load_rows(results, "main")
     if rows.empty:
         return title + "Not run yet.\n"

@@ -1,4 +1,4 @@
-"""Experiment 4, unseen accent: MAS-LoRA trained without one accent, tested on it with uniform weights.
+"""Experiment 5, unseen accent: MAS-LoRA trained without one accent, tested on it with uniform weights.
 
     python -m analysis.exp_unseen_accent [--results assets/results]
 
@@ -35,7 +35,7 @@ def unseen_stats(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(results) -> str:
-    title = "## 4. Unseen accent: leave one accent out of training\n\n"
+    title = "## 5. Unseen accent: leave one accent out of training\n\n"
     unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
     if unseen.empty or main.empty:
         return title + "Not run yet.\n"

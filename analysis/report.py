@@ -17,6 +17,7 @@ from analysis import (
     exp_accent_unknown,
     exp_auto,
     exp_forgetting,
+    exp_matrix,
     exp_seeds,
     exp_unseen_accent,
     exp_variants,
@@ -34,15 +35,13 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
-from maslora.training.recipes import RECIPES
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
-any gain is adaptation to the synthesizer; (2) {model}, not whisper-small; (3) the {recipe} recipe{overrides}
-trains for minutes where the paper trains for epochs at 5e-5 (see maslora/training/recipes.py); each MAS-LoRA expert
-sees only its accent's share of the steps, while the regular LoRA sees all of them; (4) the test set holds
+any gain is adaptation to the synthesizer; (2) {model}, not whisper-small; (3) the {recipe} recipe ({settings})
+where the paper trains about 27 passes at 5e-5 (see maslora/training/recipes.py); (4) the test set holds
 {clips} utterances per seed, so a few words move a WER by a point; the seed spread says how much; (5) the
-best checkpoint of a run is picked by WER on {validation} validation clips, itself a noisy choice."""
+best checkpoint of a run is picked on {validation}, itself a noisy choice."""
 
 
 def _headlines(results) -> pd.DataFrame:
@@ -77,19 +76,32 @@ def _forgetting(results) -> str:
 def _why(results, profile: dict) -> str:
     rows = load_rows(results, "main")
     clips = rows.groupby("seed").path.nunique().max() if not rows.empty else 0
-    overrides = profile.get("overrides") or {}
-    recipe = {**RECIPES.get(profile.get("recipe"), {}), **overrides}
-    validation = recipe.get("validation_limit") or "all the"
+    settings = {**profile.get("recipe_settings", {}), **(profile.get("overrides") or {})}
+    if "recipe_settings" not in profile:  # results written before the runner recorded its recipe
+        validation = "the validation clips each run's config.json names"
+    else:
+        readers = "held-out speakers" if settings.get("validation", "speakers") == "speakers" else "training speakers"
+        validation = f"{settings.get('validation_limit') or 'all the'} validation clips of {readers}"
+    shown = ", ".join(f"{key} {value}" for key, value in settings.items()) or "settings not recorded"
     return WHY.format(
         model=profile.get("model", "?"),
         recipe=profile.get("recipe", "?"),
+        settings=shown,
         clips=clips,
         validation=validation,
-        overrides=f" (with {overrides})" if overrides else "",
     )
 
 
-SECTIONS = (exp_accent_unknown, exp_accent_known, exp_forgetting, exp_unseen_accent, exp_variants, exp_seeds, exp_auto)
+SECTIONS = (
+    exp_accent_unknown,
+    exp_accent_known,
+    exp_matrix,
+    exp_forgetting,
+    exp_unseen_accent,
+    exp_variants,
+    exp_seeds,
+    exp_auto,
+)
 
 
 def write_report(results: Path) -> None:

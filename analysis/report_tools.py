@@ -126,6 +126,24 @@ def grouped_bars(
     return figure
 
 
+def annotated_heatmap(values: pd.DataFrame, text, colorscale: str, **heatmap) -> go.Figure:
+    """A heatmap of `values` (its rows down, read top to bottom as the table reads; its columns across)
+    with `text` written in each cell; `heatmap` passes further go.Heatmap settings (zmin, colorbar, ...)."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=values.values,
+            x=list(values.columns),
+            y=list(values.index),
+            colorscale=colorscale,
+            text=text,
+            texttemplate="%{text}",
+            **heatmap,
+        )
+    )
+    figure.update_layout(yaxis_autorange="reversed")
+    return figure
+
+
 def save_figure(figure: go.Figure, results: Path, name: str) -> str:
     """figures/NAME.html (interactive) and figures/NAME.png (for the report); returns the Markdown to show it."""
     folder = results / "figures"

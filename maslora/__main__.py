@@ -27,18 +27,17 @@ import torch
 import transformers
 
 from maslora.data.audio import load_audio
-from maslora.data.corpora import first_prompts
 from maslora.data.microphone import default_input, record
 from maslora.data.splits import paper_fold
 from maslora.errors import USER_ERRORS, WeightsError
 from maslora.mixture.layer import merge
-from maslora.mixture.peft_io import load_adapter, load_experts
+from maslora.mixture.peft_io import RunsWith, load_adapter, load_experts, resolve_settings
 from maslora.mixture.weights import choose_weights, normalized_weights, parse_weights
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, windowed_whisper
+from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
 
@@ -50,6 +49,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def trained_window(args: argparse.Namespace) -> RunsWith:
+    """The window the given experts or adapter were trained in, or --encoder-seconds (warned about when
+    it differs); the full 30 s when neither says."""
+    settings, warning = resolve_settings([args.experts, args.adapter], args.model, args.encoder_seconds)
+    if warning:
+        print(warning, file=sys.stderr)
+    return settings
+
+
 def adapted_whisper(args: argparse.Namespace) -> Whisper:
     """The base model, with MAS-LoRA experts or a regular LoRA merged in when asked for."""
     chose_weights = args.accent is not None or args.beta is not None or args.weights is not None
@@ -57,7 +65,8 @@ def adapted_whisper(args: argparse.Namespace) -> Whisper:
         raise WeightsError("give --experts or --adapter, not both")
     if chose_weights and not args.experts:
         raise WeightsError("--accent, --beta and --weights choose how --experts are mixed: add --experts DIR")
-    whisper = windowed_whisper(args.model, args.encoder_seconds or FULL_WINDOW_SECONDS)
+    settings = trained_window(args)
+    whisper = windowed_whisper(args.model, settings.encoder_seconds)
     if args.experts:
         accents = load_experts(whisper.model, args.experts)
         explicit = parse_weights(args.weights) if args.weights is not None else None
@@ -76,9 +85,7 @@ def transcribe_command(args: argparse.Namespace) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
-    table = corpus_or_embedded(args.corpus)
-    if args.prompts:
-        table = first_prompts(table, args.prompts)
+    table = corpus_or_embedded(args.corpus, args.prompts)
     if args.fold:
         table = getattr(paper_fold(table, args.fold), args.part)
     given = [("lora", args.adapter), ("mas-uniform", args.experts), ("full", args.full)]
@@ -88,7 +95,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
         args.experts,
         args.adapter,
         args.full,
-        args.encoder_seconds or FULL_WINDOW_SECONDS,
+        trained_window(args).encoder_seconds,
         args.classifier,
         args.router,
     )
@@ -139,7 +146,9 @@ def _add_model_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
     command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
     command.add_argument(
-        "--encoder-seconds", type=positive_int, help="crop the encoder window (as the model was trained)"
+        "--encoder-seconds",
+        type=positive_int,
+        help="crop the encoder window; default: the window the experts or adapter were trained in (else 30)",
     )
 
 

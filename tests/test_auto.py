@@ -219,7 +219,7 @@ def test_heads_script_then_the_evaluate_command_with_every_automatic_system(fake
     from tests.test_training import _config
 
     run = tmp_path / "mas"
-    train(_config(run, fake_l2arctic, epochs=1 / 45))
+    train(_config(run, fake_l2arctic, epochs=1 / 30))
     heads = subprocess.run(
         [sys.executable, "train/heads.py", str(run), "--router-steps", "1"],
         cwd=ROOT,

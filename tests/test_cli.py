@@ -96,7 +96,7 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
 
     from maslora.data.audio import load_audio
     from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge
-    from maslora.mixture.peft_io import save_adapter, save_experts
+    from maslora.mixture.peft_io import RunsWith, save_adapter, save_experts
     from maslora.mixture.weights import beta_weights, normalized_weights
     from maslora.whisper.load import load_whisper
     from maslora.whisper.transcribe import transcribe
@@ -110,7 +110,7 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
     generator = torch.Generator().manual_seed(0)
     for layer in adapter_layers(model).values():  # small random experts: the transcript changes a little
         layer.lora_B.data = torch.randn(layer.lora_B.shape, generator=generator) * 0.13
-    save_experts(model, accents, AdapterPlacement(), tmp_path / "experts", "tiny.en")
+    save_experts(model, accents, AdapterPlacement(), tmp_path / "experts", RunsWith("tiny.en"))
     weights = normalized_weights(beta_weights("hindi", 1.5, accents), accents)
     merge(model, weights)
     expected = transcribe(adapted, [load_audio(path)])[0]
@@ -124,10 +124,15 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
     fresh = tmp_path / "fresh-lora"
     untouched = load_whisper("tiny.en", device="cpu")
     inject_adapters(untouched.model, zero)  # B = 0: a regular LoRA that changes nothing yet
-    save_adapter(untouched.model, zero, fresh, "tiny.en")
+    save_adapter(untouched.model, zero, fresh, RunsWith("tiny.en"))
     assert _run("transcribe", str(path), "--adapter", str(fresh)).stdout.strip() == base_text
     bad = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--weights", "klingon=1")
     assert bad.returncode == 2 and "no expert for klingon" in bad.stderr
+    cropped = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--encoder-seconds", "10")
+    assert cropped.returncode == 0 and "warning: running in a 10 s encoder window" in cropped.stderr
+    assert "the adapters were trained in 30 s" in cropped.stderr  # what experts.json says
+    other_model = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--model", "base")
+    assert other_model.returncode == 2 and "trained on tiny.en, not base: use --model tiny.en" in other_model.stderr
 
 
 ALSA_FILE_MICROPHONE = """

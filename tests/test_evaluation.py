@@ -38,6 +38,11 @@ def test_system_names_map_to_weights_and_accent_known_systems_skip_accents_witho
     assert system_row("mas-beta2", "native", ACCENTS) is None
     assert system_row("mas-uniform", "native", ACCENTS)[1]["arabic"] == pytest.approx(1 / 6)
     assert system_row("full", "native", ACCENTS) == ("base", None)  # the fine-tuned model, run as it is
+    arabic_alone = system_row("expert-arabic", "native", ACCENTS)  # one expert on any accent, native too
+    assert arabic_alone == ("mas-lora", {a: float(a == "arabic") for a in ACCENTS})
+    check_system("expert-arabic")
+    with pytest.raises(WeightsError, match="no welsh expert"):
+        system_row("expert-welsh", "korean", ACCENTS)
     with pytest.raises(WeightsError, match="unknown system"):
         check_system("mas-beta")
 

@@ -12,17 +12,19 @@ pytestmark = pytest.mark.slow  # the whole experiment pipeline, twice: minutes
 SECTIONS = [
     "## 1. Accent unknown",
     "## 2. Accent known",
-    "## 3. Forgetting",
-    "## 4. Unseen accent",
+    "## 3. The expert x accent matrix",
+    "## 4. Forgetting",
+    "## 5. Unseen accent",
     "## Placement and targets",
-    "## 5. Seed spread",
-    "## 6. Beyond the paper",
+    "## 6. Seed spread",
+    "## 7. Beyond the paper",
     "### Accent identification",
     "### Accents no expert was trained for",
 ]
 FIGURES = [
     "accent_unknown",
     "accent_known",
+    "matrix",
     "forgetting",
     "unseen_accent",
     "variants",
@@ -55,7 +57,8 @@ def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(privat
         assert (results / "figures" / f"{name}.html").is_file() and (results / "tables" / f"{name}.md").is_file()
     assert "seed 0" in report and "seed 1" in report and "paper" in report
     rows = {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")}
-    assert set(rows) == {"main.jsonl", "validation.jsonl", "variants.jsonl", "forgetting.jsonl", "unseen.jsonl"}
+    expected = {"main", "matrix", "validation", "variants", "forgetting", "unseen"}
+    assert set(rows) == {f"{name}.jsonl" for name in expected}
     checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert len(checkpoints) == 2 * (3 + 2 + 6)  # per seed: MAS-LoRA, LoRA, full, 2 variants, 6 left-out accents
     heads = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("head.json")}

@@ -149,8 +149,7 @@ def test_a_sample_routed_to_expert_k_trains_only_expert_k():
     model = trained_looking(tiny_whisper())
     model.train()
     k = 4
-    one_hot = torch.nn.functional.one_hot(torch.full((3,), k), N).float()
-    with routed(model, one_hot):
+    with routed(model, torch.full((3,), k)):  # training's routing: an expert index per sample
         loss = model(input_features=FEATURES, labels=TOKENS).loss
     loss.backward()
     for name, layer in adapter_layers(model).items():
@@ -164,6 +163,26 @@ def test_a_sample_routed_to_expert_k_trains_only_expert_k():
         else:  # the shared decoder LoRA learns from every sample
             assert layer.lora_B.grad.abs().sum() > 0, name
     assert all(not p.requires_grad for n, p in model.named_parameters() if "lora_" not in n)
+
+
+def test_expert_indices_compute_what_one_hot_weights_compute_values_and_gradients():
+    by_index, by_weights = trained_looking(tiny_whisper()), trained_looking(tiny_whisper())
+    for model in (by_index, by_weights):
+        model.eval()  # no dropout: the two passes must see the same inputs
+    experts = torch.tensor([4, 0, 2])
+    with routed(by_index, experts):
+        index_loss = by_index(input_features=FEATURES, labels=TOKENS).loss
+    with routed(by_weights, torch.nn.functional.one_hot(experts, N).float()):
+        weights_loss = by_weights(input_features=FEATURES, labels=TOKENS).loss
+    index_loss.backward()
+    weights_loss.backward()
+    assert torch.allclose(index_loss, weights_loss, atol=1e-6)
+    index_layers, weight_layers = adapter_layers(by_index), adapter_layers(by_weights)
+    for name in index_layers:
+        assert torch.allclose(index_layers[name].lora_A.grad, weight_layers[name].lora_A.grad, atol=1e-6), name
+        assert torch.allclose(index_layers[name].lora_B.grad, weight_layers[name].lora_B.grad, atol=1e-6), name
+    with pytest.raises(ValueError, match="expert indices"), routed(by_index, torch.tensor([N, 0, 1])):
+        pass
 
 
 def test_placement_variants_and_missing_routing():

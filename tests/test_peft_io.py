@@ -9,7 +9,16 @@ from safetensors.torch import load_file, save_file
 
 from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, adapter_layers
-from maslora.mixture.peft_io import load_adapter, load_experts, load_peft_experts, save_adapter, save_experts
+from maslora.mixture.peft_io import (
+    RunsWith,
+    load_adapter,
+    load_experts,
+    load_peft_experts,
+    resolve_settings,
+    runs_with,
+    save_adapter,
+    save_experts,
+)
 from maslora.mixture.weights import beta_weights, normalized_weights
 from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
 
@@ -23,7 +32,7 @@ def _peft_logits(model) -> torch.Tensor:
 
 def test_round_trip_through_the_folder(tmp_path):
     model = trained_looking(tiny_whisper())
-    save_experts(model, ACCENTS, AdapterPlacement(), tmp_path / "experts", "tiny-random")
+    save_experts(model, ACCENTS, AdapterPlacement(), tmp_path / "experts", RunsWith("tiny-random"))
     assert sorted(p.name for p in (tmp_path / "experts").iterdir()) == sorted([*ACCENTS, "decoder", "experts.json"])
     loaded = tiny_whisper()
     assert load_experts(loaded, tmp_path / "experts") == ACCENTS
@@ -33,7 +42,7 @@ def test_round_trip_through_the_folder(tmp_path):
 
 def test_each_expert_loads_in_peft_alone_and_our_mixture_equals_peft_cat(tmp_path):
     model = trained_looking(tiny_whisper(), ENCODER_ONLY)
-    save_experts(model, ACCENTS, ENCODER_ONLY, tmp_path / "experts", "tiny-random")
+    save_experts(model, ACCENTS, ENCODER_ONLY, tmp_path / "experts", RunsWith("tiny-random"))
     peft_model = PeftModel.from_pretrained(tiny_whisper(), tmp_path / "experts" / ACCENTS[0], adapter_name=ACCENTS[0])
     one_hot = torch.nn.functional.one_hot(torch.tensor(0), len(ACCENTS)).float()
     assert torch.allclose(_peft_logits(peft_model.eval()), logits(model, one_hot), atol=1e-5)
@@ -72,7 +81,7 @@ def test_experts_trained_with_peft_load_as_experts(tmp_path):
 def test_a_regular_lora_round_trips_as_one_adapter(tmp_path):
     placement = AdapterPlacement(encoder_experts=1, decoder_experts=1)
     model = trained_looking(tiny_whisper(), placement)
-    save_adapter(model, placement, tmp_path / "lora", "tiny-random")
+    save_adapter(model, placement, tmp_path / "lora", RunsWith("tiny-random"))
     loaded = tiny_whisper()
     load_adapter(loaded, tmp_path / "lora")
     assert torch.allclose(logits(loaded.eval()), logits(model), atol=1e-6)
@@ -82,7 +91,7 @@ def test_a_regular_lora_round_trips_as_one_adapter(tmp_path):
 
 def test_bad_adapters_are_named(tmp_path):
     model = trained_looking(tiny_whisper(), ENCODER_ONLY)
-    save_experts(model, ACCENTS, ENCODER_ONLY, tmp_path / "experts", "tiny-random")
+    save_experts(model, ACCENTS, ENCODER_ONLY, tmp_path / "experts", RunsWith("tiny-random"))
     weights_file = tmp_path / "experts" / "hindi" / "adapter_model.safetensors"
     tensors = load_file(weights_file)
     poisoned = {k: (v * float("nan") if "layers.1.self_attn.q_proj.lora_B" in k else v) for k, v in tensors.items()}
@@ -103,3 +112,30 @@ def test_bad_adapters_are_named(tmp_path):
     config.write_text(json.dumps({**json.loads(config.read_text()), "peft_type": "IA3"}))
     with pytest.raises(AdapterError, match="IA3 adapter, not LoRA"):
         load_adapter(tiny_whisper(), tmp_path / "experts" / "arabic")
+
+
+def test_folders_say_how_they_run_and_an_explicit_window_is_warned_about(tmp_path):
+    model = trained_looking(tiny_whisper(), ENCODER_ONLY)
+    save_experts(model, ACCENTS, ENCODER_ONLY, tmp_path / "experts", RunsWith("tiny-random", 10))
+    lora = trained_looking(tiny_whisper(), AdapterPlacement(encoder_experts=1, decoder_experts=0))
+    save_adapter(
+        lora,
+        AdapterPlacement(encoder_experts=1, decoder_experts=0),
+        tmp_path / "lora",
+        RunsWith("tiny-random", 10),
+    )
+    assert json.loads((tmp_path / "experts" / "experts.json").read_text())["encoder_seconds"] == 10
+    assert runs_with(tmp_path / "lora") == RunsWith("tiny-random", 10)
+
+    folders = [tmp_path / "experts", tmp_path / "lora"]
+    assert resolve_settings(folders, "tiny-random") == (RunsWith("tiny-random", 10), None)
+    settings, warning = resolve_settings(folders, "tiny-random", 30)
+    assert settings.encoder_seconds == 30 and warning.startswith("warning: running in a 30 s encoder window")
+    assert resolve_settings([None], "tiny.en") == (RunsWith("tiny.en"), None)  # nothing recorded: the full window
+    with pytest.raises(AdapterError, match="trained on tiny-random, not tiny.en: use --model tiny-random"):
+        resolve_settings(folders, "tiny.en")
+    save_adapter(
+        lora, AdapterPlacement(encoder_experts=1, decoder_experts=0), tmp_path / "lora", RunsWith("tiny-random", 20)
+    )
+    with pytest.raises(AdapterError, match="different encoder windows"):
+        resolve_settings(folders, "tiny-random")

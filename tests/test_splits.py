@@ -18,13 +18,20 @@ def _synthetic_table(prompts: int = 40) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "text", "speaker", "accent", "utterance_id"])
 
 
-def _check_disjoint(split) -> None:
+def _check_disjoint(split, validation: str = "speakers") -> None:
     train_speakers, test_speakers = set(split.train.speaker), set(split.test.speaker)
+    validation_speakers = set(split.validation.speaker)
     train_prompts = set(split.train.utterance_id)
     assert train_speakers.isdisjoint(test_speakers)
     assert train_prompts.isdisjoint(split.test.utterance_id)
     assert train_prompts.isdisjoint(split.validation.utterance_id)
-    assert set(split.validation.speaker) <= train_speakers
+    assert set(split.validation.utterance_id).isdisjoint(split.test.utterance_id)
+    assert set(split.paper_validation.speaker) <= train_speakers
+    assert set(split.paper_validation.utterance_id) == set(split.validation.utterance_id)
+    if validation == "speakers":  # nobody who validates is trained or tested on
+        assert validation_speakers.isdisjoint(train_speakers | test_speakers)
+    else:
+        assert split.validation.equals(split.paper_validation)
 
 
 @pytest.mark.parametrize("fold", range(1, 9))
@@ -51,7 +58,26 @@ def test_synthetic_speakers_map_to_the_papers_positions_and_native_is_never_trai
     split = paper_fold(_synthetic_table(), 1)  # fold 1: YBAA TXHC ASI HJK ERMS PNV = positions 3, 4, 1, 1, 2, 2
     _check_disjoint(split)
     assert set(split.test.speaker) == {"ARA3", "MAN4", "HIN1", "KOR1", "SPA2", "VIE2", "NAT1", "NAT2", "NAT3", "NAT4"}
+    # each L1's validation speaker is the one after its test speaker (cyclic): 4, 1, 2, 2, 3, 3
+    assert set(split.validation.speaker) == {"ARA4", "MAN1", "HIN2", "KOR2", "SPA3", "VIE3"}
+    assert len(set(split.train.speaker)) == 12
     assert "native" not in set(split.train.accent) | set(split.validation.accent)
+
+
+def test_the_papers_validation_reads_held_out_prompts_of_the_training_speakers():
+    split = paper_fold(_synthetic_table(), 1, validation="prompts")
+    _check_disjoint(split, "prompts")
+    assert len(set(split.train.speaker)) == 18
+    with pytest.raises(ValueError, match="validation must be one of"):
+        paper_fold(_synthetic_table(), 1, validation="voices")
+
+
+def test_held_out_validation_speakers_need_three_speakers_per_accent():
+    table = _synthetic_table()
+    two_each = table[table.speaker.str[-1].isin(["3", "4"])]  # fold 1 tests ARA3: ARA4 would be all that is left
+    with pytest.raises(ValueError, match="arabic has 2 speakers"):
+        paper_fold(two_each, 1)
+    _check_disjoint(paper_fold(two_each, 1, validation="prompts"), "prompts")
 
 
 def test_prompt_sets_are_the_papers_proportions_and_stable():

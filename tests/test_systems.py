@@ -5,7 +5,7 @@ import torch
 
 from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, merge, routed
-from maslora.mixture.peft_io import experts_folder, load_adapter, load_experts, save_adapter, save_experts
+from maslora.mixture.peft_io import RunsWith, experts_folder, load_adapter, load_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
 from maslora.systems.systems import Column, read_column, routing_row, stack_columns
 from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
@@ -19,12 +19,12 @@ LORA = AdapterPlacement(targets="qkvo", encoder_experts=1, decoder_experts=1, ra
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("systems")
-    save_experts(trained_looking(tiny_whisper(), EXPERTS), ACCENTS, EXPERTS, root / "experts", "tiny-random")
+    save_experts(trained_looking(tiny_whisper(), EXPERTS), ACCENTS, EXPERTS, root / "experts", RunsWith("tiny-random"))
     lora = trained_looking(tiny_whisper(), LORA)
     for layer in lora.modules():  # another seed's values, so LoRA and experts differ
         if hasattr(layer, "lora_B"):
             layer.lora_B.data = layer.lora_B.data.flip(-1) + 0.1
-    save_adapter(lora, LORA, root / "lora", "tiny-random")
+    save_adapter(lora, LORA, root / "lora", RunsWith("tiny-random"))
     return root
 
 

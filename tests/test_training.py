@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from maslora.mixture.layer import adapter_layers
-from maslora.mixture.peft_io import load_experts
+from maslora.mixture.peft_io import RunsWith, load_experts, runs_with
 from maslora.training.config import TrainConfig
 from maslora.training.loop import train
 from maslora.training.recipes import recipe_config
@@ -15,13 +15,13 @@ from maslora.whisper.targets import decoder_labels
 
 
 def _config(out, fake_l2arctic, **overrides) -> TrainConfig:
-    # 180 training clips in fold 1 of the fake tree; batch 4 -> 45 steps per epoch; 2 steps here.
+    # 119 training clips in fold 1 of the fake tree; batch 4 -> 30 steps per epoch; 2 steps here.
     settings = dict(
         corpus=str(fake_l2arctic),
         encoder_seconds=10,
         batch_size=4,
         micro_batch_size=2,
-        epochs=2 / 45,
+        epochs=2 / 30,
         eval_every=1,
         validation_limit=3,
         learning_rate=1e-3,
@@ -84,15 +84,15 @@ def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2a
 
 @pytest.mark.slow
 def test_a_checkpoint_of_other_settings_is_not_resumed(fake_l2arctic, tmp_path):
-    train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 45))
+    train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 30))
     with pytest.raises(ValueError, match="another configuration"):
-        train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 45, rank=8))
+        train(_config(tmp_path / "run", fake_l2arctic, epochs=1 / 30, rank=8))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_regular_lora_and_full_fine_tuning_train_one_step(fake_l2arctic, tmp_path, method):
-    summary = train(_config(tmp_path / method, fake_l2arctic, method=method, epochs=1 / 45))
+    summary = train(_config(tmp_path / method, fake_l2arctic, method=method, epochs=1 / 30))
     assert summary["steps"] == 1
     best = tmp_path / method / "best"
     assert (best / ("adapter_config.json" if method == "lora" else "model.safetensors")).is_file()
@@ -113,7 +113,7 @@ def test_two_cpu_processes_under_torchrun_make_the_same_update_as_one(fake_l2arc
     with socket.socket() as probe:  # a free port on the loopback for the rendezvous
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    steps_per_epoch = -(-180 // batch_size)  # 180 training clips in fold 1 of the fake tree
+    steps_per_epoch = -(-119 // batch_size)  # 119 training clips in fold 1 of the fake tree
     arguments = [
         "train/train.py",
         "--corpus",
@@ -181,3 +181,38 @@ def test_a_bad_method_or_decoder_fails_before_anything_loads_or_is_written(tmp_p
     with pytest.raises(ValueError, match="decoder must be one of shared, mas, none, got 'both'"):
         TrainConfig(out=out, decoder="both")
     assert not out.exists()
+
+
+def test_a_config_that_cannot_stop_or_validate_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        TrainConfig(out=tmp_path, patience=0)
+    with pytest.raises(ValueError, match="validation must be one of speakers, prompts"):
+        TrainConfig(out=tmp_path, validation="voices")
+    with pytest.raises(ValueError, match="eval_every must be at least 1"):
+        TrainConfig(out=tmp_path, eval_every=0)
+
+
+@pytest.mark.slow
+def test_patience_stops_a_run_that_stopped_improving_and_keeps_its_best(fake_l2arctic, tmp_path):
+    # A learning rate of 0 never changes the model, so no evaluation after the first is better.
+    config = _config(tmp_path / "flat", fake_l2arctic, learning_rate=0.0, epochs=1.0, patience=2)
+    summary = train(config)
+    assert (summary["steps"], summary["best_step"]) == (3, 1)  # evaluations at 1 (best), 2 and 3 (stale): stop
+    history = [json.loads(line) for line in (tmp_path / "flat" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [1, 2, 3]
+    assert {"validation_wer", "validation_matched_wer", "paper_validation_wer"} <= history[0].keys()
+    assert train(config)["steps"] == 3  # resumed after the stop: nothing more to do
+
+
+@pytest.mark.slow
+def test_speed_options_train_the_same_steps_and_the_window_is_recorded(fake_l2arctic, tmp_path):
+    plain = train(_config(tmp_path / "plain", fake_l2arctic))
+    prefetched = train(_config(tmp_path / "prefetched", fake_l2arctic, prefetch=True))
+    assert plain["steps"] == prefetched["steps"] == 2
+    plain_weights, prefetched_weights = _trained_weights(tmp_path / "plain"), _trained_weights(tmp_path / "prefetched")
+    assert all(torch.equal(plain_weights[k], prefetched_weights[k]) for k in plain_weights)  # the same clips
+
+    fitted = _config(tmp_path / "fitted", fake_l2arctic, fit_window=True, group_by_length=True, method="lora")
+    train(fitted)
+    assert runs_with(tmp_path / "fitted" / "best") == RunsWith("tiny.en", 10)  # run in the window, not fitted
+    assert runs_with(tmp_path / "plain" / "best") == RunsWith("tiny.en", 10)

@@ -38,12 +38,12 @@ from analysis.report import write_report
 from analysis.report_tools import profile_of
 from maslora.auto.heads import clip_features, fit_classifier, fit_router
 from maslora.auto.router import RouterConfig
-from maslora.data.corpora import NATIVE_RECORDINGS, first_prompts, load_librispeech, load_manifest
+from maslora.data.corpora import NATIVE_RECORDINGS, load_librispeech, load_manifest
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.evaluation import AUTOMATIC_SYSTEMS, TEMPERED_SYSTEMS, Models, evaluate
-from maslora.training.loop import train
-from maslora.training.recipes import recipe_config
+from maslora.training.recipes import RECIPES, recipe_config
+from train.train import train_in_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 BETAS = (1, 1.5, 2, 3, 4, 5, 6)  # the paper's accent-known sweep (beta = 1 is the matched expert alone)
@@ -65,6 +65,7 @@ class Profile:
     side_seeds: tuple[int, ...]  # seeds of the variant and leave-one-accent-out runs (8 more runs per seed)
     overrides: dict = field(default_factory=dict)  # TrainConfig values on top of the recipe
     router: dict = field(default_factory=dict)  # RouterConfig values (the seed is the run's)
+    processes: int = 1  # training processes per run (torchrun); 2 on 2 cores (see train/train.py)
 
 
 PROFILES = {
@@ -80,7 +81,7 @@ PROFILES = {
         {"steps": 1, "batch_size": 4, "micro_batch_size": 4},
     ),
     # 2 cores: the variant and leave-one-out runs once (seed 0), the headline systems with both seeds
-    "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,)),
+    "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,), processes=2),
     "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
 }
 
@@ -94,9 +95,7 @@ def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
 
 
 def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path) -> None:
-    table = corpus_or_embedded(corpus)
-    if profile.prompts:
-        table = first_prompts(table, profile.prompts)
+    table = corpus_or_embedded(corpus, profile.prompts)
     accents = sorted(a for a in table.accent.unique() if a != NATIVE)
     rows = results / "rows"
     for fold in profile.folds:
@@ -119,7 +118,7 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                     **profile.overrides,
                     **overrides,
                 )
-                train(config)
+                train_in_processes(config, profile.processes)
             window = config.encoder_seconds
             features = clip_features(profile.model, window, split.train, runs_root / f"fold{fold}" / "features.pt")
             router_config = RouterConfig(**{**profile.router, "seed": seed})
@@ -153,6 +152,7 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
             ]
             evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
             evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
+            evaluate(split.test, [f"expert-{a}" for a in accents], models, rows / "matrix.jsonl", tags)
             for variant in VARIANTS if seed in profile.side_seeds else []:
                 variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
                 evaluate(
@@ -243,6 +243,7 @@ def main() -> None:
     described = {
         "profile": args.profile,
         **asdict(profile),
+        "recipe_settings": RECIPES[profile.recipe],  # as they were for this run: the report reads them here
         "corpus": args.corpus or "embedded synthetic corpus",
         "wall_seconds": round(earlier + seconds),
         "threads": torch.get_num_threads(),

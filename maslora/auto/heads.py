@@ -16,8 +16,7 @@ from maslora.atomic import replace_file
 from maslora.auto.accent_id import CONFIG_FILE, ClassifierConfig, save_head, train_classifier
 from maslora.auto.router import RouterConfig, train_router
 from maslora.data.audio import load_audio
-from maslora.data.corpora import first_prompts
-from maslora.data.splits import Split, paper_fold
+from maslora.data.splits import Split, training_split
 from maslora.mixture.peft_io import load_experts
 from maslora.synth.generate import corpus_or_embedded
 from maslora.whisper.encoder_states import pooled_encoder_states
@@ -27,11 +26,16 @@ FEATURE_BATCH = 16  # clips per encoder pass when extracting features (no decodi
 
 
 def split_of_run(config: dict) -> Split:
-    """The fold a training run used, from its config.json (corpus, prompts, fold, left-out accent)."""
-    table = corpus_or_embedded(config["corpus"])
-    if config.get("prompts"):
-        table = first_prompts(table, config["prompts"])
-    return paper_fold(table, config["fold"], config.get("unseen_accent"))
+    """The split a training run used, from its config.json (corpus, prompts, fold, left-out accent, who
+    validates, training prompts)."""
+    table = corpus_or_embedded(config["corpus"], config.get("prompts"))
+    return training_split(
+        table,
+        config["fold"],
+        config.get("unseen_accent"),
+        config.get("validation", "prompts"),  # runs from before held-out validation speakers
+        config.get("train_prompts"),
+    )
 
 
 def clip_features(model: str, encoder_seconds: int, table: pd.DataFrame, cache: Path) -> torch.Tensor:

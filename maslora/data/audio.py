@@ -80,6 +80,17 @@ def load_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarray
     return to_model_audio(samples, sample_rate, source=str(path), max_seconds=max_seconds)
 
 
+def audio_seconds(path: str | Path) -> float:
+    """A file's duration from its header when libsndfile can read one, else by decoding it."""
+    try:
+        info = soundfile.info(str(path))
+        if info.samplerate > 0 and info.frames > 0:
+            return info.frames / info.samplerate
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        pass
+    return len(load_audio(path)) / SAMPLE_RATE
+
+
 def _decode_with_ffmpeg(path: Path, max_seconds: float, reason: str) -> np.ndarray:
     """16 kHz mono float32 decoded by ffmpeg (downmixed and resampled by it), for formats libsndfile lacks."""
     ffmpeg = shutil.which("ffmpeg")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from maslora.data.audio import SAMPLE_RATE
+from maslora.data.audio import SAMPLE_RATE, load_audio
 
 WSOLA_FRAME = 400  # 25 ms frames for time stretching: long enough to hold a pitch period of any voice
 WSOLA_HOP = 200  # 50% overlap of Hann windows sums to a constant
@@ -91,3 +91,12 @@ def augment(audio: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
     if rng.random() < config.probability:
         audio = add_noise(audio, rng.uniform(*config.snr_db_range), rng)
     return audio.astype(np.float32, copy=False)
+
+
+def training_audio(paths: list[str], config: AugmentConfig | None, seeds: list[list[int]]) -> list[np.ndarray]:
+    """The clips a training step hears: each read, and perturbed with its own seed unless `config` is None.
+    A function of its arguments only, so a worker process can prepare the next step's clips."""
+    audios = [load_audio(path) for path in paths]
+    if config is None:
+        return audios
+    return [augment(audio, config, np.random.default_rng(seed)) for audio, seed in zip(audios, seeds)]

@@ -5,7 +5,7 @@ shared by all accents, on the decoder's self- and cross-attention. Every adapted
 MixtureLoRALinear; a regular LoRA is the same layer with one expert.
 
 Two ways to run the experts:
-- unmerged, with per-sample weights set by `routed(model, weights)`: training (one-hot rows route each
+- unmerged, with per-sample weights set by `routed(model, weights)`: training (expert indices route each
   sample to its own accent's expert), decoding many weightings in one batch, and a learned router's
   weights, which may differ per transformer block ([batch, blocks, N]; see maslora.auto.router);
 - merged, `merge(model, weights)`: s sum_i w_i B_i A_i is folded into each base weight, so the model
@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from maslora.mixture.lora import (
+    chosen_expert_output,
     expert_deltas,
     init_lora_A,
     init_lora_B,
@@ -68,7 +69,8 @@ class MixtureLoRALinear(nn.Module):
         self.scale = lora_scale(alpha, rank)
         self.dropout = nn.Dropout(dropout)
         self.block = block  # index of the transformer block this projection sits in
-        self.routing: torch.Tensor | None = None  # set by routed() only: [batch, N], [N] or [batch, blocks, N]
+        # set by routed() only: weights [batch, N], [N] or [batch, blocks, N], or expert indices [batch]
+        self.routing: torch.Tensor | None = None
         self.original_weight: torch.Tensor | None = None  # W0, kept while merged
         self.expert_deltas: torch.Tensor | None = None  # [N, out * in] while merged with keep_deltas
 
@@ -80,6 +82,8 @@ class MixtureLoRALinear(nn.Module):
         y = self.base(x)
         if self.original_weight is not None:
             return y  # merged: the experts are inside base.weight
+        if self.routing is not None and not self.routing.is_floating_point():  # one expert index per sample
+            return y + chosen_expert_output(self.dropout(x), self.lora_A, self.lora_B, self.routing, self.scale)
         if self.routing is not None:
             weights = self.routing if self.routing.dim() < 3 else self.routing[:, self.block]
         elif self.n_experts == 1:
@@ -164,12 +168,13 @@ def adapter_layers(model: nn.Module) -> dict[str, MixtureLoRALinear]:
 @contextlib.contextmanager
 def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tensor | None = None) -> Iterator[None]:
     """Run every multi-expert layer with these weights ([batch, N] per sample, [N] for the whole batch, or
-    [batch, blocks, N]: each transformer block its own row, as a per-layer router gives them).
+    [batch, blocks, N]: each transformer block its own row, as a per-layer router gives them), or with
+    integer expert indices [batch]: each sample through that one expert alone (training's routing).
 
     This is the one place where expert weights reach the layers: each layer's `routing` is set here for
     the passes inside the `with`, read by its forward (its `block`'s row when per block), and cleared on
     the way out, also after an error, so no weighting outlives its call. Every caller goes through it:
-    training (one-hot rows), maslora.systems (a routing row per system) and the learned router.
+    training (expert indices), maslora.systems (a routing row per system) and the learned router.
 
     With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
     can then hold several systems whose decoders differ (see maslora.systems.systems)."""
@@ -180,7 +185,10 @@ def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tenso
     }
     for name, layer in layers.items():
         chosen = decoder_weights if decoder_weights is not None and module_side(name) == "decoder" else weights
-        if chosen.shape[-1] != layer.n_experts:
+        if not chosen.is_floating_point():
+            if chosen.dim() != 1 or not bool(((chosen >= 0) & (chosen < layer.n_experts)).all()):
+                raise ValueError(f"expert indices must be [batch] in 0..{layer.n_experts - 1} for {name}")
+        elif chosen.shape[-1] != layer.n_experts:
             raise ValueError(f"{chosen.shape[-1]} weights for {name}, which has {layer.n_experts} experts")
         layer.routing = chosen
     try:

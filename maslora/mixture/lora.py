@@ -2,6 +2,7 @@
 
     LoRA:     y = W0 x + s B A x                    s = alpha / r
     Mixture:  y = W0 x + s sum_i w_i B_i A_i x      (MAS-LoRA: one expert i per accent)
+    Chosen:   y = W0 x + s B_e A_e x                (training: each sample through its own accent's expert e)
 
 Shapes: A [N, r, in] (the N experts' down-projections), B [N, out, r] (up-projections), w [N] or, for
 per-sample weights in a batch, [batch, N]. A regular LoRA is the mixture with N = 1 and w = [1].
@@ -58,6 +59,16 @@ def mixture_output(
     per_sample = weights if weights.dim() == 2 else weights.expand(x.shape[0], n)
     hidden = hidden * per_sample.to(hidden).reshape(x.shape[0], *([1] * (x.dim() - 2)), n, 1)
     return scale * torch.einsum("...nr,nor->...o", hidden, B)
+
+
+def chosen_expert_output(
+    x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, experts: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """s B_e A_e x_b for every sample b through its one expert e = experts[b] (training's routing): the
+    same as mixture_output with one-hot rows, for 1/N of its work. x is [batch, ..., in]."""
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])  # [batch, positions, in]
+    hidden = torch.bmm(flat, A[experts].transpose(1, 2))  # [batch, positions, r]
+    return scale * torch.bmm(hidden, B[experts].transpose(1, 2)).reshape(*x.shape[:-1], B.shape[1])
 
 
 def init_lora_A(n_experts: int, rank: int, in_features: int, generator: torch.Generator | None = None) -> torch.Tensor:

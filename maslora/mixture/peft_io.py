@@ -4,17 +4,18 @@ A MAS-LoRA folder holds one PEFT adapter per accent (its encoder expert, and its
 the decoder is MAS too), one adapter for the shared decoder LoRA, and a small manifest:
 
     experts/
-      experts.json             {"accents": [...], "placement": {...}, "base_model": "tiny.en"}
+      experts.json             {"accents": [...], "placement": {...}, "base_model": "tiny.en", "encoder_seconds": 10}
       arabic/adapter_config.json, arabic/adapter_model.safetensors
       ...
       decoder/...              the shared decoder LoRA (absent when the decoder is not adapted)
 
-Each adapter loads with PEFT alone (`PeftModel.from_pretrained(whisper, "experts/arabic")`), and
+A regular LoRA is one PEFT adapter folder, with maslora.json beside it saying how it runs (base model,
+encoder window). Each adapter loads with PEFT alone (`PeftModel.from_pretrained(whisper, "experts/arabic")`), and
 adapters someone trained with PEFT load here as experts. Safetensors only: pickled weights can run code.
 """
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -24,12 +25,63 @@ from torch import nn
 from maslora.atomic import replace_folder
 from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, module_side
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 
 MANIFEST = "experts.json"
+ADAPTER_MANIFEST = "maslora.json"  # a regular LoRA's: PEFT's own config has no place for the window
 SHARED_DECODER = "decoder"
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 KEY_PREFIX = "base_model.model."  # how PEFT names the wrapped model's modules in its files
+
+
+@dataclass(frozen=True)
+class RunsWith:
+    """How adapters must run to behave as trained: on this base model, in this encoder window."""
+
+    base_model: str
+    encoder_seconds: int = FULL_WINDOW_SECONDS  # inference pads to it even when training fitted each batch
+    # (see maslora.whisper.encoder_window: base Whisper repeats itself in tight windows)
+
+
+def runs_with(folder: str | Path) -> RunsWith | None:
+    """What an experts folder or a regular LoRA's folder says about how to run it; None when it says nothing
+    (an adapter trained elsewhere, or written before the window was recorded)."""
+    folder = Path(folder)
+    for name in (MANIFEST, ADAPTER_MANIFEST):
+        if (folder / name).is_file():
+            manifest = json.loads((folder / name).read_text())
+            if "encoder_seconds" in manifest:
+                return RunsWith(manifest["base_model"], manifest["encoder_seconds"])
+    return None
+
+
+def resolve_settings(
+    folders: list[str | Path | None], model: str, encoder_seconds: int | None = None
+) -> tuple[RunsWith, str | None]:
+    """How to run `model` with the adapters in `folders` (None entries skipped): in the window they were
+    trained in, unless `encoder_seconds` overrides it (then with a one-line warning, returned for the
+    caller to show). Refused when they were trained on another base model or in different windows."""
+    recorded = {Path(f): runs_with(f) for f in folders if f is not None}
+    known = {folder: settings for folder, settings in recorded.items() if settings is not None}
+    for folder, settings in known.items():
+        if settings.base_model != model:
+            raise AdapterError(
+                f"{folder} was trained on {settings.base_model}, not {model}: use --model {settings.base_model}"
+            )
+    windows = {s.encoder_seconds for s in known.values()}
+    if len(windows) > 1:
+        raise AdapterError(f"these adapters were trained in different encoder windows: {sorted(windows)}")
+    trained = RunsWith(model, windows.pop()) if windows else RunsWith(model)
+    if encoder_seconds is None or encoder_seconds == trained.encoder_seconds:
+        return trained, None
+    warning = (
+        f"warning: running in a {encoder_seconds} s encoder window; the adapters were trained in "
+        f"{trained.encoder_seconds} s, so they may do worse than they did in training"
+        if known
+        else None
+    )
+    return RunsWith(model, encoder_seconds), warning
 
 
 def _write_adapter(
@@ -55,7 +107,7 @@ def _write_adapter(
 
 
 def save_experts(
-    model: nn.Module, accents: list[str], placement: AdapterPlacement, folder: str | Path, base_model: str
+    model: nn.Module, accents: list[str], placement: AdapterPlacement, folder: str | Path, settings: RunsWith
 ) -> None:
     """Write the model's experts as PEFT adapters plus the manifest, atomically."""
     layers = adapter_layers(model)
@@ -67,11 +119,11 @@ def save_experts(
                 for name, layer in layers.items()
                 if layer.n_experts == len(accents) > 1
             }
-            _write_adapter(scratch / accent, own, placement, base_model)
+            _write_adapter(scratch / accent, own, placement, settings.base_model)
         shared = {n: (layer.lora_A[0], layer.lora_B[0]) for n, layer in layers.items() if layer.n_experts == 1}
         if shared:
-            _write_adapter(scratch / SHARED_DECODER, shared, placement, base_model)
-        manifest = {"format": 1, "base_model": base_model, "accents": accents, "placement": asdict(placement)}
+            _write_adapter(scratch / SHARED_DECODER, shared, placement, settings.base_model)
+        manifest = {"format": 1, **asdict(settings), "accents": accents, "placement": asdict(placement)}
         (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
     replace_folder(Path(folder), write)
@@ -187,10 +239,15 @@ def load_experts(model: nn.Module, folder: str | Path) -> list[str]:
     return load_peft_experts(model, *experts_folder(folder))
 
 
-def save_adapter(model: nn.Module, placement: AdapterPlacement, folder: str | Path, base_model: str) -> None:
-    """A regular LoRA (one expert on every adapted layer) as one PEFT adapter folder, atomically."""
+def save_adapter(model: nn.Module, placement: AdapterPlacement, folder: str | Path, settings: RunsWith) -> None:
+    """A regular LoRA (one expert on every adapted layer) as one PEFT adapter folder and how it runs, atomically."""
     layers = {name: (layer.lora_A[0], layer.lora_B[0]) for name, layer in adapter_layers(model).items()}
-    replace_folder(Path(folder), lambda scratch: _write_adapter(scratch, layers, placement, base_model))
+
+    def write(scratch: Path) -> None:
+        _write_adapter(scratch, layers, placement, settings.base_model)
+        (scratch / ADAPTER_MANIFEST).write_text(json.dumps({"format": 1, **asdict(settings)}, indent=2))
+
+    replace_folder(Path(folder), write)
 
 
 def load_adapter(model: nn.Module, folder: str | Path) -> None:

@@ -8,6 +8,8 @@ A system name says what decodes, and with which expert weights:
     mas-uniform     MAS-LoRA, accent unknown: every expert 1/N
     mas-beta2       MAS-LoRA, accent known: the beta rule around each utterance's own accent (any beta in [1, N])
     mas-matched     MAS-LoRA with the utterance's own expert alone (the same weights as mas-beta1)
+    expert-<accent> one expert alone (weight 1) on every utterance, whatever its accent: the rows of the
+                    expert x accent matrix (expert-arabic on Mandarin speech, ...)
     mas-auto-t<T>   MAS-LoRA, weights from the audio: the accent classifier's posterior at temperature T
                     (mas-auto-t1: w = p; see maslora.auto.auto_weights)
     mas-auto-beta   MAS-LoRA, the beta rule around the classifier's guess, beta from its confidence
@@ -78,10 +80,10 @@ def automatic_rule(system: str) -> tuple[str, float]:
 def check_system(system: str) -> None:
     if system in ("base", "full", "lora", "mas-uniform", "mas-matched") or AUDIO_ROUTED.fullmatch(system):
         return
-    if not re.fullmatch(r"mas-beta\d+(\.\d+)?", system):
+    if not re.fullmatch(r"mas-beta\d+(\.\d+)?|expert-.+", system):
         raise WeightsError(
             f"unknown system {system!r}: base, full, lora, mas-uniform, mas-matched, mas-beta<B> (e.g. mas-beta2), "
-            "mas-auto-t<T> (e.g. mas-auto-t1), mas-auto-beta or mas-router"
+            "expert-<accent> (e.g. expert-arabic), mas-auto-t<T> (e.g. mas-auto-t1), mas-auto-beta or mas-router"
         )
 
 
@@ -93,6 +95,11 @@ def system_row(system: str, accent: str, accents: list[str]) -> tuple[str, dict[
         return "mas-lora", uniform_weights(accents)
     if AUDIO_ROUTED.fullmatch(system):
         return "mas-lora", None  # weights from the clip itself, once it is read (see _audio_weights)
+    if system.startswith("expert-"):
+        expert = system.removeprefix("expert-")
+        if expert not in accents:
+            raise WeightsError(f"no {expert} expert: the experts are {', '.join(accents)}")
+        return "mas-lora", {a: float(a == expert) for a in accents}
     if accent not in accents:
         return None  # accent known, but no expert for it
     beta = 1.0 if system == "mas-matched" else float(system.removeprefix("mas-beta"))

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maslora.data.augment import AugmentConfig
+from maslora.data.splits import VALIDATION_READERS
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 from maslora.whisper.load import DEFAULT_MODEL
 
@@ -21,6 +22,8 @@ class TrainConfig:
     fold: int = 1  # which of the paper's 8 speaker/prompt-disjoint folds
     unseen_accent: str | None = None  # leave this accent out of training (the unseen-accent experiment)
     prompts: int | None = None  # keep only the first N prompts (small CPU runs); None = all
+    train_prompts: int | None = None  # train on only N of the fold's training prompts (the first N; CPU budgets),
+    # while validation and test keep theirs; None = all
     targets: str = "qv"  # the paper's default projections
     decoder: str = "shared"  # the paper: one LoRA shared by all accents; "mas" = experts there too; "none"
     rank: int = 16  # the paper's r
@@ -31,9 +34,19 @@ class TrainConfig:
     micro_batch_size: int = 8  # per forward pass; gradients accumulate up to batch_size
     epochs: float = 2.0  # passes over the training split, fractions allowed; the paper's ~28,000 steps of 16
     # are about 27 passes over its folds: pass --epochs for a full reproduction
-    eval_every: int = 50  # steps between validation WER measurements (and at the end)
+    eval_every: int | None = 50  # steps between validation WER measurements (and at the end); None: every epoch
+    validation: str = "speakers"  # who reads the validation prompts: held-out "speakers" or the paper's
+    # training speakers ("prompts"); see maslora.data.splits
     validation_limit: int | None = None  # score at most this many validation utterances (None: all)
+    patience: int | None = None  # stop after this many evaluations without a better validation WER (the best
+    # checkpoint is kept); None: train every epoch
+    max_steps: int | None = None  # stop after this many steps whatever the epochs say (benchmarks, smoke runs)
     encoder_seconds: int = FULL_WINDOW_SECONDS  # < 30 crops the encoder window (see encoder_window)
+    fit_window: bool = False  # pad each batch only to its longest clip (whole seconds); the paper pads to 30 s
+    group_by_length: bool = False  # batches of similar-length clips: less padding in a fitted window
+    prefetch: bool = False  # read and augment the next step's clips in a worker process during this step
+    bf16: bool | None = None  # autocast to bfloat16; None: on GPUs only (CPUs without bf16 units get slower)
+    compile: bool = False  # torch.compile the model: pays only for long runs, and not on every CPU
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # None: train on clean audio
     seed: int = 0  # adapter init, batch order, augmentation and dropout all follow it
 
@@ -43,3 +56,24 @@ class TrainConfig:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.decoder not in DECODER_CHOICES:
             raise ValueError(f"decoder must be one of {', '.join(DECODER_CHOICES)}, got {self.decoder!r}")
+        if self.validation not in VALIDATION_READERS:
+            raise ValueError(f"validation must be one of {', '.join(VALIDATION_READERS)}, got {self.validation!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 evaluation (or None: no early stop), got {self.patience}")
+        for name in ("eval_every", "batch_size", "micro_batch_size", "max_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def config_from_json(values: dict) -> TrainConfig:
+    """The TrainConfig a config.json holds (see maslora.training.checkpoint.json_config)."""
+    augment = values.get("augment")
+    return TrainConfig(
+        **{
+            **values,
+            "out": Path(values["out"]),
+            "augment": AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
+            if augment
+            else None,
+        }
+    )

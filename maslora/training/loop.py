@@ -1,8 +1,9 @@
 """Training MAS-LoRA, a regular LoRA, or full fine-tuning, from one config; resumable; best checkpoint by WER.
 
-MAS-LoRA: every sample goes through only its own accent's expert (one-hot routing in a mixed-accent
-batch, one batched product, no loop over samples) plus the shared decoder LoRA. A regular LoRA pools
-all accents into one adapter with the same placement; full fine-tuning trains every weight.
+MAS-LoRA: every sample goes through only its own accent's expert (expert indices routed in a
+mixed-accent batch, one gathered batched product, no loop over samples) plus the shared decoder LoRA.
+A regular LoRA pools all accents into one adapter with the same placement; full fine-tuning trains
+every weight.
 
 Written to `out/`: `best/` (experts folder, PEFT adapter or HF model, whichever the method makes),
 `history.jsonl` (loss and validation WER over steps), `checkpoint.pt` (everything needed to resume
@@ -12,9 +13,11 @@ after a kill, written atomically), `config.json`.
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import random
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,12 +28,12 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from maslora.data.audio import load_audio
-from maslora.data.augment import augment
-from maslora.data.corpora import L2_ARCTIC_SPEAKERS, first_prompts
-from maslora.data.splits import paper_fold
+from maslora.data.audio import audio_seconds, load_audio
+from maslora.data.augment import training_audio
+from maslora.data.corpora import L2_ARCTIC_SPEAKERS
+from maslora.data.splits import training_split
 from maslora.mixture.layer import AdapterPlacement, inject_adapters, merge, routed, unmerge
-from maslora.mixture.peft_io import save_adapter, save_experts
+from maslora.mixture.peft_io import RunsWith, save_adapter, save_experts
 from maslora.synth.generate import corpus_or_embedded
 from maslora.training.checkpoint import (
     append_history,
@@ -42,7 +45,7 @@ from maslora.training.checkpoint import (
 )
 from maslora.training.config import TrainConfig
 from maslora.wer import error_counts
-from maslora.whisper.encoder_window import windowed_whisper
+from maslora.whisper.encoder_window import fitted_features, windowed_whisper
 from maslora.whisper.load import Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import log_mel_features, transcribe
@@ -68,28 +71,69 @@ def _prepare_model(whisper: Whisper, config: TrainConfig, n_accents: int) -> Ada
     return placement
 
 
-def _batches(n_items: int, config: TrainConfig, epoch: int) -> list[list[int]]:
-    order = list(range(n_items))
-    random.Random(f"{config.seed}/epoch {epoch}").shuffle(order)  # the same order after a resume
-    return [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+LENGTH_GROUP_BATCHES = 8  # clips are sorted by length within random draws of 8 batches: on the embedded
+# corpus a fitted batch then pays for 4.2 s instead of 5.4 s, and each batch still comes from 128 random clips
 
 
-def _validation_wer(whisper: Whisper, table: pd.DataFrame, audios: list[np.ndarray], n_accents: int) -> float:
-    """WER with the accent unknown (uniform expert weights, merged; single adapters merge in full)."""
-    whisper.model.eval()
-    merge(whisper.model, torch.full((n_accents,), 1.0 / n_accents))
-    hypotheses = transcribe(whisper, audios)
-    unmerge(whisper.model)
-    whisper.model.train()
-    return error_counts(list(table.text), hypotheses).wer
+def _batches(seconds: list[float], config: TrainConfig, epoch: int) -> list[list[int]]:
+    """An epoch's batches of row indices, shuffled by (seed, epoch), so the same after a resume; with
+    group_by_length, clips of similar length share a batch (less padding in a fitted window)."""
+    order = list(range(len(seconds)))
+    shuffler = random.Random(f"{config.seed}/epoch {epoch}")
+    shuffler.shuffle(order)
+    if config.group_by_length:
+        draw = config.batch_size * LENGTH_GROUP_BATCHES
+        order = [
+            i
+            for start in range(0, len(order), draw)
+            for i in sorted(order[start : start + draw], key=seconds.__getitem__)
+        ]
+    batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    if config.group_by_length:
+        shuffler.shuffle(batches)  # short and long batches interleave instead of rising within each draw
+    return batches
+
+
+def _transcribe_validation(run: "_Run", audios: list[np.ndarray], table: pd.DataFrame, matched: bool) -> list[str]:
+    """Transcripts of the model as it stands: each clip through its own accent's expert alone (`matched`,
+    MAS-LoRA only), or with the accent unknown (uniform expert weights, merged; single adapters in full)."""
+    model = run.whisper.model
+    if matched:
+        experts = torch.tensor([run.accents.index(accent) for accent in table.accent], device=model.device)
+        return transcribe(run.whisper, audios, batch_context=lambda clips: routed(model, experts[clips]))
+    merge(model, torch.full((len(run.accents),), 1.0 / len(run.accents)))
+    try:
+        return transcribe(run.whisper, audios)
+    finally:
+        unmerge(model)
+
+
+def _validation_wers(run: "_Run") -> dict[str, float]:
+    """validation_wer (held-out speakers, accent unknown: what picks the checkpoint), and for MAS-LoRA
+    validation_matched_wer (each clip through its own expert); paper_validation_wer when the validation
+    speakers are held out: the training speakers' validation prompts, through their matched experts as
+    the paper validates."""
+    mas = run.config.method == "mas-lora"
+    run.whisper.model.eval()
+    wers = {}
+    parts = [("validation_wer", run.validation, run.validation_audio, False)]
+    if mas:
+        parts.append(("validation_matched_wer", run.validation, run.validation_audio, True))
+    if len(run.paper_validation):
+        parts.append(("paper_validation_wer", run.paper_validation, run.paper_validation_audio, mas))
+    for name, table, audios, matched in parts:
+        wers[name] = error_counts(list(table.text), _transcribe_validation(run, audios, table, matched)).wer
+    run.whisper.model.train()
+    return wers
 
 
 def _save_best(whisper: Whisper, config: TrainConfig, placement: AdapterPlacement | None, accents: list[str]) -> None:
     best = config.out / "best"
+    settings = RunsWith(config.model, config.encoder_seconds)
     if config.method == "mas-lora":
-        save_experts(whisper.model, accents, placement, best, config.model)
+        save_experts(whisper.model, accents, placement, best, settings)
     elif config.method == "lora":
-        save_adapter(whisper.model, placement, best, config.model)
+        save_adapter(whisper.model, placement, best, settings)
     else:
         whisper.model.save_pretrained(best)
         whisper.tokenizer.save_pretrained(best)
@@ -116,9 +160,13 @@ class _Run:
     schedule: torch.optim.lr_scheduler.LRScheduler
     placement: AdapterPlacement | None  # None for full fine-tuning
     train_table: pd.DataFrame
-    accents: list[str]  # expert order: row i of the one-hot routing is accents[i]
+    accents: list[str]  # expert order: expert index i is accents[i]
     validation: pd.DataFrame
     validation_audio: list[np.ndarray]  # read once; empty on every process but rank 0
+    paper_validation: pd.DataFrame  # training speakers' validation prompts, as many clips (empty if the same)
+    paper_validation_audio: list[np.ndarray]
+    train_seconds: list[float]  # each training clip's duration, for length grouping (zeros without it)
+    workers: ProcessPoolExecutor | None  # prepares the next step's clips while this one trains (prefetch)
     steps_per_epoch: int
     total_steps: int
     rank: int
@@ -126,6 +174,9 @@ class _Run:
     device: str
     step: int = 0
     best_wer: float = math.inf
+    best_step: int = 0
+    stale_evaluations: int = 0  # evaluations since the best one (early stopping counts these)
+    next_audio: tuple[int, Future] | None = None  # (step, its clips being prepared by `workers`)
 
 
 def _start(config: TrainConfig, rank: int, world: int) -> _Run:
@@ -133,22 +184,32 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
     torch.manual_seed(config.seed)
     config.out.mkdir(parents=True, exist_ok=True)
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-    whisper = windowed_whisper(config.model, config.encoder_seconds, device)
-    table = corpus_or_embedded(config.corpus)
-    if config.prompts:
-        table = first_prompts(table, config.prompts)
-    split = paper_fold(table, config.fold, config.unseen_accent)
+    whisper = windowed_whisper(config.model, config.encoder_seconds, device, config.fit_window)
+    table = corpus_or_embedded(config.corpus, config.prompts)
+    split = training_split(table, config.fold, config.unseen_accent, config.validation, config.train_prompts)
     accents = _accent_order(set(split.train.accent))
     validation = split.validation.iloc[: config.validation_limit] if config.validation_limit else split.validation
+    # The paper's reading, reported beside ours at the same cost: as many clips, drawn at random once.
+    paper_validation = (
+        split.paper_validation.sample(n=min(len(validation), len(split.paper_validation)), random_state=0)
+        if config.validation == "speakers"
+        else split.paper_validation.iloc[:0]
+    )
     validation_audio = [load_audio(path) for path in validation.path] if rank == 0 else []
+    paper_validation_audio = [load_audio(path) for path in paper_validation.path] if rank == 0 else []
+    train_seconds = [audio_seconds(p) for p in split.train.path] if config.group_by_length else [0.0] * len(split.train)
+    # spawn, not fork: a forked copy of a process running torch's thread pools can deadlock
+    workers = ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) if config.prefetch else None
     placement = _prepare_model(whisper, config, len(accents))
     parameters = [p for p in whisper.model.parameters() if p.requires_grad]
     # Under torchrun, PyTorch's DistributedDataParallel exchanges gradients (bucketed all-reduce, overlapped
-    # with the backward pass); buffers are not broadcast, as Whisper's never change.
-    trainer = DistributedDataParallel(whisper.model, broadcast_buffers=False) if world > 1 else whisper.model
+    # with the backward pass); buffers are not synced before each forward, as Whisper's never change.
+    trainer = DistributedDataParallel(whisper.model, forward_sync_buffers=False) if world > 1 else whisper.model
+    if config.compile:
+        trainer = torch.compile(trainer)
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
     steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
-    total_steps = max(1, round(config.epochs * steps_per_epoch))
+    total_steps = min(max(1, round(config.epochs * steps_per_epoch)), config.max_steps or math.inf)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
     return _Run(
         config,
@@ -161,6 +222,10 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
         accents,
         validation,
         validation_audio,
+        paper_validation,
+        paper_validation_audio,
+        train_seconds,
+        workers,
         steps_per_epoch,
         total_steps,
         rank,
@@ -178,6 +243,7 @@ def _resume(run: _Run) -> None:
     run.optimizer.load_state_dict(state["optimizer"])
     run.schedule.load_state_dict(state["schedule"])
     run.step, run.best_wer = state["step"], state["best_wer"]
+    run.best_step, run.stale_evaluations = state["best_step"], state["stale_evaluations"]
     torch.set_rng_state(state["torch_rng"].cpu())  # map_location moved it to the GPU; the CPU generator wants it back
     if state.get("cuda_rng") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state(
@@ -197,13 +263,45 @@ def _checkpoint(run: _Run) -> None:
             "schedule": run.schedule.state_dict(),
             "step": run.step,
             "best_wer": run.best_wer,
+            "best_step": run.best_step,
+            "stale_evaluations": run.stale_evaluations,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(run.device) if run.device.startswith("cuda") else None,
         },
     )
 
 
-def _accumulate_gradients(run: _Run, rows: pd.DataFrame, batch_size: int, weight: float = 1.0) -> float:
+def _step_rows(run: _Run, step: int) -> tuple[pd.DataFrame, int, bool]:
+    """(this process's rows of step `step`'s batch, the batch's size, whether the share is its own): a
+    process whose share of a short last batch is empty borrows a row (see _accumulate_gradients)."""
+    epoch, index_in_epoch = divmod(step, run.steps_per_epoch)
+    batch = _batches(run.train_seconds, run.config, epoch)[index_in_epoch]
+    share = batch[run.rank :: run.world]
+    return run.train_table.iloc[share or batch[:1]], len(batch), bool(share)
+
+
+def _step_audio_job(run: _Run, step: int) -> tuple:
+    """training_audio's arguments for step `step`: augmentation is seeded by (seed, step, sample), so the
+    clips are the same whenever and wherever they are prepared, also after a resume."""
+    rows = _step_rows(run, step)[0]
+    seeds = [[run.config.seed, step, int(i)] for i in rows.index]
+    return list(rows.path), run.config.augment, seeds
+
+
+def _step_audio(run: _Run) -> list[np.ndarray]:
+    """This step's clips (prepared during the last step when prefetching), and the next step's put in hand."""
+    if run.workers is None:
+        return training_audio(*_step_audio_job(run, run.step))
+    ready = run.next_audio
+    audios = ready[1].result() if ready and ready[0] == run.step else training_audio(*_step_audio_job(run, run.step))
+    if run.step + 1 < run.total_steps:
+        run.next_audio = (run.step + 1, run.workers.submit(training_audio, *_step_audio_job(run, run.step + 1)))
+    return audios
+
+
+def _accumulate_gradients(
+    run: _Run, rows: pd.DataFrame, audios: list[np.ndarray], batch_size: int, weight: float = 1.0
+) -> float:
     """Forward and backward this process's `rows` in micro-batches; returns their share of the batch's mean loss.
 
     `run.trainer` is the model, or under torchrun its DistributedDataParallel wrapper: DDP averages the
@@ -217,19 +315,17 @@ def _accumulate_gradients(run: _Run, rows: pd.DataFrame, batch_size: int, weight
     starts = list(range(0, len(rows), config.micro_batch_size))
     for start in starts:
         micro = rows.iloc[start : start + config.micro_batch_size]
-        audios = [load_audio(path) for path in micro.path]
-        if config.augment is not None:  # seeded by (seed, step, sample): the same after a resume
-            audios = [
-                augment(a, config.augment, np.random.default_rng([config.seed, run.step, int(i)]))
-                for i, a in zip(micro.index, audios)
-            ]
-        features = log_mel_features(whisper, audios).to(device)
+        micro_audios = audios[start : start + config.micro_batch_size]
+        features = log_mel_features(whisper, micro_audios)
+        if config.fit_window:
+            features = fitted_features(features, max(len(a) for a in micro_audios), config.encoder_seconds)
+        features = features.to(device)
         inputs, targets = (t.to(device) for t in decoder_labels(whisper, list(micro.text)))
-        routing = torch.tensor([run.accents.index(a) for a in micro.accent])
-        one_hot = torch.nn.functional.one_hot(routing, len(run.accents)).float().to(device)
+        experts = torch.tensor([run.accents.index(a) for a in micro.accent], device=device)
         synced = start == starts[-1] or not isinstance(trainer, DistributedDataParallel)
-        with contextlib.nullcontext() if synced else trainer.no_sync(), routed(whisper.model, one_hot):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with contextlib.nullcontext() if synced else trainer.no_sync(), routed(whisper.model, experts):
+            bf16 = config.bf16 if config.bf16 is not None else device.type == "cuda"
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = trainer(input_features=features, decoder_input_ids=inputs).logits
             loss = transcript_loss(logits, targets)
             (loss * weight * run.world * len(micro) / batch_size).backward()
@@ -239,12 +335,10 @@ def _accumulate_gradients(run: _Run, rows: pd.DataFrame, batch_size: int, weight
 
 def _train_step(run: _Run) -> float:
     """One optimizer step on the next batch (this process's share of it); returns the whole batch's mean loss."""
-    epoch, index_in_epoch = divmod(run.step, run.steps_per_epoch)
-    batch = _batches(len(run.train_table), run.config, epoch)[index_in_epoch]
+    mine, batch_size, own = _step_rows(run, run.step)
+    audios = _step_audio(run)
     run.optimizer.zero_grad(set_to_none=True)
-    share = batch[run.rank :: run.world]
-    mine = run.train_table.iloc[share or batch[:1]]  # an empty share borrows a row and weighs it 0
-    loss = _accumulate_gradients(run, mine, len(batch), 1.0 if share else 0.0)
+    loss = _accumulate_gradients(run, mine, audios, batch_size, 1.0 if own else 0.0)  # a borrowed row weighs 0
     if run.world > 1:
         loss_total = torch.tensor([loss])
         dist.all_reduce(loss_total)
@@ -255,14 +349,25 @@ def _train_step(run: _Run) -> float:
     return loss
 
 
-def _evaluate(run: _Run) -> float:
-    """Validation WER now; a new best is saved to out/best, and every evaluation writes a checkpoint."""
-    wer = _validation_wer(run.whisper, run.validation, run.validation_audio, len(run.accents))
-    if wer < run.best_wer:
-        run.best_wer = wer
+def _evaluate(run: _Run) -> dict[str, float]:
+    """Validation WERs now (see _validation_wers); a new best is saved to out/best, and every evaluation
+    writes a checkpoint."""
+    wers = _validation_wers(run)
+    if wers["validation_wer"] < run.best_wer:
+        run.best_wer, run.best_step, run.stale_evaluations = wers["validation_wer"], run.step, 0
         _save_best(run.whisper, run.config, run.placement, run.accents)
+    else:
+        run.stale_evaluations += 1
     _checkpoint(run)
-    return wer
+    return wers
+
+
+def _patience_ran_out(run: _Run) -> bool:
+    """Whether to stop early: rank 0 knows (it validates) and tells every other process."""
+    stop = torch.tensor([run.config.patience is not None and run.stale_evaluations >= run.config.patience])
+    if run.world > 1:
+        dist.broadcast(stop, src=0)
+    return bool(stop.item())
 
 
 def train(config: TrainConfig) -> dict:
@@ -282,19 +387,28 @@ def train(config: TrainConfig) -> dict:
     progress = tqdm(
         total=run.total_steps, initial=run.step, desc=f"training {config.method}", unit="step", disable=rank != 0
     )
-    while run.step < run.total_steps:
+    while run.step < run.total_steps and not _patience_ran_out(run):
         epoch = run.step // run.steps_per_epoch
         loss = _train_step(run)
         progress.update(1)
+        evaluating = run.step % (config.eval_every or run.steps_per_epoch) == 0 or run.step == run.total_steps
         if rank != 0:
             continue
         record = {"step": run.step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
-        if run.step % config.eval_every == 0 or run.step == run.total_steps:
-            record["validation_wer"] = _evaluate(run)
+        if evaluating:
+            record |= _evaluate(run)
             progress.set_postfix(loss=f"{loss:.3f}", wer=f"{record['validation_wer']:.1%}")
         append_history(config.out, record)
     progress.close()
+    if run.workers is not None:
+        run.workers.shutdown(cancel_futures=True)
     if world > 1:
         dist.barrier()  # nobody leaves before rank 0 has written the last checkpoint
         dist.destroy_process_group()
-    return {"method": config.method, "steps": run.step, "best_validation_wer": run.best_wer, "accents": run.accents}
+    return {
+        "method": config.method,
+        "steps": run.step,
+        "best_step": run.best_step,
+        "best_validation_wer": run.best_wer,
+        "accents": run.accents,
+    }

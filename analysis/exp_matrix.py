@@ -1,0 +1,69 @@
+"""Experiment 3, the expert x accent matrix: every expert alone (weight 1) on every accent's test speakers.
+
+python -m analysis.exp_matrix [--results assets/results]
+
+The direct evidence of specialisation, which the paper does not show: if each expert learned its accent,
+the diagonal is the best cell of its column. The native column is the control (no expert trained on it).
+"""
+
+from analysis.report_tools import (
+    annotated_heatmap,
+    load_rows,
+    mean_and_spread,
+    pivot_cells,
+    results_argument,
+    table_and_figure,
+    wer_per_seed,
+)
+from maslora.data.corpora import L2_ARCTIC_SPEAKERS
+
+
+def own_expert_verdicts(means) -> list[str]:
+    """One line per accent column: its own expert's WER, and whether it is the best single expert there."""
+    lines = []
+    for accent in [a for a in means.columns if a in means.index]:
+        column = means[accent]
+        best = column.idxmin()
+        if best == accent:
+            runner_up = column.drop(accent).min()
+            lines.append(f"- {accent}: its own expert is best, {column[accent]:.1f}% (next {runner_up:.1f}%)")
+        else:
+            lines.append(
+                f"- {accent}: its own expert is **not** best, {column[accent]:.1f}% vs {best}'s {column[best]:.1f}%"
+            )
+    return lines
+
+
+def report(results) -> str:
+    title = "## 3. The expert x accent matrix\n\n"
+    rows = load_rows(results, "matrix")
+    if rows.empty:
+        return title + "Not run yet.\n"
+    rows = rows.assign(expert=rows.system.str.removeprefix("expert-"))
+    stats = mean_and_spread(wer_per_seed(rows, ["expert", "accent"])).reset_index()
+    experts = [a for a in L2_ARCTIC_SPEAKERS if a in set(stats.expert)] + sorted(
+        set(stats.expert) - set(L2_ARCTIC_SPEAKERS)
+    )
+    accents = [a for a in experts if a in set(stats.accent)] + sorted(set(stats.accent) - set(experts))
+    means, _, shown = pivot_cells(stats, "expert", "accent", accents)
+    means, shown = means.loc[experts], shown.loc[experts].rename_axis("expert \\ accent")
+    own = sum(means[a].idxmin() == a for a in accents if a in experts)
+    text = [[f"{value:.1f}" for value in row] for row in means.values]
+    figure = annotated_heatmap(means, text, "Viridis_r", colorbar={"title": "WER %"})
+    figure.update_layout(
+        title="Each expert alone (rows) on each accent's test speakers (columns)",
+        xaxis_title="accent of the speech",
+        yaxis_title="expert",
+    )
+    return (
+        title + "WER (%), mean ± spread over seeds, of each MAS-LoRA expert alone (weight 1, the others 0) on each\n"
+        f"accent's held-out test speakers. The own expert is the best single expert for {own} of "
+        f"{len([a for a in accents if a in experts])} accents:\n\n"
+        + "\n".join(own_expert_verdicts(means))
+        + "\n\n"
+        + table_and_figure(shown, figure, results, "matrix")
+    )
+
+
+if __name__ == "__main__":
+    print(report(results_argument(__doc__)))
