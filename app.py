@@ -21,11 +21,18 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.report_tools import annotated_heatmap
 from maslora.data.audio import load_audio
 from maslora.data.corpora import load_manifest
 from maslora.errors import USER_ERRORS
 from maslora.mixture.weights import PAPER_BEST_BETA, choose_weights
-from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_sizes, load_bundled_auto, load_bundled_systems
+from maslora.systems.bundle import (
+    BUNDLED_EXAMPLES,
+    bundled_matrix,
+    bundled_sizes,
+    load_bundled_auto,
+    load_bundled_systems,
+)
 from maslora.systems.compare import AutoWeighting, Comparison, compare, wer_vs_beta
 from maslora.systems.systems import SYSTEMS, Systems
 
@@ -131,6 +138,31 @@ def beta_figure(curve: pd.DataFrame, accent: str) -> go.Figure:
         margin=dict(t=40, b=40, l=40, r=20),
     )
     return figure
+
+
+def matrix_figure(matrix: pd.DataFrame) -> go.Figure:
+    """The bundled experts' expert x accent WER matrix as a heatmap (experts down, accents across)."""
+    columns = [a for a in matrix.index if a in matrix.columns] + sorted(set(matrix.columns) - set(matrix.index))
+    matrix = matrix[columns]
+    figure = annotated_heatmap(matrix, [[f"{v:.1f}" for v in row] for row in matrix.values], "Viridis_r")
+    figure.update_layout(
+        title="WER (%) of each expert alone on each accent's held-out speakers",
+        xaxis_title="accent of the speech",
+        yaxis_title="expert",
+        height=380,
+        margin=dict(t=40, b=40, l=40, r=20),
+    )
+    return figure
+
+
+def matrix_caption(matrix: pd.DataFrame) -> str:
+    own = [accent for accent in matrix.index if accent in matrix.columns and matrix[accent].idxmin() == accent]
+    return (
+        "**Do the experts specialise?** Each bundled expert alone (weight 1, the others 0) on each accent's "
+        f"held-out test speakers: its own accent's column should be darkest on its row's diagonal. The own "
+        f"expert is the best single expert for {len(own)} of {len(matrix.index)} accents"
+        + (f" ({', '.join(own)})." if own else ".")
+    )
 
 
 def example_rows(accents: list[str]) -> list[list[str]]:
@@ -241,6 +273,10 @@ def build_app(size: str) -> gr.Blocks:
             curve_plot = gr.Plot(label="WER vs beta")
         with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
             gr.Markdown(EXPLANATION)
+            matrix = bundled_matrix(size)
+            if matrix is not None:
+                gr.Markdown(matrix_caption(matrix), elem_id="matrix-caption")
+                gr.Plot(matrix_figure(matrix), label="The expert x accent matrix", elem_id="matrix")
 
         compare_inputs = [size_choice, audio, reference, accent, beta, source, *sliders]
         compare_outputs = [posterior_plot, weights_plot, *columns]

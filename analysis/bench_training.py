@@ -18,8 +18,8 @@ Timings on a shared machine are noisy: read the ratios printed in one run.
     2-processes  two processes of one thread each under torchrun, each half of every batch
     bf16         autocast to bfloat16 (skipped unless this CPU has bf16 units, or named in --variants)
     compile      torch.compile (its compile time shows in the warm-up column)
-    all          the cpu-tiny recipe now: fit + group in 2 processes (+ bf16 where the CPU has it);
-                 `python -m train.experiments` and train/train.py run it so (see docs/method.md)
+    all          the cpu-tiny recipe as it stands (maslora/training/recipes.py) in 2 processes (+ bf16
+                 where the CPU has it): how `python -m train.experiments` trains (see docs/method.md)
 """
 
 import argparse
@@ -44,7 +44,7 @@ VARIANTS = {
     "2-processes": {},
     "bf16": {"bf16": True},
     "compile": {"compile": True},
-    "all": {"fit_window": True, "group_by_length": True},
+    "all": {},  # the recipe's own settings (BEFORE is not applied)
 }
 PROCESSES = {"2-processes": 2, "all": 2}  # the others run in this process
 
@@ -55,7 +55,7 @@ def has_bf16_units() -> bool:
 
 
 def time_variant(name: str, method: str, steps: int, prompts: int, folder: Path) -> dict:
-    settings = {**BEFORE, **VARIANTS[name]}
+    settings = {} if name == "all" else {**BEFORE, **VARIANTS[name]}
     if name == "all" and has_bf16_units():
         settings["bf16"] = True
     config = recipe_config(

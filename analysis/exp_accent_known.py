@@ -13,6 +13,7 @@ from analysis.report_tools import (
     pivot_cells,
     results_argument,
     table_and_figure,
+    versus,
     wer_per_seed,
 )
 
@@ -46,8 +47,18 @@ def report(results) -> str:
         xaxis_title="beta",
         yaxis_title="WER (%)",
     )
+    betas = {f"mas-beta{b:g}": f"beta {b:g}" for b in sorted(set(rows.beta))}
+    uniform = list(betas)[-1]  # beta = N, the largest beta evaluated
+    pooled_by_system = mean_and_spread(wer_per_seed(rows, ["system"]))
+    lines = "".join(
+        versus(pooled_by_system, rows, a, b, betas)
+        for a, b in [("mas-beta1", "mas-beta2"), ("mas-beta2", uniform), ("mas-beta1", uniform)]
+        if a != b
+    )
     return (
         title
+        + lines
+        + "\n"
         + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6\n"
         f"is uniform). The paper reports {PAPER_L2ARCTIC['mas-beta2']:.2f}% at beta = 2 on L2-ARCTIC with "
         "whisper-small.\n\n" + table_and_figure(shown, figure, results, "accent_known")

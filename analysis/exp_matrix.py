@@ -6,6 +6,9 @@ The direct evidence of specialisation, which the paper does not show: if each ex
 the diagonal is the best cell of its column. The native column is the control (no expert trained on it).
 """
 
+import pandas as pd
+
+from analysis.bootstrap import paired_difference
 from analysis.report_tools import (
     annotated_heatmap,
     load_rows,
@@ -18,18 +21,24 @@ from analysis.report_tools import (
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS
 
 
-def own_expert_verdicts(means) -> list[str]:
-    """One line per accent column: its own expert's WER, and whether it is the best single expert there."""
+def own_expert_verdicts(means: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """One line per accent column: its own expert's WER, whether it is the best single expert there, and
+    the paired bootstrap interval of its difference to the best other expert (over that accent's rows)."""
     lines = []
     for accent in [a for a in means.columns if a in means.index]:
         column = means[accent]
         best = column.idxmin()
+        rival = column.drop(accent).idxmin()
+        paired = paired_difference(rows[rows.accent == accent], f"expert-{accent}", f"expert-{rival}")
+        gap = f"own minus {rival}'s: {paired}"
         if best == accent:
-            runner_up = column.drop(accent).min()
-            lines.append(f"- {accent}: its own expert is best, {column[accent]:.1f}% (next {runner_up:.1f}%)")
+            lines.append(
+                f"- {accent}: its own expert is best, {column[accent]:.1f}% (next {column[rival]:.1f}%); {gap}"
+            )
         else:
             lines.append(
-                f"- {accent}: its own expert is **not** best, {column[accent]:.1f}% vs {best}'s {column[best]:.1f}%"
+                f"- {accent}: its own expert is **not** best, {column[accent]:.1f}% vs {best}'s {column[best]:.1f}%; "
+                + gap
             )
     return lines
 
@@ -59,7 +68,7 @@ def report(results) -> str:
         title + "WER (%), mean ± spread over seeds, of each MAS-LoRA expert alone (weight 1, the others 0) on each\n"
         f"accent's held-out test speakers. The own expert is the best single expert for {own} of "
         f"{len([a for a in accents if a in experts])} accents:\n\n"
-        + "\n".join(own_expert_verdicts(means))
+        + "\n".join(own_expert_verdicts(means, rows))
         + "\n\n"
         + table_and_figure(shown, figure, results, "matrix")
     )

@@ -19,9 +19,14 @@ from maslora.data.splits import NATIVE
 HEADLINES = SYSTEM_NAMES
 
 
+def headline_rows(main: pd.DataFrame) -> pd.DataFrame:
+    """The main rows of the headline systems on the L2 accents (what the headline numbers pool)."""
+    return main[main.system.isin(HEADLINES) & (main.accent != NATIVE)]
+
+
 def headline_per_seed(main: pd.DataFrame) -> pd.DataFrame:
     """L2 pooled WER (%) of every headline system (rows), one column per seed, from the main rows."""
-    return wer_per_seed(main[main.system.isin(HEADLINES) & (main.accent != NATIVE)], ["system"])
+    return wer_per_seed(headline_rows(main), ["system"])
 
 
 def report(results) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.bootstrap import paired_difference
 from maslora.systems.evaluation import read_rows
 
 FIGURE_SIZE = {"width": 900, "height": 480}
@@ -51,20 +52,24 @@ def mean_and_spread(per_seed: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def versus(stats: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
-    """'a is X points below/above b (spread ±s)' from our numbers (mean_and_spread rows named by system),
-    and the paper's when it has both."""
+def versus(stats: pd.DataFrame, rows: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
+    """'a is X points below/above b' from our numbers (mean_and_spread rows named by system), weighed against
+    the seed spread and against the paired bootstrap interval over the utterances of `rows` (the rows the
+    stats came from); then the paper's numbers when it has both."""
     if a not in stats.index or b not in stats.index:
         return ""
     difference = stats.loc[a, "mean"] - stats.loc[b, "mean"]
     noise = stats.loc[a, "spread"] + stats.loc[b, "spread"]
     if min(stats.loc[a, "seeds"], stats.loc[b, "seeds"]) < 2:
-        verdict = "from one seed, so no spread to weigh it against"
+        verdict = "from one seed, so no seed spread to weigh it against"
     else:
         verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
+    paired = paired_difference(rows, a, b)
+    sampling = "leaves out" if paired.separable else "includes"
     ours = (
         f"- {names[a]} vs {names[b]}: {stats.loc[a, 'mean']:.1f}% vs {stats.loc[b, 'mean']:.1f}%, "
-        f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}"
+        f"{abs(difference):.1f} points {'lower' if difference < 0 else 'higher'}, {verdict}; over the "
+        f"{paired.utterances} utterances both decoded, {paired}, which {sampling} zero"
     )
     if a in PAPER_L2ARCTIC and b in PAPER_L2ARCTIC:
         paper = PAPER_L2ARCTIC[a] - PAPER_L2ARCTIC[b]

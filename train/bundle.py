@@ -6,7 +6,9 @@ r"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo'
     python train/bundle.py --mas-lora runs/bundle-mas-lora --lora runs/bundle-lora
 
 Both runs must share the base model and encoder window (the demo runs them side by side in one model).
-bundle.json records both training configs, their best validation WER and the commands above.
+bundle.json records both training configs, their best validation WER and the commands above; with
+`--matrix assets/results/rows/matrix.jsonl` (written by `python -m train.experiments` when the runs are
+its fold and seed), also the experts' expert x accent matrix, which the demo's explanation shows.
 """
 
 import argparse
@@ -18,8 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
+import pandas as pd
+
 from maslora.atomic import replace_folder
 from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_EXPERTS
+from maslora.systems.evaluation import read_rows
 
 COMMANDS = [line.strip() for line in re.sub(r"\\\n\s*", "", __doc__).splitlines() if line.strip().startswith("python ")]
 
@@ -40,21 +45,44 @@ def _run(folder: Path, method: str) -> dict:
     }
 
 
+def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str]) -> dict:
+    """{"rows", "fold", "seed", "wer": {expert: {accent: WER %}}}: every expert alone on every accent's test
+    speakers, pooled, from the experiments' rows of the bundled run's fold and seed."""
+    rows = pd.DataFrame(read_rows(rows_path))
+    rows = rows[(rows.fold == fold) & (rows.seed == seed)] if not rows.empty else rows
+    if rows.empty:
+        raise SystemExit(f"{rows_path} has no rows of fold {fold}, seed {seed} (the bundled run's)")
+    experts = sorted(set(rows.system.str.removeprefix("expert-")))
+    if experts != sorted(accents):
+        raise SystemExit(f"{rows_path} scores experts {experts}, but the bundled run has {sorted(accents)}")
+    totals = rows.groupby(["system", "accent"])[["errors", "reference_words"]].sum()
+    wer: dict[str, dict[str, float]] = {}
+    for (system, accent), row in totals.iterrows():
+        wer.setdefault(system.removeprefix("expert-"), {})[accent] = round(100 * row.errors / row.reference_words, 2)
+    return {"rows": str(rows_path), "fold": fold, "seed": seed, "wer": wer}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mas-lora", type=Path, required=True, help="a finished train.py --method mas-lora run")
     parser.add_argument("--lora", type=Path, required=True, help="a finished train.py --method lora run")
+    parser.add_argument("--matrix", type=Path, help="the experiments' rows/matrix.jsonl of the mas-lora run")
     args = parser.parse_args()
     runs = {"mas-lora": _run(args.mas_lora, "mas-lora"), "lora": _run(args.lora, "lora")}
     shared = {key: {run["config"][key] for run in runs.values()} for key in ("model", "encoder_seconds", "fold")}
     if any(len(values) > 1 for values in shared.values()):
         raise SystemExit(f"the runs differ in {shared}; the demo needs one base model and one encoder window")
     model, encoder_seconds = runs["lora"]["config"]["model"], runs["lora"]["config"]["encoder_seconds"]
+    mas = runs["mas-lora"]["config"]
+    accents = json.loads((args.mas_lora / "best" / "experts.json").read_text())["accents"]
+    matrix = expert_matrix(args.matrix, mas["fold"], mas["seed"], accents) if args.matrix else None
 
     def write(scratch: Path) -> None:
         for method, folder in (("mas-lora", args.mas_lora), ("lora", args.lora)):
             shutil.copytree(folder / "best", scratch / method)
         manifest = {"model": model, "encoder_seconds": encoder_seconds, "commands": COMMANDS, "runs": runs}
+        if matrix is not None:
+            manifest["matrix"] = matrix
         (scratch / BUNDLE_MANIFEST).write_text(json.dumps(manifest, indent=2))
 
     replace_folder(BUNDLED_EXPERTS / model, write)

@@ -27,20 +27,24 @@ from maslora.training.recipes import RECIPES, recipe_config
 SCRIPT = Path(__file__).resolve()
 
 
-def train_in_processes(config: TrainConfig, processes: int) -> None:
-    """train(config) in `processes` processes of one thread each under torchrun, or here when 1. On 2 CPU
-    cores two one-thread processes, each half of every batch, train faster than one process with two
-    threads (torch's second thread adds little; see analysis/bench_training)."""
+def train_in_processes(config: TrainConfig, processes: int) -> dict:
+    """train(config) in `processes` processes of one thread each under torchrun, or here when 1; returns
+    its summary. On 2 CPU cores two one-thread processes, each half of every batch, train faster than one
+    process with two threads (torch's second thread adds little; see analysis/bench_training)."""
     if processes == 1:
-        train(config)
-        return
+        return train(config)
     config.out.mkdir(parents=True, exist_ok=True)
     launch = config.out / "launch.json"  # what every process reads its settings from
     launch.write_text(json.dumps(json_config(config), indent=2))
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-    subprocess.run(
-        [*launcher, str(SCRIPT), "--config", str(launch)], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(
+        [*launcher, str(SCRIPT), "--config", str(launch)],
+        check=True,
+        stdout=subprocess.PIPE,  # rank 0's summary line, returned instead of printed; progress goes to stderr
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
+    return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

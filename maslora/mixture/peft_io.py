@@ -62,8 +62,7 @@ def resolve_settings(
     """How to run `model` with the adapters in `folders` (None entries skipped): in the window they were
     trained in, unless `encoder_seconds` overrides it (then with a one-line warning, returned for the
     caller to show). Refused when they were trained on another base model or in different windows."""
-    recorded = {Path(f): runs_with(f) for f in folders if f is not None}
-    known = {folder: settings for folder, settings in recorded.items() if settings is not None}
+    known = {Path(f): settings for f in folders if f is not None and (settings := runs_with(f)) is not None}
     for folder, settings in known.items():
         if settings.base_model != model:
             raise AdapterError(

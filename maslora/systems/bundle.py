@@ -2,7 +2,8 @@
 and the demo's example clips. The demo, `record` and the benchmarks start from here.
 
     assets/experts/tiny.en/
-      bundle.json            base model, encoder window, how each part was trained (train/bundle.py)
+      bundle.json            base model, encoder window, how each part was trained, its expert x accent
+                             matrix (train/bundle.py)
       mas-lora/              the MAS-LoRA experts folder (maslora.mixture.peft_io)
       lora/                  the regular LoRA (one PEFT adapter)
       accent-classifier/     the automatic weighting's classifier (train/auto_heads.py)
@@ -10,9 +11,12 @@ and the demo's example clips. The demo, `record` and the benchmarks start from h
 
 import json
 
+import pandas as pd
+
 from maslora.auto.accent_id import load_head
 from maslora.data.corpora import ASSETS
 from maslora.errors import AdapterError
+from maslora.mixture.peft_io import resolve_settings
 from maslora.systems.compare import AutoWeighting
 from maslora.systems.systems import Systems
 from maslora.whisper.load import load_whisper
@@ -36,11 +40,11 @@ def read_bundle(size: str) -> dict:
 
 
 def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Systems:
-    """The bundled experts and regular LoRA of `size` on its base model, in the window they were trained
-    with unless `encoder_seconds` says otherwise."""
-    manifest, folder = read_bundle(size), BUNDLED_EXPERTS / size
-    window = manifest["encoder_seconds"] if encoder_seconds is None else encoder_seconds
-    return Systems(load_whisper(manifest["model"]), folder / "mas-lora", folder / "lora", window)
+    """The bundled experts and regular LoRA of `size` on its base model, in the window their metadata
+    records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
+    experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
+    settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
+    return Systems(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
 
 
 BUNDLED_CLASSIFIER = "accent-classifier"  # folder beside the bundled experts; bundle.json "auto" says how to use it
@@ -53,3 +57,14 @@ def load_bundled_auto(size: str) -> AutoWeighting | None:
         return None
     classifier, _ = load_head(BUNDLED_EXPERTS / size / BUNDLED_CLASSIFIER)
     return AutoWeighting(classifier, auto["rule"], auto["temperature"])
+
+
+def bundled_matrix(size: str) -> pd.DataFrame | None:
+    """The bundled experts' expert x accent matrix: WER (%) of each expert alone (rows) on each accent's
+    held-out test speakers (columns), as train/bundle.py recorded it from the experiments' rows; None
+    if the bundle was made without one."""
+    matrix = read_bundle(size).get("matrix")
+    if matrix is None:
+        return None
+    table = pd.DataFrame(matrix["wer"]).T  # {"wer": {expert: {accent: WER}}}: experts down, accents across
+    return table.rename_axis(index="expert", columns="accent")

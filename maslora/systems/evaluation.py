@@ -68,7 +68,6 @@ AUDIO_ROUTED = re.compile(r"mas-auto-t\d+(\.\d+)?|mas-auto-beta|mas-router")  # 
 TEMPERED_SYSTEMS = [
     f"mas-auto-t{t:g}" for t in TEMPERATURES
 ]  # the posterior at every temperature of the validation grid
-AUTOMATIC_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta", "mas-router"]  # every weighting taken from the audio
 
 
 def automatic_rule(system: str) -> tuple[str, float]:

@@ -94,10 +94,48 @@ def _batches(seconds: list[float], config: TrainConfig, epoch: int) -> list[list
     return batches
 
 
-def _transcribe_validation(run: "_Run", audios: list[np.ndarray], table: pd.DataFrame, matched: bool) -> list[str]:
+@dataclass
+class _Run:
+    """What one training run holds while it trains: the model and its optimizer, the data, where it stands."""
+
+    config: TrainConfig
+    whisper: Whisper
+    trainer: torch.nn.Module  # the model, or under torchrun its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    placement: AdapterPlacement | None  # None for full fine-tuning
+    train_table: pd.DataFrame
+    accents: list[str]  # expert order: expert index i is accents[i]
+    validation: pd.DataFrame
+    validation_audio: list[np.ndarray]  # read once: this process's share of the clips (see _share)
+    paper_validation: pd.DataFrame  # training speakers' validation prompts, as many clips (empty if the same)
+    paper_validation_audio: list[np.ndarray]  # this process's share
+    train_seconds: list[float]  # each training clip's duration, for length grouping (zeros without it)
+    workers: ProcessPoolExecutor | None  # prepares the next step's clips while this one trains (prefetch)
+    steps_per_epoch: int
+    total_steps: int
+    rank: int
+    world: int
+    device: str
+    step: int = 0
+    best_wer: float = math.inf
+    best_step: int = 0
+    stale_evaluations: int = 0  # evaluations since the best one (early stopping counts these)
+    next_audio: tuple[int, Future] | None = None  # (step, its clips being prepared by `workers`)
+    epoch_batches: tuple[int, list[list[int]]] | None = None  # (epoch, its batches): built once an epoch
+
+
+def _share(table: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
+    """The validation rows process `rank` of `world` decodes: every world-th, from its rank."""
+    return table.iloc[rank::world]
+
+
+def _transcribe_validation(run: _Run, audios: list[np.ndarray], table: pd.DataFrame, matched: bool) -> list[str]:
     """Transcripts of the model as it stands: each clip through its own accent's expert alone (`matched`,
     MAS-LoRA only), or with the accent unknown (uniform expert weights, merged; single adapters in full)."""
     model = run.whisper.model
+    if not audios:  # a process with no share of a tiny validation part still joins the gather
+        return []
     if matched:
         experts = torch.tensor([run.accents.index(accent) for accent in table.accent], device=model.device)
         return transcribe(run.whisper, audios, batch_context=lambda clips: routed(model, experts[clips]))
@@ -108,11 +146,23 @@ def _transcribe_validation(run: "_Run", audios: list[np.ndarray], table: pd.Data
         unmerge(model)
 
 
-def _validation_wers(run: "_Run") -> dict[str, float]:
+def _gathered(run: _Run, mine: list[str], total: int) -> list[str]:
+    """Every process's transcripts of its share, back in the order of the whole validation table."""
+    if run.world == 1:
+        return mine
+    shares: list[list[str]] = [[] for _ in range(run.world)]
+    dist.all_gather_object(shares, mine)
+    ordered = [""] * total
+    for rank, texts in enumerate(shares):
+        ordered[rank :: run.world] = texts
+    return ordered
+
+
+def _validation_wers(run: _Run) -> dict[str, float]:
     """validation_wer (held-out speakers, accent unknown: what picks the checkpoint), and for MAS-LoRA
     validation_matched_wer (each clip through its own expert); paper_validation_wer when the validation
     speakers are held out: the training speakers' validation prompts, through their matched experts as
-    the paper validates."""
+    the paper validates. Every process decodes its share of the clips (a second core halves the wait)."""
     mas = run.config.method == "mas-lora"
     run.whisper.model.eval()
     wers = {}
@@ -122,7 +172,8 @@ def _validation_wers(run: "_Run") -> dict[str, float]:
     if len(run.paper_validation):
         parts.append(("paper_validation_wer", run.paper_validation, run.paper_validation_audio, mas))
     for name, table, audios, matched in parts:
-        wers[name] = error_counts(list(table.text), _transcribe_validation(run, audios, table, matched)).wer
+        mine = _transcribe_validation(run, audios, _share(table, run.rank, run.world), matched)
+        wers[name] = error_counts(list(table.text), _gathered(run, mine, len(table))).wer
     run.whisper.model.train()
     return wers
 
@@ -142,41 +193,11 @@ def _save_best(whisper: Whisper, config: TrainConfig, placement: AdapterPlacemen
 
 def init_distributed() -> tuple[int, int]:
     """(rank, world size). Launched by torchrun (WORLD_SIZE > 1): join the process group, NCCL on GPUs and
-    gloo on CPUs; the long timeout covers rank 0 validating while the others wait at the next step."""
+    gloo on CPUs; the long timeout covers rank 0 saving a checkpoint while the others wait at the next step."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=timedelta(hours=2))
     return (dist.get_rank() if world > 1 else 0), world
-
-
-@dataclass
-class _Run:
-    """What one training run holds while it trains: the model and its optimizer, the data, where it stands."""
-
-    config: TrainConfig
-    whisper: Whisper
-    trainer: torch.nn.Module  # the model, or under torchrun its DistributedDataParallel wrapper
-    optimizer: torch.optim.Optimizer
-    schedule: torch.optim.lr_scheduler.LRScheduler
-    placement: AdapterPlacement | None  # None for full fine-tuning
-    train_table: pd.DataFrame
-    accents: list[str]  # expert order: expert index i is accents[i]
-    validation: pd.DataFrame
-    validation_audio: list[np.ndarray]  # read once; empty on every process but rank 0
-    paper_validation: pd.DataFrame  # training speakers' validation prompts, as many clips (empty if the same)
-    paper_validation_audio: list[np.ndarray]
-    train_seconds: list[float]  # each training clip's duration, for length grouping (zeros without it)
-    workers: ProcessPoolExecutor | None  # prepares the next step's clips while this one trains (prefetch)
-    steps_per_epoch: int
-    total_steps: int
-    rank: int
-    world: int
-    device: str
-    step: int = 0
-    best_wer: float = math.inf
-    best_step: int = 0
-    stale_evaluations: int = 0  # evaluations since the best one (early stopping counts these)
-    next_audio: tuple[int, Future] | None = None  # (step, its clips being prepared by `workers`)
 
 
 def _start(config: TrainConfig, rank: int, world: int) -> _Run:
@@ -195,8 +216,8 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
         if config.validation == "speakers"
         else split.paper_validation.iloc[:0]
     )
-    validation_audio = [load_audio(path) for path in validation.path] if rank == 0 else []
-    paper_validation_audio = [load_audio(path) for path in paper_validation.path] if rank == 0 else []
+    validation_audio = [load_audio(path) for path in _share(validation, rank, world).path]
+    paper_validation_audio = [load_audio(path) for path in _share(paper_validation, rank, world).path]
     train_seconds = [audio_seconds(p) for p in split.train.path] if config.group_by_length else [0.0] * len(split.train)
     # spawn, not fork: a forked copy of a process running torch's thread pools can deadlock
     workers = ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) if config.prefetch else None
@@ -275,7 +296,9 @@ def _step_rows(run: _Run, step: int) -> tuple[pd.DataFrame, int, bool]:
     """(this process's rows of step `step`'s batch, the batch's size, whether the share is its own): a
     process whose share of a short last batch is empty borrows a row (see _accumulate_gradients)."""
     epoch, index_in_epoch = divmod(step, run.steps_per_epoch)
-    batch = _batches(run.train_seconds, run.config, epoch)[index_in_epoch]
+    if run.epoch_batches is None or run.epoch_batches[0] != epoch:
+        run.epoch_batches = (epoch, _batches(run.train_seconds, run.config, epoch))
+    batch = run.epoch_batches[1][index_in_epoch]
     share = batch[run.rank :: run.world]
     return run.train_table.iloc[share or batch[:1]], len(batch), bool(share)
 
@@ -349,10 +372,9 @@ def _train_step(run: _Run) -> float:
     return loss
 
 
-def _evaluate(run: _Run) -> dict[str, float]:
-    """Validation WERs now (see _validation_wers); a new best is saved to out/best, and every evaluation
-    writes a checkpoint."""
-    wers = _validation_wers(run)
+def _evaluate(run: _Run, wers: dict[str, float]) -> dict[str, float]:
+    """Keep score of the validation WERs just measured (see _validation_wers): a new best is saved to
+    out/best, and every evaluation writes a checkpoint."""
     if wers["validation_wer"] < run.best_wer:
         run.best_wer, run.best_step, run.stale_evaluations = wers["validation_wer"], run.step, 0
         _save_best(run.whisper, run.config, run.placement, run.accents)
@@ -363,7 +385,7 @@ def _evaluate(run: _Run) -> dict[str, float]:
 
 
 def _patience_ran_out(run: _Run) -> bool:
-    """Whether to stop early: rank 0 knows (it validates) and tells every other process."""
+    """Whether to stop early: rank 0 knows (it keeps score) and tells every other process."""
     stop = torch.tensor([run.config.patience is not None and run.stale_evaluations >= run.config.patience])
     if run.world > 1:
         dist.broadcast(stop, src=0)
@@ -375,7 +397,8 @@ def train(config: TrainConfig) -> dict:
 
     Under torchrun every process takes its slice of each batch and DistributedDataParallel combines the
     gradients before each optimizer step, so N processes compute the same update as one process would.
-    Only rank 0 validates, saves and writes the history.
+    Every process decodes its share of the validation clips; only rank 0 keeps score, saves and writes
+    the history.
     """
     rank, world = init_distributed()
     run = _start(config, rank, world)
@@ -392,11 +415,12 @@ def train(config: TrainConfig) -> dict:
         loss = _train_step(run)
         progress.update(1)
         evaluating = run.step % (config.eval_every or run.steps_per_epoch) == 0 or run.step == run.total_steps
+        record = {"step": run.step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
+        wers = _validation_wers(run) if evaluating else None  # every process decodes its share
         if rank != 0:
             continue
-        record = {"step": run.step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
-        if evaluating:
-            record |= _evaluate(run)
+        if wers is not None:
+            record |= _evaluate(run, wers)
             progress.set_postfix(loss=f"{loss:.3f}", wer=f"{record['validation_wer']:.1%}")
         append_history(config.out, record)
     progress.close()

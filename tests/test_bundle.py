@@ -1,0 +1,79 @@
+"""The bundle's expert x accent matrix: computed from the experiments' rows of the bundled run, read back for the
+demo's explanation, refused when the rows belong to another run."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import maslora.systems.bundle as bundle
+from app import matrix_caption, matrix_figure
+from train.bundle import expert_matrix
+
+ACCENTS = ["arabic", "mandarin", "korean"]
+
+
+def _rows(path, fold=1, seed=0, experts=ACCENTS) -> None:
+    """Each expert makes 1 error in 10 words on its own accent's two clips, 3 in 10 elsewhere; the native column
+    is the control no expert trained on."""
+    lines = []
+    for expert in experts:
+        for accent in [*ACCENTS, "native"]:
+            for clip in range(2):
+                errors = 1 if expert == accent else 3
+                lines.append(
+                    {
+                        "fold": fold,
+                        "seed": seed,
+                        "system": f"expert-{expert}",
+                        "accent": accent,
+                        "utterance_id": f"u{clip}",
+                    }
+                    | {"errors": errors, "reference_words": 10, "path": f"{accent}/{clip}.wav"}
+                )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_the_matrix_pools_each_expert_on_each_accent_and_the_demo_reads_it_back(tmp_path, monkeypatch):
+    rows = tmp_path / "matrix.jsonl"
+    _rows(rows)
+    _rows(tmp_path / "other.jsonl", seed=1)
+    rows.write_text(rows.read_text() + (tmp_path / "other.jsonl").read_text().replace('"errors": 1', '"errors": 9'))
+    matrix = expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+    assert (matrix["fold"], matrix["seed"]) == (1, 0)
+    assert matrix["wer"]["korean"] == {
+        "arabic": 30.0,
+        "mandarin": 30.0,
+        "korean": 10.0,
+        "native": 30.0,
+    }  # seed 1 left out
+
+    monkeypatch.setattr(bundle, "BUNDLED_EXPERTS", tmp_path)
+    (tmp_path / "tiny.en").mkdir()
+    (tmp_path / "tiny.en" / "bundle.json").write_text(json.dumps({"model": "tiny.en", "matrix": matrix}))
+    table = bundle.bundled_matrix("tiny.en")
+    assert list(table.index) == sorted(ACCENTS) and set(table.columns) == {*ACCENTS, "native"}
+    assert table.loc["arabic", "arabic"] == 10.0 and table.loc["arabic", "mandarin"] == 30.0
+    assert "best single expert for 3 of 3 accents" in matrix_caption(table)
+    heatmap = matrix_figure(table).data[0]
+    assert list(heatmap.x) == [*sorted(ACCENTS), "native"] and list(heatmap.y) == sorted(ACCENTS)
+
+    (tmp_path / "tiny.en" / "bundle.json").write_text(json.dumps({"model": "tiny.en"}))
+    assert bundle.bundled_matrix("tiny.en") is None
+
+
+def test_a_matrix_of_another_run_is_refused(tmp_path):
+    rows = tmp_path / "matrix.jsonl"
+    _rows(rows, seed=1)
+    with pytest.raises(SystemExit, match="no rows of fold 1, seed 0"):
+        expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+    _rows(rows, experts=["arabic", "hindi"])
+    with pytest.raises(SystemExit, match=r"scores experts \['arabic', 'hindi'\]"):
+        expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+
+
+def test_the_caption_names_where_the_own_expert_loses():
+    table = pd.DataFrame(
+        {"arabic": [20.0, 10.0], "mandarin": [30.0, 15.0]}, index=pd.Index(["arabic", "mandarin"], name="expert")
+    )
+    assert "best single expert for 1 of 2 accents (mandarin)" in matrix_caption(table)
