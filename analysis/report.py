@@ -16,6 +16,7 @@ from analysis import (
     exp_accent_known,
     exp_accent_unknown,
     exp_auto,
+    exp_curves,
     exp_forgetting,
     exp_matrix,
     exp_seeds,
@@ -102,6 +103,7 @@ SECTIONS = (
     exp_variants,
     exp_seeds,
     exp_auto,
+    exp_curves,
 )
 
 

@@ -1,5 +1,6 @@
 """The experiments' one command, quick profile: every experiment runs, the report shows them, a rerun redoes nothing."""
 
+import json
 import subprocess
 import sys
 
@@ -20,6 +21,7 @@ SECTIONS = [
     "## 7. Beyond the paper",
     "### Accent identification",
     "### Accents no expert was trained for",
+    "## 8. Learning curves",
 ]
 FIGURES = [
     "accent_unknown",
@@ -31,10 +33,11 @@ FIGURES = [
     "seeds",
     "auto_weights",
     "accent_confusion",
+    "curves",
 ]
 
 
-def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(private_model_cache, tmp_path):
+def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_nothing(private_model_cache, tmp_path):
     command = [
         sys.executable,
         "-m",
@@ -46,9 +49,17 @@ def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(privat
         "--results",
         str(tmp_path / "results"),
     ]
+    # One seed per sitting, as the cpu profile runs on 2 cores: seed 0 alone, then the profile finishes seed 1.
+    seed_0 = subprocess.run([*command, "--seeds", "0"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    assert seed_0.returncode == 0, seed_0.stderr[-3000:]
+    results = tmp_path / "results"
+    assert json.loads((results / "profile.json").read_text())["seeds"] == [0]
+    seed_0_checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
+    assert seed_0_checkpoints and all("seed0" in str(path) for path in seed_0_checkpoints)
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert first.returncode == 0, first.stderr[-3000:]
-    results = tmp_path / "results"
+    assert json.loads((results / "profile.json").read_text())["seeds"] == [0, 1]
+    assert {path: path.stat().st_mtime_ns for path in seed_0_checkpoints} == seed_0_checkpoints, "seed 0 trained again"
     report = (results / "REPORT.md").read_text()
     for section in SECTIONS:
         assert section in report and "Not run yet" not in report.split(section, 1)[1].split("\n## ", 1)[0], section
@@ -61,6 +72,7 @@ def test_quick_profile_end_to_end_then_a_rerun_decodes_and_trains_nothing(privat
     assert set(rows) == {f"{name}.jsonl" for name in expected}
     checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert len(checkpoints) == 2 * (3 + 2 + 6)  # per seed: MAS-LoRA, LoRA, full, 2 variants, 6 left-out accents
+    assert len(list((results / "curves").glob("fold1-seed*.jsonl"))) == len(checkpoints)  # every run's history kept
     heads = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("head.json")}
     assert len(heads) == 2 * 2 * (1 + 6)  # per seed: a classifier and a router for MAS-LoRA and each left-out run
 

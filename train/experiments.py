@@ -1,12 +1,13 @@
 """The paper's experiments end to end, from one command: train every system, decode every test set, write the report.
 
-    python -m train.experiments [--profile quick|cpu|paper | --quick] [--corpus DIR] [--model M]
+    python -m train.experiments [--profile quick|cpu|paper | --quick] [--seeds 0,1] [--corpus DIR] [--model M]
                                        [--librispeech DIR] [--runs runs/experiments] [--results assets/results]
 
 Profiles:
     quick   the whole pipeline in minutes (CI): tiny.en, 20 prompts, one or two training steps per run
     cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the variant and
-            leave-one-accent-out runs with seed 0 only): about an hour on 2 cores
+            leave-one-accent-out runs with seed 0 only): hours on 2 cores, so `--seeds 0` then `--seeds 1`
+            run it one seed per sitting (measured times: docs/experiments.md)
     paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
             and --corpus pointing at the real L2-ARCTIC
 
@@ -24,9 +25,10 @@ a finished profile only redraws the report.
 
 import argparse
 import json
+import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/experiments.py` works too
 
+from analysis.exp_curves import CURVES, curve_name
 from analysis.report import write_report
 from analysis.report_tools import profile_of
 from maslora.auto.heads import clip_features, fit_classifier, fit_router
@@ -42,6 +45,7 @@ from maslora.data.corpora import NATIVE_RECORDINGS, load_librispeech, load_manif
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, evaluate, lowest_wer_system
+from maslora.training.checkpoint import HISTORY_FILE
 from maslora.training.recipes import RECIPES, recipe_config
 from train.train import train_in_processes
 
@@ -119,6 +123,9 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                     **overrides,
                 )
                 train_in_processes(config, profile.processes)
+                curves = results / CURVES
+                curves.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))  # runs/ is not kept
             window = config.encoder_seconds
             features = clip_features(profile.model, window, split.train, runs_root / f"fold{fold}" / "features.pt")
             router_config = RouterConfig(**{**profile.router, "seed": seed})
@@ -228,6 +235,10 @@ def main() -> None:
     )
     parser.add_argument("--model", help="override the profile's Whisper (tiny.en, base, a hub id or a folder)")
     parser.add_argument("--librispeech", help="a LibriSpeech-style folder to score forgetting on as well")
+    parser.add_argument(
+        "--seeds",
+        help="only these of the profile's seeds, comma-separated: one sitting each; the report gathers all rows",
+    )
     parser.add_argument("--runs", type=Path, help="where training runs go; default runs/experiments/PROFILE")
     parser.add_argument(
         "--results", type=Path, default=ROOT / "assets" / "results", help="rows, tables, figures, REPORT.md"
@@ -235,16 +246,25 @@ def main() -> None:
     args = parser.parse_args()
     profile = PROFILES[args.profile]
     if args.model:
-        profile = Profile(**{**asdict(profile), "model": args.model})
+        profile = replace(profile, model=args.model)
+    if args.seeds:
+        chosen = tuple(int(seed) for seed in args.seeds.split(","))
+        if not set(chosen) <= set(profile.seeds):
+            parser.error(f"--seeds {args.seeds}: the {args.profile} profile's seeds are {profile.seeds}")
+        profile = replace(profile, seeds=chosen, side_seeds=tuple(s for s in profile.side_seeds if s in chosen))
     args.results.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     run(profile, args.corpus, args.librispeech, args.runs or ROOT / "runs" / "experiments" / args.profile, args.results)
     seconds = time.perf_counter() - began
     previous = profile_of(args.results)
-    earlier = previous.get("wall_seconds", 0) if previous.get("profile") == args.profile else 0  # a resumed run adds up
+    resumed = previous.get("profile") == args.profile  # a resumed run, or another seed of it, adds up
+    earlier = previous.get("wall_seconds", 0) if resumed else 0
+    before = previous if resumed else {}
+    ran = {key: {*getattr(profile, key), *before.get(key, [])} for key in ("seeds", "side_seeds")}
     described = {
         "profile": args.profile,
         **asdict(profile),
+        **{key: sorted(seeds) for key, seeds in ran.items()},  # every seed run so far, this invocation's or earlier
         "recipe_settings": RECIPES[profile.recipe],  # as they were for this run: the report reads them here
         "corpus": args.corpus or "embedded synthetic corpus",
         "wall_seconds": round(earlier + seconds),
