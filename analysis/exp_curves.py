@@ -7,7 +7,6 @@ Equal footing is checked here: LoRA and MAS-LoRA get the same epochs over the sa
 counts per epoch match; early stopping may end them at different epochs, which the table shows.
 """
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from analysis.report_tools import FIGURE_SIZE, results_argument, save_figure, save_table
+from maslora.systems.evaluation import read_rows
 
 COLORS = qualitative.Plotly  # one colour per run, the same in both panels
 CURVES = "curves"  # folder of RESULTS: fold<F>-seed<S>-<run>.jsonl, one run's history each
@@ -33,10 +33,7 @@ def curve_name(fold: int, seed: int, run: str) -> str:
 
 def read_curves(results: Path) -> dict[str, pd.DataFrame]:
     """{"fold1-seed0-mas-lora": its history, one row per step}, for every curve kept in RESULTS/curves/."""
-    return {
-        path.stem: pd.DataFrame([json.loads(line) for line in path.read_text().splitlines()])
-        for path in sorted((results / CURVES).glob("*.jsonl"))
-    }
+    return {path.stem: pd.DataFrame(read_rows(path)) for path in sorted((results / CURVES).glob("*.jsonl"))}
 
 
 def run_summary(history: pd.DataFrame) -> dict:

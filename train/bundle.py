@@ -24,7 +24,7 @@ import pandas as pd
 
 from maslora.atomic import replace_folder
 from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_EXPERTS
-from maslora.systems.evaluation import read_rows
+from maslora.systems.evaluation import read_rows, wer_table
 
 COMMANDS = [line.strip() for line in re.sub(r"\\\n\s*", "", __doc__).splitlines() if line.strip().startswith("python ")]
 
@@ -55,10 +55,11 @@ def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str]) -> 
     experts = sorted(set(rows.system.str.removeprefix("expert-")))
     if experts != sorted(accents):
         raise SystemExit(f"{rows_path} scores experts {experts}, but the bundled run has {sorted(accents)}")
-    totals = rows.groupby(["system", "accent"])[["errors", "reference_words"]].sum()
-    wer: dict[str, dict[str, float]] = {}
-    for (system, accent), row in totals.iterrows():
-        wer.setdefault(system.removeprefix("expert-"), {})[accent] = round(100 * row.errors / row.reference_words, 2)
+    per_accent = wer_table(rows).drop(index=["pooled", "macro mean"])  # accents down, one column per expert
+    wer = {
+        system.removeprefix("expert-"): {accent: round(value, 2) for accent, value in column.dropna().items()}
+        for system, column in sorted(per_accent.items())
+    }
     return {"rows": str(rows_path), "fold": fold, "seed": seed, "wer": wer}
 
 

@@ -7,7 +7,7 @@ Profiles:
     quick   the whole pipeline in minutes (CI): tiny.en, 20 prompts, one or two training steps per run
     cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the variant and
             leave-one-accent-out runs with seed 0 only): hours on 2 cores, so `--seeds 0` then `--seeds 1`
-            run it one seed per sitting (measured times: docs/experiments.md)
+            run it one seed per sitting (measured times: docs/measurements.md)
     paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
             and --corpus pointing at the real L2-ARCTIC
 
@@ -258,8 +258,8 @@ def main() -> None:
     seconds = time.perf_counter() - began
     previous = profile_of(args.results)
     resumed = previous.get("profile") == args.profile  # a resumed run, or another seed of it, adds up
-    earlier = previous.get("wall_seconds", 0) if resumed else 0
     before = previous if resumed else {}
+    earlier = before.get("wall_seconds", 0)
     ran = {key: {*getattr(profile, key), *before.get(key, [])} for key in ("seeds", "side_seeds")}
     described = {
         "profile": args.profile,
