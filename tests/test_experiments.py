@@ -49,11 +49,21 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
         "--results",
         str(tmp_path / "results"),
     ]
-    # One seed per sitting, as the cpu profile runs on 2 cores: seed 0 alone, then the profile finishes seed 1.
+    # One seed per sitting, as the cpu profile runs on 2 cores, and a seed split by --only: seed 0's MAS-LoRA and
+    # LoRA, then the rest of seed 0, then the profile finishes seed 1.
+    share = subprocess.run(
+        [*command, "--seeds", "0", "--only", "mas-lora,lora"], cwd=ROOT, capture_output=True, text=True, timeout=3600
+    )
+    assert share.returncode == 0, share.stderr[-3000:]
+    results = tmp_path / "results"
+    assert json.loads((results / "profile.json").read_text())["runs"] == ["fold1/seed0/lora", "fold1/seed0/mas-lora"]
+    assert {path.parent.name for path in (tmp_path / "runs").rglob("checkpoint.pt")} == {"mas-lora", "lora"}
+    decoded = {json.loads(line)["system"] for line in (results / "rows" / "main.jsonl").read_text().splitlines()}
+    assert {"base", "lora", "mas-uniform", "mas-beta2"} <= decoded and "full" not in decoded
     seed_0 = subprocess.run([*command, "--seeds", "0"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert seed_0.returncode == 0, seed_0.stderr[-3000:]
-    results = tmp_path / "results"
-    assert json.loads((results / "profile.json").read_text())["seeds"] == [0]
+    described = json.loads((results / "profile.json").read_text())
+    assert described["seeds"] == [0] and len(described["runs"]) == 3 + 2 + 6
     seed_0_checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert seed_0_checkpoints and all("seed0" in str(path) for path in seed_0_checkpoints)
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
@@ -73,6 +83,8 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
     checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert len(checkpoints) == 2 * (3 + 2 + 6)  # per seed: MAS-LoRA, LoRA, full, 2 variants, 6 left-out accents
     assert len(list((results / "curves").glob("fold1-seed*.jsonl"))) == len(checkpoints)  # every run's history kept
+    unknown = subprocess.run([*command, "--only", "mas-lora,nonsense"], cwd=ROOT, capture_output=True, text=True)
+    assert unknown.returncode != 0 and "--only nonsense: no such run" in unknown.stderr
     heads = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("head.json")}
     assert len(heads) == 2 * 2 * (1 + 6)  # per seed: a classifier and a router for MAS-LoRA and each left-out run
 

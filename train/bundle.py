@@ -1,14 +1,15 @@
 r"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo's defaults, with how they were made.
 
-    python train/train.py --method mas-lora --recipe cpu-tiny --epochs 1 --validation-limit 96 \
-        --out runs/bundle-mas-lora
-    python train/train.py --method lora --recipe cpu-tiny --epochs 1 --validation-limit 96 --out runs/bundle-lora
-    python train/bundle.py --mas-lora runs/bundle-mas-lora --lora runs/bundle-lora
+    python -m train.experiments --profile cpu --seeds 0 --only mas-lora,lora
+    python train/bundle.py --mas-lora runs/experiments/cpu/fold1/seed0/mas-lora \
+        --lora runs/experiments/cpu/fold1/seed0/lora --matrix assets/results/rows/matrix.jsonl
+    python train/auto_heads.py
 
-Both runs must share the base model and encoder window (the demo runs them side by side in one model).
-bundle.json records both training configs, their best validation WER and the commands above; with
-`--matrix assets/results/rows/matrix.jsonl` (written by `python -m train.experiments` when the runs are
-its fold and seed), also the experts' expert x accent matrix, which the demo's explanation shows.
+The experiments' converged CPU-recipe runs of fold 1, seed 0 (their test rows are the report's); any two
+finished train/train.py runs do. Both runs must share the base model and encoder window (the demo runs
+them side by side in one model). bundle.json records both training configs, their best validation WER
+and the commands above; with `--matrix` (rows of the runs' fold and seed), also the experts' expert x
+accent matrix, which the demo's explanation shows. train/auto_heads.py then adds the accent classifier.
 """
 
 import argparse

@@ -1,13 +1,15 @@
 """The paper's experiments end to end, from one command: train every system, decode every test set, write the report.
 
-    python -m train.experiments [--profile quick|cpu|paper | --quick] [--seeds 0,1] [--corpus DIR] [--model M]
-                                       [--librispeech DIR] [--runs runs/experiments] [--results assets/results]
+    python -m train.experiments [--profile quick|cpu|paper | --quick] [--seeds 0,1] [--only mas-lora,lora]
+                                [--corpus DIR] [--model M] [--librispeech DIR] [--runs runs/experiments]
+                                [--results assets/results]
 
 Profiles:
     quick   the whole pipeline in minutes (CI): tiny.en, 20 prompts, one or two training steps per run
     cpu     tiny.en with the CPU recipe on the embedded corpus, fold 1, seeds 0 and 1 (the variant and
             leave-one-accent-out runs with seed 0 only): hours on 2 cores, so `--seeds 0` then `--seeds 1`
-            run it one seed per sitting (measured times: docs/measurements.md)
+            run it one seed per sitting, and `--only` splits a seed into sittings of a few training runs
+            (measured times: docs/measurements.md)
     paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
             and --corpus pointing at the real L2-ARCTIC
 
@@ -44,7 +46,7 @@ from maslora.auto.router import RouterConfig
 from maslora.data.corpora import NATIVE_RECORDINGS, load_librispeech, load_manifest
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, evaluate, lowest_wer_system
+from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, evaluate, lowest_wer_system, read_rows
 from maslora.training.checkpoint import HISTORY_FILE
 from maslora.training.recipes import RECIPES, recipe_config
 from train.train import train_in_processes
@@ -70,6 +72,16 @@ class Profile:
     overrides: dict = field(default_factory=dict)  # TrainConfig values on top of the recipe
     router: dict = field(default_factory=dict)  # RouterConfig values (the seed is the run's)
     processes: int = 1  # training processes per run (torchrun); 2 on 2 cores (see train/train.py)
+    only: tuple[str, ...] | None = None  # only these training runs (None: all); --only, a sitting's share
+
+    def runs(self, accents: list[str], seed: int) -> dict[str, tuple[str, dict]]:
+        """This profile's training runs for one seed: the headline runs with every seed, the others with the
+        side seeds, and of those only the ones `only` names."""
+        return {
+            name: run
+            for name, run in training_runs(accents).items()
+            if (name in HEADLINE_RUNS or seed in self.side_seeds) and (self.only is None or name in self.only)
+        }
 
 
 PROFILES = {
@@ -98,17 +110,22 @@ def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
     return runs
 
 
-def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path) -> None:
+def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path) -> list[str]:
+    """Train, decode and score what `profile` asks for; returns the training runs it covered (fold/seed/name)."""
     table = corpus_or_embedded(corpus, profile.prompts)
     accents = sorted(a for a in table.accent.unique() if a != NATIVE)
     rows = results / "rows"
+    covered = []
+    unknown = set(profile.only or ()) - set(training_runs(accents))
+    if unknown:
+        raise SystemExit(f"--only {', '.join(sorted(unknown))}: no such run; runs: {', '.join(training_runs(accents))}")
     for fold in profile.folds:
         split = paper_fold(table, fold)
         for seed in profile.seeds:
             folder = runs_root / f"fold{fold}" / f"seed{seed}"
-            for name, (method, overrides) in training_runs(accents).items():
-                if name not in HEADLINE_RUNS and seed not in profile.side_seeds:
-                    continue
+            chosen = profile.runs(accents, seed)
+            covered += [f"fold{fold}/seed{seed}/{name}" for name in chosen]
+            for name, (method, overrides) in chosen.items():
                 print(f"training {name}, fold {fold}, seed {seed}", flush=True)
                 config = recipe_config(
                     profile.recipe,
@@ -126,84 +143,88 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                 curves = results / CURVES
                 curves.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))  # runs/ is not kept
-            window = config.encoder_seconds
-            features = clip_features(profile.model, window, split.train, runs_root / f"fold{fold}" / "features.pt")
-            router_config = RouterConfig(**{**profile.router, "seed": seed})
-            fit_classifier(features, split.train, folder / "accent-classifier", seed)
-            fit_router(
-                profile.model,
-                window,
-                folder / "mas-lora" / "best",
-                split.train,
-                features,
-                folder / "router",
-                router_config,
-            )
-            tags = {"fold": fold, "seed": seed}
-            models = Models(
-                profile.model,
-                folder / "mas-lora" / "best",
-                folder / "lora" / "best",
-                folder / "full" / "best",
-                window,
-                folder / "accent-classifier",
-                folder / "router",
-            )
-            validation = evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
-            automatic = tested_automatic_systems(validation)
-            main_systems = ["base", "full", "lora", "mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *automatic]
-            evaluate(split.test, main_systems, models, rows / "main.jsonl", tags)
-            evaluate(split.test, [f"expert-{a}" for a in accents], models, rows / "matrix.jsonl", tags)
-            for variant in VARIANTS if seed in profile.side_seeds else []:
-                variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
-                evaluate(
-                    split.test,
-                    ["mas-uniform", "mas-beta2"],
-                    variant_models,
-                    rows / "variants.jsonl",
-                    tags | {"variant": variant},
-                )
-            for set_name, native in held_out_native(split, profile, librispeech).items():
-                evaluate(
-                    native,
-                    ["base", "full", "lora", "mas-uniform"],
-                    models,
-                    rows / "forgetting.jsonl",
-                    tags | {"set": set_name},
-                )
-            for accent in accents if seed in profile.side_seeds else []:
-                run_folder, seen = folder / f"mas-lora-without-{accent}", (split.train.accent != accent).to_numpy()
-                seen_train, seen_features = (
-                    split.train[seen],
-                    features[torch.from_numpy(seen)],
-                )  # its classifier never hears the accent
-                fit_classifier(seen_features, seen_train, run_folder / "accent-classifier", seed)
-                fit_router(
-                    profile.model,
-                    window,
-                    run_folder / "best",
-                    seen_train,
-                    seen_features,
-                    run_folder / "router",
-                    router_config,
-                )
-                unseen_models = Models(
-                    profile.model,
-                    run_folder / "best",
-                    None,
-                    None,
-                    window,
-                    run_folder / "accent-classifier",
-                    run_folder / "router",
-                )
-                test = split.test[split.test.accent == accent]
-                evaluate(
-                    test,
-                    ["mas-uniform", *automatic],
-                    unseen_models,
-                    rows / "unseen.jsonl",
-                    tags | {"unseen": accent},
-                )
+            window = recipe_config(profile.recipe, "mas-lora", folder, **profile.overrides).encoder_seconds
+            evaluate_runs(profile, split, folder, chosen, window, rows, {"fold": fold, "seed": seed}, librispeech)
+    return covered
+
+
+def evaluate_runs(
+    profile: Profile,
+    split,
+    folder: Path,
+    chosen: dict[str, tuple[str, dict]],
+    window: int,
+    rows: Path,
+    tags: dict,
+    librispeech: str | None,
+) -> None:
+    """Decode what the `chosen` runs of one fold and seed take part in (the untrained base always), into rows."""
+    seed = tags["seed"]
+    accents = sorted(a for a in split.train.accent.unique() if a != NATIVE)
+    features_path = folder.parent / "features.pt"
+    router_config = RouterConfig(**{**profile.router, "seed": seed})
+    models = Models(
+        profile.model,
+        folder / "mas-lora" / "best",
+        folder / "lora" / "best",
+        folder / "full" / "best",
+        window,
+        folder / "accent-classifier",
+        folder / "router",
+    )
+    mas_systems = []
+    if "mas-lora" in chosen:
+        features = clip_features(profile.model, window, split.train, features_path)
+        fit_classifier(features, split.train, folder / "accent-classifier", seed)
+        fit_router(profile.model, window, models.experts, split.train, features, folder / "router", router_config)
+        evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
+        mas_systems = ["mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *automatic_systems(rows, tags)]
+    single = [name for name in ("full", "lora") if name in chosen]
+    evaluate(split.test, ["base", *single, *mas_systems], models, rows / "main.jsonl", tags)
+    if "mas-lora" in chosen:
+        evaluate(split.test, [f"expert-{a}" for a in accents], models, rows / "matrix.jsonl", tags)
+    for variant in VARIANTS:
+        if f"mas-lora-{variant}" in chosen:
+            variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
+            variant_tags = tags | {"variant": variant}
+            evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", variant_tags)
+    forgetting_systems = ["base", *single, *(["mas-uniform"] if "mas-lora" in chosen else [])]
+    for set_name, native in held_out_native(split, profile, librispeech).items():
+        evaluate(native, forgetting_systems, models, rows / "forgetting.jsonl", tags | {"set": set_name})
+    for accent in accents:
+        run_folder = folder / f"mas-lora-without-{accent}"
+        if f"mas-lora-without-{accent}" not in chosen:
+            continue
+        seen = (split.train.accent != accent).to_numpy()
+        seen_train = split.train[seen]
+        seen_features = clip_features(profile.model, window, split.train, features_path)[torch.from_numpy(seen)]
+        fit_classifier(seen_features, seen_train, run_folder / "accent-classifier", seed)  # never hears the accent
+        fit_router(
+            profile.model, window, run_folder / "best", seen_train, seen_features, run_folder / "router", router_config
+        )
+        unseen_models = replace(
+            models,
+            experts=run_folder / "best",
+            classifier=run_folder / "accent-classifier",
+            router=run_folder / "router",
+        )
+        test = split.test[split.test.accent == accent]
+        systems = ["mas-uniform", *automatic_systems(rows, tags)]
+        evaluate(test, systems, unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+
+
+def automatic_systems(rows: Path, tags: dict) -> list[str]:
+    """The automatic weightings decoded on test, picked on this fold and seed's validation rows (written
+    when its MAS-LoRA run is evaluated, in this sitting or an earlier one)."""
+    validation = [
+        row for row in read_rows(rows / "validation.jsonl") if all(row.get(key) == value for key, value in tags.items())
+    ]
+    if not validation:
+        raise SystemExit(
+            f"no validation rows for {tags} in {rows}: train and evaluate this seed's mas-lora run first "
+            "(the automatic weightings are chosen on them)"
+        )
+    return tested_automatic_systems(pd.DataFrame(validation))
 
 
 def tested_automatic_systems(validation: pd.DataFrame) -> list[str]:
@@ -239,6 +260,11 @@ def main() -> None:
         "--seeds",
         help="only these of the profile's seeds, comma-separated: one sitting each; the report gathers all rows",
     )
+    parser.add_argument(
+        "--only",
+        help="only these training runs, comma-separated (e.g. mas-lora,lora): a sitting's share of a seed; "
+        "what the others take part in is decoded when they run",
+    )
     parser.add_argument("--runs", type=Path, help="where training runs go; default runs/experiments/PROFILE")
     parser.add_argument(
         "--results", type=Path, default=ROOT / "assets" / "results", help="rows, tables, figures, REPORT.md"
@@ -252,19 +278,24 @@ def main() -> None:
         if not set(chosen) <= set(profile.seeds):
             parser.error(f"--seeds {args.seeds}: the {args.profile} profile's seeds are {profile.seeds}")
         profile = replace(profile, seeds=chosen, side_seeds=tuple(s for s in profile.side_seeds if s in chosen))
+    if args.only:
+        profile = replace(profile, only=tuple(args.only.split(",")))
     args.results.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    run(profile, args.corpus, args.librispeech, args.runs or ROOT / "runs" / "experiments" / args.profile, args.results)
+    covered = run(
+        profile, args.corpus, args.librispeech, args.runs or ROOT / "runs" / "experiments" / args.profile, args.results
+    )
     seconds = time.perf_counter() - began
     previous = profile_of(args.results)
     resumed = previous.get("profile") == args.profile  # a resumed run, or another seed of it, adds up
     before = previous if resumed else {}
     earlier = before.get("wall_seconds", 0)
     ran = {key: {*getattr(profile, key), *before.get(key, [])} for key in ("seeds", "side_seeds")}
+    ran["runs"] = {*covered, *before.get("runs", [])}
     described = {
         "profile": args.profile,
-        **asdict(profile),
-        **{key: sorted(seeds) for key, seeds in ran.items()},  # every seed run so far, this invocation's or earlier
+        **{key: value for key, value in asdict(profile).items() if key != "only"},
+        **{key: sorted(done) for key, done in ran.items()},  # every seed and run so far, this invocation's or earlier
         "recipe_settings": RECIPES[profile.recipe],  # as they were for this run: the report reads them here
         "corpus": args.corpus or "embedded synthetic corpus",
         "wall_seconds": round(earlier + seconds),

@@ -27,7 +27,7 @@ from maslora.whisper.transcribe import log_mel_features
 
 @dataclass(frozen=True)
 class RouterConfig:
-    steps: int = 48  # what the CPU recipe gives a MAS-LoRA run (half an epoch of 16): the router gets no more
+    steps: int = 48  # 768 clips for a gate of ~37k weights, not the experts' millions (longer runs: not measured)
     batch_size: int = 16  # the paper's effective batch
     micro_batch_size: int = 8  # per forward pass, as in training
     learning_rate: float = 1e-4  # G: Adam moves each of 1,536 weights ~lr a step, so a logit by up to ~0.15
