@@ -172,25 +172,28 @@ def evaluate_runs(
         folder / "accent-classifier",
         folder / "router",
     )
-    mas_systems = []
-    if "mas-lora" in chosen:
+    mas = "mas-lora" in chosen
+    single = [name for name in ("full", "lora") if name in chosen]
+    if mas:
         features = clip_features(profile.model, window, split.train, features_path)
         fit_classifier(features, split.train, folder / "accent-classifier", seed)
         fit_router(profile.model, window, models.experts, split.train, features, folder / "router", router_config)
         evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
-        mas_systems = ["mas-uniform", *(f"mas-beta{b:g}" for b in BETAS), *automatic_systems(rows, tags)]
-    single = [name for name in ("full", "lora") if name in chosen]
+        evaluate(split.test, [f"expert-{a}" for a in accents], models, rows / "matrix.jsonl", tags)  # the bundle's
+    # The matrix (the bundle needs it) and the paper's comparisons before the automatic weightings: what a
+    # sitting cut short leaves undone is the least needed.
+    mas_systems = ["mas-uniform", *(f"mas-beta{b:g}" for b in BETAS)] if mas else []
     evaluate(split.test, ["base", *single, *mas_systems], models, rows / "main.jsonl", tags)
-    if "mas-lora" in chosen:
-        evaluate(split.test, [f"expert-{a}" for a in accents], models, rows / "matrix.jsonl", tags)
+    forgetting_systems = ["base", *single, *(["mas-uniform"] if mas else [])]
+    for set_name, native in held_out_native(split, profile, librispeech).items():
+        evaluate(native, forgetting_systems, models, rows / "forgetting.jsonl", tags | {"set": set_name})
+    if mas:
+        evaluate(split.test, automatic_systems(rows, tags), models, rows / "main.jsonl", tags)
     for variant in VARIANTS:
         if f"mas-lora-{variant}" in chosen:
             variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
             variant_tags = tags | {"variant": variant}
             evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", variant_tags)
-    forgetting_systems = ["base", *single, *(["mas-uniform"] if "mas-lora" in chosen else [])]
-    for set_name, native in held_out_native(split, profile, librispeech).items():
-        evaluate(native, forgetting_systems, models, rows / "forgetting.jsonl", tags | {"set": set_name})
     for accent in accents:
         run_folder = folder / f"mas-lora-without-{accent}"
         if f"mas-lora-without-{accent}" not in chosen:
