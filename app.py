@@ -62,8 +62,9 @@ speakers of that accent, in the encoder. At inference the experts are mixed:
 
 The **regular LoRA** is one adapter trained on all accents pooled, in the same places; **base Whisper**
 is not adapted at all. All three decode your clip as one batch through one model. The bundled experts
-were trained in minutes on a CPU, on synthetic accented speech (espeak-ng with accent rules), so
-expect their gains to be real but modest, and largest on accents like the examples'.
+were trained on a CPU until held-out speakers stopped improving (about an hour each), on synthetic
+accented speech only (espeak-ng with accent rules), so expect their gains to be largest on accents like
+the examples' and small on real voices.
 """
 
 

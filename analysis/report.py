@@ -115,10 +115,12 @@ def write_report(results: Path) -> None:
     ran = (
         (
             f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
-            f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}; wall time "
+            f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}, "
+            f"{len(profile.get('runs', []))} training runs so far (section 8); wall time "
             f"{profile.get('wall_seconds', 0) / 60:.0f} min on {profile.get('device')} with {profile.get('threads')} "
-            "threads "
-            f"(invocations that ran to the end, summed; an interrupted one records nothing)."
+            "threads (sittings that ran to the end, summed"
+            + ("; the last one was cut short and its time is not counted" if profile.get("cut_short") else "")
+            + ")."
         )
         if profile
         else "No run recorded yet."

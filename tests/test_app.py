@@ -115,6 +115,9 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         )  # shown whatever the source
         page.get_by_label(AUTOMATIC).check()  # weights from the audio: the chart shows the classifier's weights instead
         expect(weights_plot).to_contain_text("from the audio", timeout=60_000)
+        page.get_by_text("What is MAS-LoRA, and what do the sliders do?").click()  # the bundle's expert x accent matrix
+        expect(page.locator("#matrix-caption")).to_contain_text("best single expert for", timeout=30_000)
+        expect(page.locator("#matrix .js-plotly-plot")).to_contain_text("vietnamese", timeout=30_000)
         page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
         browser.close()
     assert all(transcripts) and all(wers), (transcripts, wers)

@@ -110,21 +110,27 @@ def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
     return runs
 
 
-def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path) -> list[str]:
-    """Train, decode and score what `profile` asks for; returns the training runs it covered (fold/seed/name)."""
-    table = corpus_or_embedded(corpus, profile.prompts)
+def planned_runs(profile: Profile, accents: list[str]) -> list[str]:
+    """The training runs `profile` covers, as fold/seed/name."""
+    return [
+        f"fold{fold}/seed{seed}/{name}"
+        for fold in profile.folds
+        for seed in profile.seeds
+        for name in profile.runs(accents, seed)
+    ]
+
+
+def run(
+    profile: Profile, table: pd.DataFrame, corpus: str | None, librispeech: str | None, runs_root: Path, results: Path
+) -> None:
+    """Train, decode and score what `profile` asks for, on `table` (the corpus `corpus` names)."""
     accents = sorted(a for a in table.accent.unique() if a != NATIVE)
     rows = results / "rows"
-    covered = []
-    unknown = set(profile.only or ()) - set(training_runs(accents))
-    if unknown:
-        raise SystemExit(f"--only {', '.join(sorted(unknown))}: no such run; runs: {', '.join(training_runs(accents))}")
     for fold in profile.folds:
         split = paper_fold(table, fold)
         for seed in profile.seeds:
             folder = runs_root / f"fold{fold}" / f"seed{seed}"
             chosen = profile.runs(accents, seed)
-            covered += [f"fold{fold}/seed{seed}/{name}" for name in chosen]
             for name, (method, overrides) in chosen.items():
                 print(f"training {name}, fold {fold}, seed {seed}", flush=True)
                 config = recipe_config(
@@ -145,7 +151,6 @@ def run(profile: Profile, corpus: str | None, librispeech: str | None, runs_root
                 shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))  # runs/ is not kept
             window = recipe_config(profile.recipe, "mas-lora", folder, **profile.overrides).encoder_seconds
             evaluate_runs(profile, split, folder, chosen, window, rows, {"fold": fold, "seed": seed}, librispeech)
-    return covered
 
 
 def evaluate_runs(
@@ -248,6 +253,27 @@ def held_out_native(split, profile: Profile, librispeech: str | None) -> dict[st
     return sets
 
 
+def describe_sitting(
+    args: argparse.Namespace, profile: Profile, before: dict, runs: list[str], seconds: float | None
+) -> None:
+    """profile.json: what produced the rows, this sitting's seeds, runs and wall time (None while it runs) added
+    to `before` (what the earlier sittings of the same profile wrote)."""
+    ran = {key: {*getattr(profile, key), *before.get(key, [])} for key in ("seeds", "side_seeds")}
+    ran["runs"] = {*runs, *before.get("runs", [])}
+    described = {
+        "profile": args.profile,
+        **{key: value for key, value in asdict(profile).items() if key != "only"},
+        **{key: sorted(done) for key, done in ran.items()},  # every seed and run so far, this sitting's or earlier
+        "recipe_settings": RECIPES[profile.recipe],  # as they were for this run: the report reads them here
+        "corpus": args.corpus or "embedded synthetic corpus",
+        "wall_seconds": round(before.get("wall_seconds", 0) + (seconds or 0)),
+        "cut_short": seconds is None,  # until the sitting ends: a sitting stopped midway leaves it true
+        "threads": torch.get_num_threads(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
+    (args.results / "profile.json").write_text(json.dumps(described, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=list(PROFILES), default="cpu")
@@ -283,29 +309,27 @@ def main() -> None:
         profile = replace(profile, seeds=chosen, side_seeds=tuple(s for s in profile.side_seeds if s in chosen))
     if args.only:
         profile = replace(profile, only=tuple(args.only.split(",")))
+    table = corpus_or_embedded(args.corpus, profile.prompts)
+    accents = sorted(a for a in table.accent.unique() if a != NATIVE)
+    unknown = set(profile.only or ()) - set(training_runs(accents))
+    if unknown:
+        parser.error(f"--only {', '.join(sorted(unknown))}: no such run; runs: {', '.join(training_runs(accents))}")
     args.results.mkdir(parents=True, exist_ok=True)
+    runs = planned_runs(profile, accents)
+    previous = profile_of(args.results)
+    before = previous if previous.get("profile") == args.profile else {}  # another sitting of it adds up
+    describe_sitting(args, profile, before, runs, None)  # first, so that rows of a sitting cut short are described
     began = time.perf_counter()
-    covered = run(
-        profile, args.corpus, args.librispeech, args.runs or ROOT / "runs" / "experiments" / args.profile, args.results
+    run(
+        profile,
+        table,
+        args.corpus,
+        args.librispeech,
+        args.runs or ROOT / "runs" / "experiments" / args.profile,
+        args.results,
     )
     seconds = time.perf_counter() - began
-    previous = profile_of(args.results)
-    resumed = previous.get("profile") == args.profile  # a resumed run, or another seed of it, adds up
-    before = previous if resumed else {}
-    earlier = before.get("wall_seconds", 0)
-    ran = {key: {*getattr(profile, key), *before.get(key, [])} for key in ("seeds", "side_seeds")}
-    ran["runs"] = {*covered, *before.get("runs", [])}
-    described = {
-        "profile": args.profile,
-        **{key: value for key, value in asdict(profile).items() if key != "only"},
-        **{key: sorted(done) for key, done in ran.items()},  # every seed and run so far, this invocation's or earlier
-        "recipe_settings": RECIPES[profile.recipe],  # as they were for this run: the report reads them here
-        "corpus": args.corpus or "embedded synthetic corpus",
-        "wall_seconds": round(earlier + seconds),
-        "threads": torch.get_num_threads(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-    }
-    (args.results / "profile.json").write_text(json.dumps(described, indent=2))
+    describe_sitting(args, profile, before, runs, seconds)
     write_report(args.results)
     print(f"done in {seconds / 60:.1f} min; report: {args.results / 'REPORT.md'}")
 
