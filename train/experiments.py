@@ -168,11 +168,12 @@ def evaluate_runs(
     accents = sorted(a for a in split.train.accent.unique() if a != NATIVE)
     features_path = folder.parent / "features.pt"
     router_config = RouterConfig(**{**profile.router, "seed": seed})
+    trained = {name: folder / name / "best" if name in chosen else None for name in HEADLINE_RUNS}  # loaded as given
     models = Models(
         profile.model,
-        folder / "mas-lora" / "best",
-        folder / "lora" / "best",
-        folder / "full" / "best",
+        trained["mas-lora"],
+        trained["lora"],
+        trained["full"],
         window,
         folder / "accent-classifier",
         folder / "router",
@@ -199,26 +200,28 @@ def evaluate_runs(
             variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
             variant_tags = tags | {"variant": variant}
             evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", variant_tags)
-    for accent in accents:
+    left_out = [accent for accent in accents if f"mas-lora-without-{accent}" in chosen]
+    if left_out:  # read once for every left-out run
+        features = clip_features(profile.model, window, split.train, features_path)
+        automatic = automatic_systems(rows, tags)
+    for accent in left_out:
         run_folder = folder / f"mas-lora-without-{accent}"
-        if f"mas-lora-without-{accent}" not in chosen:
-            continue
         seen = (split.train.accent != accent).to_numpy()
-        seen_train = split.train[seen]
-        seen_features = clip_features(profile.model, window, split.train, features_path)[torch.from_numpy(seen)]
+        seen_train, seen_features = split.train[seen], features[torch.from_numpy(seen)]
         fit_classifier(seen_features, seen_train, run_folder / "accent-classifier", seed)  # never hears the accent
         fit_router(
             profile.model, window, run_folder / "best", seen_train, seen_features, run_folder / "router", router_config
         )
         unseen_models = replace(
             models,
+            adapter=None,
+            full=None,
             experts=run_folder / "best",
             classifier=run_folder / "accent-classifier",
             router=run_folder / "router",
         )
         test = split.test[split.test.accent == accent]
-        systems = ["mas-uniform", *automatic_systems(rows, tags)]
-        evaluate(test, systems, unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+        evaluate(test, ["mas-uniform", *automatic], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
 
 
 def automatic_systems(rows: Path, tags: dict) -> list[str]:
