@@ -163,6 +163,10 @@ def matrix_caption(matrix: pd.DataFrame) -> str:
         f"held-out test speakers: its own accent's column should be darkest on its row's diagonal. The own "
         f"expert is the best single expert for {len(own)} of {len(matrix.index)} accents"
         + (f" ({', '.join(own)})." if own else ".")
+        + "".join(
+            f" The {control} column is a control: speakers no expert was trained on."
+            for control in sorted(set(matrix.columns) - set(matrix.index))
+        )
     )
 
 

@@ -67,7 +67,7 @@ def app_url(tiny_en, tmp_path_factory):
 def example():
     """A held-out Korean example on which the systems disagree (so a mix-up of weights would show)."""
     table = pd.read_csv(EXAMPLES / "examples.csv")
-    row = table[(table.accent == "korean")].iloc[-1]
+    row = table[(table.accent == "korean")].iloc[0]  # a0153: beta alone gives four transcripts of it
     return EXAMPLES / row.path, row.text
 
 

@@ -1,5 +1,6 @@
 """The bundle's expert x accent matrix: computed from the experiments' rows of the bundled run, read back for the
-demo's explanation, refused when the rows belong to another run."""
+demo's explanation, refused when the rows belong to another run; the demo's examples picked on the untrained
+model's errors."""
 
 import json
 
@@ -8,7 +9,10 @@ import pytest
 
 import maslora.systems.bundle as bundle
 from app import matrix_caption, matrix_figure
+from maslora.data.corpora import ASSETS, NATIVE_RECORDINGS, load_manifest
+from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
 from train.bundle import expert_matrix
+from train.examples import hardest_prompts
 
 ACCENTS = ["arabic", "mandarin", "korean"]
 
@@ -74,6 +78,46 @@ def test_a_matrix_of_another_run_is_refused(tmp_path):
 
 def test_the_caption_names_where_the_own_expert_loses():
     table = pd.DataFrame(
-        {"arabic": [20.0, 10.0], "mandarin": [30.0, 15.0]}, index=pd.Index(["arabic", "mandarin"], name="expert")
+        {"arabic": [20.0, 10.0], "mandarin": [30.0, 15.0], "native": [8.0, 9.0]},
+        index=pd.Index(["arabic", "mandarin"], name="expert"),
     )
-    assert "best single expert for 1 of 2 accents (mandarin)" in matrix_caption(table)
+    caption = matrix_caption(table)
+    assert "best single expert for 1 of 2 accents (mandarin)" in caption  # the native control is not an accent
+    assert "The native column is a control" in caption
+
+
+def test_example_prompts_are_the_ones_the_untrained_model_gets_most_wrong_on_accented_speakers(tmp_path):
+    rows = tmp_path / "main.jsonl"
+    made = [  # (seed, system, accent, speaker, prompt, errors)
+        (0, "base", "arabic", "ARA3", "a1", 2),
+        (0, "base", "korean", "KOR1", "a1", 2),
+        (0, "base", "arabic", "ARA3", "a2", 3),
+        (1, "base", "arabic", "ARA3", "a2", 3),  # the same utterance in another seed's rows counts once
+        (0, "base", "native", "NAT1", "a3", 9),  # native speakers do not count
+        (0, "lora", "arabic", "ARA3", "a3", 9),  # nor does any adapted system: it must not pick its showcase
+        (0, "base", "arabic", "ARA3", "b1", 8),  # not a candidate (no real native recording of it)
+        (0, "base", "arabic", "ARA3", "a3", 1),
+    ]
+    rows.write_text(
+        "".join(
+            json.dumps(
+                {"fold": 1, "seed": seed, "system": system, "accent": accent, "speaker": speaker}
+                | {"utterance_id": prompt, "errors": errors, "reference_words": 10}
+            )
+            + "\n"
+            for seed, system, accent, speaker, prompt, errors in made
+        )
+    )
+    assert hardest_prompts(rows, 1, {"a1", "a2", "a3"}, 2) == ["a1", "a2"]
+    with pytest.raises(SystemExit, match="no base rows of fold 2"):
+        hardest_prompts(rows, 2, {"a1"}, 2)
+
+
+def test_the_bundled_examples_are_the_ones_the_committed_rows_pick():
+    examples = pd.read_csv(BUNDLED_EXAMPLES)
+    prompts = examples.path.str.removesuffix(".flac").str.rsplit("-", n=1).str[1]  # accent-speaker-prompt.flac
+    fold = read_bundle("tiny.en")["runs"]["mas-lora"]["config"]["fold"]
+    rows = ASSETS / "results" / "rows" / "main.jsonl"
+    picked = hardest_prompts(rows, fold, set(load_manifest(NATIVE_RECORDINGS).utterance_id), prompts.nunique())
+    assert sorted(set(prompts)) == picked
+    assert (examples.accent == "native").sum() >= len(picked)  # each with its real native recording

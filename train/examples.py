@@ -1,11 +1,14 @@
 """The demo's example clips: held-out test speakers and prompts of the fold the bundled experts trained on.
 
-    python train/examples.py                # after train/bundle.py; writes assets/examples/
+    python train/examples.py    # after train/bundle.py and the bundle's runs' test rows; writes assets/examples/
 
-Per accent, the first prompts of the fold's test split read by one test speaker of the embedded
-synthetic corpus, plus the real CC0 native recordings (assets/native) of the same prompts. No example
-prompt or speaker was seen in training. FLAC, 16 kHz, with examples.csv (path, text, accent, speaker,
-source): a manifest any command reads (--manifest).
+The prompts of the fold's test split that the untrained Whisper gets most wrong (its errors summed over the
+accented test speakers, in the rows train/experiments.py wrote), among the prompts with a real CC0 native
+recording (assets/native); each read by every accent's test speaker of the embedded synthetic corpus, plus
+that native recording. Hard prompts, because on easy ones every system is right and no control of the
+demo can show anything; picked on the untrained model's errors alone, so that no adapted system's result
+chose its own showcase. No example prompt or speaker was seen in training. FLAC, 16 kHz, with examples.csv
+(path, text, accent, speaker, source): a manifest any command reads (--manifest).
 """
 
 import argparse
@@ -20,21 +23,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 from maslora.atomic import replace_folder
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
-from maslora.data.splits import paper_fold
+from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
+from maslora.systems.evaluation import read_rows
 
+ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = BUNDLED_EXAMPLES.parent
+
+
+def hardest_prompts(rows: Path, fold: int, candidates: set[str], count: int) -> list[str]:
+    """The `count` prompts among `candidates` with the most errors of the untrained model ("base") over the
+    fold's accented test speakers in `rows` (base rows are the same for every seed: each utterance once)."""
+    base = pd.DataFrame(row for row in read_rows(rows) if row["system"] == "base" and row.get("fold") == fold)
+    if base.empty:
+        raise SystemExit(f"no base rows of fold {fold} in {rows}: run train/experiments.py for the bundle's runs first")
+    base = base[(base.accent != NATIVE) & base.utterance_id.isin(candidates)]
+    errors = base.drop_duplicates(["speaker", "utterance_id"]).groupby("utterance_id").errors.sum()
+    return sorted(errors.sort_values(ascending=False, kind="stable").index[:count])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en", help="whose bundle's fold to hold out")
     parser.add_argument("--per-accent", type=int, default=2)
+    parser.add_argument(
+        "--rows", type=Path, default=ROOT / "assets" / "results" / "rows" / "main.jsonl", help="test rows with base"
+    )
     args = parser.parse_args()
     fold = read_bundle(args.size)["runs"]["mas-lora"]["config"]["fold"]
     test = paper_fold(corpus_or_embedded(None), fold).test
-    prompts = sorted(set(test.utterance_id))[: args.per_accent]
+    native = load_manifest(NATIVE_RECORDINGS)
+    prompts = hardest_prompts(args.rows, fold, set(native.utterance_id), args.per_accent)
     picked = []
     for accent, rows in test[test.utterance_id.isin(prompts)].groupby("accent", sort=False):
         speaker = sorted(rows.speaker)[0]
@@ -48,7 +68,6 @@ def main() -> None:
                     "source": "synthetic (embedded corpus)",
                 }
             )
-    native = load_manifest(NATIVE_RECORDINGS)
     for row in native[native.utterance_id.isin(prompts)].itertuples():
         picked.append(
             {
