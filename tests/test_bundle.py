@@ -9,10 +9,10 @@ import pytest
 
 import maslora.systems.bundle as bundle
 from app import matrix_caption, matrix_figure
-from maslora.data.corpora import ASSETS, NATIVE_RECORDINGS, load_manifest
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
 from train.bundle import expert_matrix
-from train.examples import hardest_prompts
+from train.examples import TEST_ROWS, hardest_prompts
 
 ACCENTS = ["arabic", "mandarin", "korean"]
 
@@ -117,7 +117,6 @@ def test_the_bundled_examples_are_the_ones_the_committed_rows_pick():
     examples = pd.read_csv(BUNDLED_EXAMPLES)
     prompts = examples.path.str.removesuffix(".flac").str.rsplit("-", n=1).str[1]  # accent-speaker-prompt.flac
     fold = read_bundle("tiny.en")["runs"]["mas-lora"]["config"]["fold"]
-    rows = ASSETS / "results" / "rows" / "main.jsonl"
-    picked = hardest_prompts(rows, fold, set(load_manifest(NATIVE_RECORDINGS).utterance_id), prompts.nunique())
+    picked = hardest_prompts(TEST_ROWS, fold, set(load_manifest(NATIVE_RECORDINGS).utterance_id), prompts.nunique())
     assert sorted(set(prompts)) == picked
     assert (examples.accent == "native").sum() >= len(picked)  # each with its real native recording

@@ -22,14 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from maslora.atomic import replace_folder
 from maslora.data.audio import SAMPLE_RATE, load_audio
-from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
+from maslora.data.corpora import ASSETS, NATIVE_RECORDINGS, load_manifest
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
 from maslora.systems.evaluation import read_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = BUNDLED_EXAMPLES.parent
+TEST_ROWS = ASSETS / "results" / "rows" / "main.jsonl"  # the committed experiments' test rows, base among them
 
 
 def hardest_prompts(rows: Path, fold: int, candidates: set[str], count: int) -> list[str]:
@@ -47,9 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en", help="whose bundle's fold to hold out")
     parser.add_argument("--per-accent", type=int, default=2)
-    parser.add_argument(
-        "--rows", type=Path, default=ROOT / "assets" / "results" / "rows" / "main.jsonl", help="test rows with base"
-    )
+    parser.add_argument("--rows", type=Path, default=TEST_ROWS, help="test rows with base")
     args = parser.parse_args()
     fold = read_bundle(args.size)["runs"]["mas-lora"]["config"]["fold"]
     test = paper_fold(corpus_or_embedded(None), fold).test
