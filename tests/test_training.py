@@ -1,6 +1,7 @@
 """Training on the real tiny.en: loss and routing work, the best checkpoint loads, a killed run resumes exactly."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -80,6 +81,24 @@ def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2a
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
     history = (tmp_path / "killed" / "history.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in history] == [1, 2]
+
+
+@pytest.mark.slow
+def test_real_speech_trains_the_mandarin_expert_beside_the_synthetic_speakers(fake_l2arctic, tmp_path):
+    fixture = Path(__file__).parent / "data" / "speechocean762"
+    split_file = tmp_path / "split.csv"
+    split_file.write_text("speaker,age,gender,part\n0739,20,m,train\n2168,20,f,validation\n0001,6,m,test\n")
+    real = {"real_corpus": str(fixture), "real_split": str(split_file)}
+    summary = train(_config(tmp_path / "run", fake_l2arctic, **real))
+    assert summary["steps"] == 2 and summary["clips"] == {"train": 119 + 2, "validation": 3}  # limited to 3
+    instead = train(_config(tmp_path / "instead", fake_l2arctic, **real, real_speech="instead", max_steps=1))
+    assert instead["clips"]["train"] == 119 + 2 - 20  # fold 1's synthetic Mandarin trainers read 10 prompts each
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["real_corpus"] == str(fixture) and saved["real_speech"] == "beside"
+    with pytest.raises(ValueError, match="real_speech must be one of beside, instead"):
+        _config(tmp_path / "bad", fake_l2arctic, real_speech="only")
+    with pytest.raises(ValueError, match="real_ages must be one of adults, children or None"):
+        _config(tmp_path / "bad", fake_l2arctic, real_ages="adult")
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
     load_corpus("L2-ARCTIC/")           real L2-ARCTIC: <SPK>/wav/*.wav + <SPK>/transcript/*.txt
     load_corpus("data/synthetic/")      the synthetic stand-in: same layout, accents from speakers.csv
-    load_corpus("my_data.csv")          a manifest: path,text,accent[,speaker] (CSV or .jsonl)
+    load_corpus("my_data.csv")          a manifest: path,text,accent[,speaker,utterance_id,age,gender] (CSV or .jsonl)
     load_corpus("LibriSpeech/test-clean/")  LibriSpeech folders (*.trans.txt), accent "native"
 
 A malformed row or a missing file raises CorpusError naming the file (and line); pass a list as
@@ -23,6 +23,8 @@ NATIVE_RECORDINGS = ASSETS / "native" / "manifest.csv"  # 593 real CC0 native re
 ARCTIC_PROMPTS = ASSETS / "cmuarctic.data"  # the 1,132 CMU ARCTIC prompts every L2-ARCTIC speaker reads
 SPEAKERS_FILE = "speakers.csv"  # beside the speaker folders of a synthetic corpus: speaker,accent,...
 COLUMNS = ["path", "text", "speaker", "accent", "utterance_id"]
+OPTIONAL_COLUMNS = ("speaker", "utterance_id", "age", "gender")  # a manifest may give these; age in years
+EXTRA_COLUMNS = ("age", "gender", "official_split")  # kept beside COLUMNS when a corpus has them
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 # L2-ARCTIC's 24 speakers and their first languages, in the order the paper's folds refer to them.
@@ -37,7 +39,8 @@ L2_ARCTIC_SPEAKERS = {
 L2_ARCTIC_ACCENT = {speaker: accent for accent, speakers in L2_ARCTIC_SPEAKERS.items() for speaker in speakers}
 
 
-def _problem(message: str, skipped: list[str] | None) -> None:
+def corpus_problem(message: str, skipped: list[str] | None) -> None:
+    """Raise `message` as a CorpusError, or, when the caller passed a `skipped` list, add it there and go on."""
     if skipped is None:
         raise CorpusError(message)
     skipped.append(message)
@@ -81,11 +84,11 @@ def load_l2arctic(root: str | Path, skipped: list[str] | None = None) -> pd.Data
                 continue  # a hidden partial file left by a killed writer, not a recording
             transcript = speaker_folder / "transcript" / f"{wav.stem}.txt"
             if not transcript.is_file():
-                _problem(f"{wav}: no transcript at {transcript}", skipped)
+                corpus_problem(f"{wav}: no transcript at {transcript}", skipped)
                 continue
             text = transcript.read_text(encoding="utf-8").strip()
             if not text:
-                _problem(f"{transcript}: empty transcript", skipped)
+                corpus_problem(f"{transcript}: empty transcript", skipped)
                 continue
             rows.append((str(wav), text, speaker, accents[speaker], wav.stem))
     if not rows:
@@ -109,32 +112,54 @@ def _manifest_records(path: Path) -> list[tuple[int, dict]]:
         missing = {"path", "text", "accent"} - set(reader.fieldnames or [])
         if missing:
             raise CorpusError(
-                f"{path}: header lacks column(s) {', '.join(sorted(missing))}; need path,text,accent[,speaker]"
+                f"{path}: header lacks column(s) {', '.join(sorted(missing))}; need path,text,accent[,speaker,...]"
             )
         return [(number, row) for number, row in enumerate(reader, start=2)]
 
 
-def load_manifest(path: str | Path, skipped: list[str] | None = None) -> pd.DataFrame:
-    """A manifest of anyone's data: path,text,accent[,speaker]; relative paths are relative to the manifest."""
+def load_manifest(path: str | Path, skipped: list[str] | None = None, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A manifest of anyone's data: path,text,accent[,speaker,utterance_id,age,gender]; relative paths are
+    relative to the manifest. `required` names optional columns that every row of this corpus must fill."""
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"manifest not found: {path}")
     rows = []
     for number, record in _manifest_records(path):
         where = f"{path}:{number}"
-        values = {key: str(record.get(key) or "").strip() for key in ("path", "text", "accent", "speaker")}
-        empty = [key for key in ("path", "text", "accent") if not values[key]]
+        values = {key: str(record.get(key) or "").strip() for key in ("path", "text", "accent", *OPTIONAL_COLUMNS)}
+        empty = [key for key in ("path", "text", "accent", *required) if not values[key]]
         if empty:
-            _problem(f"{where}: empty or missing {', '.join(empty)}", skipped)
+            corpus_problem(f"{where}: empty or missing {', '.join(empty)}", skipped)
+            continue
+        if values["age"] and not values["age"].isdigit():
+            corpus_problem(f"{where}: age must be a whole number of years, got {values['age']!r}", skipped)
             continue
         audio = Path(values["path"]) if Path(values["path"]).is_absolute() else path.parent / values["path"]
         if not audio.is_file():
-            _problem(f"{where}: audio file not found: {audio}", skipped)
+            corpus_problem(f"{where}: audio file not found: {audio}", skipped)
             continue
-        rows.append((str(audio), values["text"], values["speaker"] or values["accent"], values["accent"], audio.stem))
+        rows.append(
+            {
+                "path": str(audio),
+                "text": values["text"],
+                "speaker": values["speaker"] or values["accent"],
+                "accent": values["accent"],
+                "utterance_id": values["utterance_id"] or audio.stem,
+                **{key: values[key] for key in ("age", "gender") if values[key]},
+            }
+        )
     if not rows:
         raise CorpusError(f"{path}: no usable rows")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return corpus_table(rows)
+
+
+def corpus_table(rows: list[dict]) -> pd.DataFrame:
+    """Rows (dicts) -> the corpus table: COLUMNS, then whichever of EXTRA_COLUMNS some row has; ages as
+    nullable integers (a row without one gets <NA>)."""
+    table = pd.DataFrame(rows)
+    if "age" in table.columns:
+        table = table.assign(age=pd.to_numeric(table.age).astype("Int64"))
+    return table[COLUMNS + [key for key in EXTRA_COLUMNS if key in table.columns]]
 
 
 def load_librispeech(root: str | Path, skipped: list[str] | None = None) -> pd.DataFrame:
@@ -155,7 +180,7 @@ def load_librispeech(root: str | Path, skipped: list[str] | None = None) -> pd.D
                 None,
             )
             if not text or audio is None:
-                _problem(
+                corpus_problem(
                     f"{transcripts}:{number}: {'no text' if not text else f'no audio file for {utterance_id}'}", skipped
                 )
                 continue

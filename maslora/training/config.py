@@ -5,11 +5,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maslora.data.augment import AugmentConfig
+from maslora.data.speechocean import AGE_GROUPS
 from maslora.data.splits import VALIDATION_READERS
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 from maslora.whisper.load import DEFAULT_MODEL
 
 METHODS = ("mas-lora", "lora", "full")
+REAL_SPEECH_CHOICES = ("beside", "instead")
 DECODER_CHOICES = ("shared", "mas", "none")
 
 
@@ -24,6 +26,11 @@ class TrainConfig:
     prompts: int | None = None  # keep only the first N prompts (small CPU runs); None = all
     train_prompts: int | None = None  # train on only N of the fold's training prompts (the first N; CPU budgets),
     # while validation and test keep theirs; None = all
+    real_corpus: str | None = None  # speechocean762, either layout (maslora.data.speechocean): the split file's
+    # training speakers join training and its validation speakers validation; None: the corpus alone
+    real_split: str | None = None  # that speaker split (maslora.data.speaker_split); None: the committed one
+    real_ages: str | None = None  # "adults" or "children" of the real corpus only; None: both, as it has
+    real_speech: str = "beside"  # "beside" the synthetic speakers of the same accent, or "instead" of them
     targets: str = "qv"  # the paper's default projections
     decoder: str = "shared"  # the paper: one LoRA shared by all accents; "mas" = experts there too; "none"
     rank: int = 16  # the paper's r
@@ -56,6 +63,10 @@ class TrainConfig:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.decoder not in DECODER_CHOICES:
             raise ValueError(f"decoder must be one of {', '.join(DECODER_CHOICES)}, got {self.decoder!r}")
+        if self.real_speech not in REAL_SPEECH_CHOICES:
+            raise ValueError(f"real_speech must be one of {', '.join(REAL_SPEECH_CHOICES)}, got {self.real_speech!r}")
+        if self.real_ages not in (None, *AGE_GROUPS):
+            raise ValueError(f"real_ages must be one of {', '.join(AGE_GROUPS)} or None, got {self.real_ages!r}")
         if self.validation not in VALIDATION_READERS:
             raise ValueError(f"validation must be one of {', '.join(VALIDATION_READERS)}, got {self.validation!r}")
         if self.patience is not None and self.patience < 1:

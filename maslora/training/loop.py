@@ -31,6 +31,7 @@ from tqdm import tqdm
 from maslora.data.audio import audio_seconds, load_audio
 from maslora.data.augment import training_audio
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS
+from maslora.data.speaker_split import join_real_speech, real_speech_split
 from maslora.data.splits import training_split
 from maslora.mixture.layer import AdapterPlacement, inject_adapters, merge, routed, unmerge
 from maslora.mixture.peft_io import RunsWith, save_adapter, save_experts
@@ -208,6 +209,9 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
     whisper = windowed_whisper(config.model, config.encoder_seconds, device, config.fit_window)
     table = corpus_or_embedded(config.corpus, config.prompts)
     split = training_split(table, config.fold, config.unseen_accent, config.validation, config.train_prompts)
+    if config.real_corpus:
+        real = real_speech_split(config.real_corpus, config.real_split, config.real_ages)
+        split = join_real_speech(split, real, config.real_speech == "instead", config.unseen_accent)
     accents = _accent_order(set(split.train.accent))
     validation = split.validation.iloc[: config.validation_limit] if config.validation_limit else split.validation
     # The paper's reading, reported beside ours at the same cost: as many clips, drawn at random once.
@@ -435,4 +439,5 @@ def train(config: TrainConfig) -> dict:
         "best_step": run.best_step,
         "best_validation_wer": run.best_wer,
         "accents": run.accents,
+        "clips": {"train": len(run.train_table), "validation": len(run.validation)},  # what the split gave
     }
