@@ -52,7 +52,19 @@ def paired_difference(rows: pd.DataFrame, a: str, b: str, draws: int = DRAWS, se
         raise ValueError(f"{a!r} and {b!r} share no utterance in seeds {seeds}")
     words = rows.groupby(UTTERANCE).reference_words.first().loc[errors.index].to_numpy(float)
     error_gap = (errors[a].to_numpy(float) - errors[b].to_numpy(float)).mean(axis=1)  # mean over seeds, per utterance
-    counts = np.random.default_rng(seed).multinomial(len(words), np.full(len(words), 1 / len(words)), size=draws)
-    resampled = 100 * (counts @ error_gap) / (counts @ words)
+    resampled = 100 * ratio_draws(error_gap, words, draws, seed)
     low, high = np.percentile(resampled, [2.5, 97.5])
     return Difference(100 * error_gap.sum() / words.sum(), float(low), float(high), len(words), len(seeds))
+
+
+def ratio_draws(errors: np.ndarray, words: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """sum(errors) / sum(words) over `draws` resamples of the utterances (with replacement, same size)."""
+    counts = np.random.default_rng(seed).multinomial(len(words), np.full(len(words), 1 / len(words)), size=draws)
+    return (counts @ errors) / (counts @ words)
+
+
+def pooled_interval(rows: pd.DataFrame, draws: int = DRAWS, seed: int = 0) -> tuple[float, float, float]:
+    """Pooled WER (%) of `rows` (errors, reference_words; one row an utterance) and its 95% interval."""
+    errors, words = rows.errors.to_numpy(float), rows.reference_words.to_numpy(float)
+    low, high = np.percentile(100 * ratio_draws(errors, words, draws, seed), [2.5, 97.5])
+    return 100 * errors.sum() / words.sum(), float(low), float(high)

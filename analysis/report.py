@@ -19,6 +19,7 @@ from analysis import (
     exp_curves,
     exp_forgetting,
     exp_matrix,
+    exp_real_speech,
     exp_seeds,
     exp_unseen_accent,
     exp_variants,
@@ -104,6 +105,7 @@ SECTIONS = (
     exp_seeds,
     exp_auto,
     exp_curves,
+    exp_real_speech,
 )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bootstrap import paired_difference
+from analysis.bootstrap import paired_difference, pooled_interval
 
 
 def _rows(errors_by_system: dict[str, list[int]], words: list[int], seeds=(0,)) -> pd.DataFrame:
@@ -83,3 +83,11 @@ def test_nothing_to_pair_is_an_error_naming_the_systems():
     rows = pd.concat([_rows({"a": [1, 1]}, words, seeds=(0,)), _rows({"b": [1, 1]}, words, seeds=(1,))])
     with pytest.raises(ValueError, match="share no seed"):
         paired_difference(rows, "a", "b")
+
+
+def test_a_pooled_wer_interval_holds_its_point_and_vanishes_when_every_utterance_scores_the_same():
+    rows = _rows({"a": [1, 0, 3, 2, 0, 5]}, [10, 8, 12, 9, 7, 11])
+    wer, low, high = pooled_interval(rows)
+    assert wer == pytest.approx(100 * 11 / 57) and low < wer < high
+    same = _rows({"a": [1, 2, 3]}, [10, 20, 30])  # 10% on every utterance: any draw gives 10%
+    assert pooled_interval(same) == pytest.approx((10.0, 10.0, 10.0))

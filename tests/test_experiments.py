@@ -22,6 +22,7 @@ SECTIONS = [
     "### Accent identification",
     "### Accents no expert was trained for",
     "## 8. Learning curves",
+    "## 9. Real accented speech",
 ]
 FIGURES = [
     "accent_unknown",

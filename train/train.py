@@ -2,6 +2,7 @@
 
     python train/train.py --method mas-lora --out runs/mas-lora                  # the paper's settings
     python train/train.py --method mas-lora --out runs/cpu-mas --recipe cpu-tiny  # to convergence on a CPU
+    python train/train.py ... --real-corpus ../shared/data/speechocean762-train   # real Mandarin-L1 speakers too
     OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node 2 train/train.py ...  # 2 cores: 2 processes
     python train/train.py --config runs/cpu-mas/config.json                       # exactly a config.json's run
 
@@ -18,9 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
+from maslora.data.speechocean import AGE_GROUPS
 from maslora.data.splits import VALIDATION_READERS
 from maslora.training.checkpoint import json_config
-from maslora.training.config import DECODER_CHOICES, METHODS, TrainConfig, config_from_json
+from maslora.training.config import DECODER_CHOICES, METHODS, REAL_SPEECH_CHOICES, TrainConfig, config_from_json
 from maslora.training.loop import train
 from maslora.training.recipes import RECIPES, recipe_config
 
@@ -58,6 +60,10 @@ def main() -> None:
     parser.add_argument("--corpus", help="L2-ARCTIC-style folder or manifest (default: the embedded corpus)")
     parser.add_argument("--fold", type=int, choices=range(1, 9))
     parser.add_argument("--unseen-accent", help="leave this accent out of training")
+    parser.add_argument("--real-corpus", help="speechocean762 (either layout): its split's training speakers train too")
+    parser.add_argument("--real-split", help="its speaker split file (default: assets/splits/speechocean762-train.csv)")
+    parser.add_argument("--real-ages", choices=AGE_GROUPS, help="only the real corpus's adults or children")
+    parser.add_argument("--real-speech", choices=REAL_SPEECH_CHOICES, help="beside the synthetic speakers or instead")
     parser.add_argument("--prompts", type=int, help="only the first N prompts")
     parser.add_argument("--train-prompts", type=int, help="train on only the first N of the fold's training prompts")
     parser.add_argument("--validation", choices=VALIDATION_READERS, help="held-out speakers, or the paper's prompts")

@@ -28,14 +28,12 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from maslora.auto.heads import split_of_run
 from maslora.data.audio import audio_seconds, load_audio
 from maslora.data.augment import training_audio
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS
-from maslora.data.speaker_split import join_real_speech, real_speech_split
-from maslora.data.splits import training_split
 from maslora.mixture.layer import AdapterPlacement, inject_adapters, merge, routed, unmerge
 from maslora.mixture.peft_io import RunsWith, save_adapter, save_experts
-from maslora.synth.generate import corpus_or_embedded
 from maslora.training.checkpoint import (
     append_history,
     json_config,
@@ -207,11 +205,7 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
     config.out.mkdir(parents=True, exist_ok=True)
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
     whisper = windowed_whisper(config.model, config.encoder_seconds, device, config.fit_window)
-    table = corpus_or_embedded(config.corpus, config.prompts)
-    split = training_split(table, config.fold, config.unseen_accent, config.validation, config.train_prompts)
-    if config.real_corpus:
-        real = real_speech_split(config.real_corpus, config.real_split, config.real_ages)
-        split = join_real_speech(split, real, config.real_speech == "instead", config.unseen_accent)
+    split = split_of_run(json_config(config))  # the heads trained on a run later read the same split
     accents = _accent_order(set(split.train.accent))
     validation = split.validation.iloc[: config.validation_limit] if config.validation_limit else split.validation
     # The paper's reading, reported beside ours at the same cost: as many clips, drawn at random once.

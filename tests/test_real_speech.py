@@ -1,0 +1,51 @@
+"""Issue #14's experiment in the quick profile: real speakers train beside the synthetic ones, every system is
+scored on held-out real speakers, the report's section reads the rows, and a rerun decodes nothing again."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from analysis.exp_real_speech import report
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # trains and decodes with the real tiny.en: minutes
+
+FIXTURE = ROOT / "tests" / "data" / "speechocean762"  # adults 0739, 2168 and child 0001, two clips each
+
+
+def test_real_speech_quick_end_to_end_then_a_rerun_decodes_nothing(private_model_cache, tmp_path):
+    split = tmp_path / "split.csv"  # an adult and a child held out, so that both age groups are scored
+    split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,test\n2168,20,f,validation\n")
+    results = tmp_path / "results"
+    command = [
+        *(sys.executable, "-m", "train.real_speech", "--quick", "--only", "mas-lora-beside"),
+        *("--corpus", str(FIXTURE), "--split", str(split), "--runs", str(tmp_path / "runs"), "--results", str(results)),
+    ]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = pd.read_json(results / "rows" / "real.jsonl", lines=True, dtype={"speaker": str})
+    decoded = rows.groupby(["set", "trained_on"]).system.agg(set).to_dict()
+    mas = {"mas-uniform", "mas-beta2", "mas-matched", "mas-auto-t1", "mas-auto-beta"}
+    assert decoded[("speechocean762-test", "none")] == {"base"}
+    assert decoded[("speechocean762-test", "synthetic")] == {"lora", *mas}  # the bundle holds no router
+    assert decoded[("speechocean762-test", "mas-lora-beside")] == {*mas, "mas-router"}
+    assert decoded[("speechocean762-validation", "mas-lora-beside")] == {"mas-uniform", "mas-beta2"}
+    assert decoded[("cc0-native", "mas-lora-beside")] == {"mas-uniform"}
+    test = rows[rows.set == "speechocean762-test"]
+    assert set(test.speaker) == {"0739", "0001"} and (test.groupby(["trained_on", "system"]).size() == 4).all()
+    assert (results / "curves" / "fold1-seed0-real-mas-lora-beside.jsonl").is_file()
+
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(pd.read_json(results / "rows" / "real.jsonl", lines=True)) == len(rows)  # resumed: nothing redone
+
+    section = report(results)
+    assert "| Whisper | " in section and "adults (1 speakers)" in section and "children (1 speakers)" in section
+    assert "Chosen for the bundle on the validation speakers" in section and "target >= 20%" in section
+    assert (results / "figures" / "real_speech_speakers.png").is_file()
+    assert (results / "tables" / "real_speech_forgetting.csv").is_file()
+
+    wrong = subprocess.run([*command[:5], "lora", *command[6:]], cwd=ROOT, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "--only lora: no such run; runs: mas-lora-beside" in wrong.stderr

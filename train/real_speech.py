@@ -1,0 +1,152 @@
+"""Issue #14's experiment: experts that heard real Mandarin-L1 speech (speechocean762), and every system on
+real speakers that none of them heard.
+
+    python -m train.real_speech --corpus ../shared/data/speechocean762-train [--only mas-lora-beside,lora-beside]
+                                [--quick] [--seed 0] [--synthetic assets/experts/tiny.en] [--split FILE]
+                                [--runs runs/real-speech] [--results assets/results]
+
+Training runs: the cpu profile's recipe (train.experiments) on fold 1 of the embedded corpus, plus the
+split's real training speakers (assets/splits/speechocean762-train.csv; maslora.data.speaker_split):
+    mas-lora-beside    MAS-LoRA; the Mandarin expert learns from the real and the synthetic Mandarin speakers
+    mas-lora-instead   MAS-LoRA; the Mandarin expert learns from the real speakers alone
+    lora-beside        the regular LoRA, pooled over mas-lora-beside's data
+and, on top of each MAS-LoRA, an accent classifier and a router on the run's own training clips. Beside
+them, the systems that only heard synthetic speech (--synthetic: the bundled MAS-LoRA, LoRA and classifier).
+
+Rows, in rows/real.jsonl, tagged with fold (1), seed, trained_on (none, synthetic, or a run's name) and set:
+    speechocean762-test        the split's held-out real speakers (16 adults, 14 children), every system
+    speechocean762-validation  its validation speakers: the rows that choose between the runs
+    cc0-native                 the held-out real native recordings train.experiments scores (forgetting)
+`--only` splits the runs into sittings of about an hour each (what a sitting cut short leaves, the next
+one resumes: training from its checkpoints, decoding from the rows already written). analysis.exp_real_speech
+turns the rows into the report's real-speech section.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/real_speech.py` works too
+
+from analysis.exp_curves import CURVES, curve_name
+from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run
+from maslora.auto.router import RouterConfig
+from maslora.data.corpora import ASSETS
+from maslora.data.speaker_split import real_speech_split
+from maslora.data.splits import paper_fold
+from maslora.synth.generate import corpus_or_embedded
+from maslora.systems.evaluation import Models, evaluate
+from maslora.training.checkpoint import HISTORY_FILE
+from maslora.training.recipes import recipe_config
+from train.experiments import PROFILES, ROOT, held_out_native
+from train.train import train_in_processes
+
+RUNS = {
+    "mas-lora-beside": ("mas-lora", "beside"),
+    "mas-lora-instead": ("mas-lora", "instead"),
+    "lora-beside": ("lora", "beside"),
+}  # name: (method, where the real speakers go)
+BUNDLE = ASSETS / "experts" / "tiny.en"
+TEST, VALIDATION, NATIVE_SET = "speechocean762-test", "speechocean762-validation", "cc0-native"
+MAS_SYSTEMS = ["mas-uniform", "mas-beta2", "mas-matched", "mas-auto-t1", "mas-auto-beta", "mas-router"]
+CHOOSING_SYSTEMS = ["mas-uniform", "mas-beta2"]  # a MAS-LoRA's systems decoded on validation too
+
+
+def train_run(name: str, profile, corpus: str, split_file: str | None, seed: int, runs: Path, results: Path) -> Path:
+    """Train one run of RUNS to convergence (resuming), copy its learning curve into results; its folder."""
+    method, real_speech = RUNS[name]
+    config = recipe_config(
+        profile.recipe,
+        method,
+        runs / name,
+        model=profile.model,
+        seed=seed,
+        prompts=profile.prompts,
+        real_corpus=corpus,
+        real_split=split_file,
+        real_speech=real_speech,
+        **profile.overrides,
+    )
+    print(f"training {name}, seed {seed}", flush=True)
+    train_in_processes(config, profile.processes)
+    (results / CURVES).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(config.out / HISTORY_FILE, results / CURVES / curve_name(1, seed, f"real-{name}"))
+    return config.out
+
+
+def fit_heads(run: Path, profile, window: int, seed: int) -> None:
+    """The run's accent classifier and router, on the clips the run trained on (synthetic and real)."""
+    train = split_of_run(json.loads((run / "config.json").read_text())).train
+    features = clip_features(profile.model, window, train, run.parent / "features.pt")
+    fit_classifier(features, train, run / "accent-classifier", seed)
+    router_config = RouterConfig(**{**profile.router, "seed": seed})
+    fit_router(profile.model, window, run / "best", train, features, run / "router", router_config)
+
+
+def decode(sets: dict, systems: dict[str, tuple[Models, list[str], list[str]]], rows: Path, seed: int) -> None:
+    """Every (set, trained_on) row: all systems on the test speakers and the native recordings' forgetting
+    systems, the choosing systems on validation."""
+    for trained_on, (models, test_systems, choosing) in systems.items():
+        tags = {"fold": 1, "seed": seed, "trained_on": trained_on}  # fold: of the synthetic corpus it trained on
+        evaluate(sets[VALIDATION], choosing, models, rows, tags | {"set": VALIDATION})
+        evaluate(sets[TEST], test_systems, models, rows, tags | {"set": TEST})
+        evaluate(sets[NATIVE_SET], choosing[:1], models, rows, tags | {"set": NATIVE_SET})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", required=True, help="speechocean762, either layout (maslora.data.speechocean)")
+    parser.add_argument("--split", help="its speaker split file (default: assets/splits/speechocean762-train.csv)")
+    parser.add_argument("--only", help=f"only these runs, comma-separated: {', '.join(RUNS)}")
+    parser.add_argument("--quick", action="store_true", help="the quick profile: a few steps, for tests")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--synthetic", type=Path, default=BUNDLE, help="the synthetic-only experts' folder")
+    parser.add_argument("--runs", type=Path, help="where training runs go; default runs/real-speech/PROFILE")
+    parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results")
+    args = parser.parse_args()
+    profile = PROFILES["quick" if args.quick else "cpu"]
+    chosen = args.only.split(",") if args.only else list(RUNS)
+    unknown = set(chosen) - set(RUNS)
+    if unknown:
+        parser.error(f"--only {', '.join(sorted(unknown))}: no such run; runs: {', '.join(RUNS)}")
+    runs = args.runs or ROOT / "runs" / "real-speech" / ("quick" if args.quick else "cpu") / f"seed{args.seed}"
+    window = recipe_config(profile.recipe, "mas-lora", runs, **profile.overrides).encoder_seconds
+    real = real_speech_split(args.corpus, args.split)
+    fold = paper_fold(corpus_or_embedded(None, profile.prompts), 1)
+    sets = {
+        TEST: real.test,
+        VALIDATION: real.validation,
+        NATIVE_SET: held_out_native(fold, profile, None)["cc0-native"],
+    }
+    synthetic = Models(
+        profile.model,
+        args.synthetic / "mas-lora",
+        args.synthetic / "lora",
+        None,
+        window,
+        args.synthetic / "accent-classifier",
+        args.synthetic / "router" if (args.synthetic / "router").is_dir() else None,
+    )
+    synthetic_systems = [s for s in ["lora", *MAS_SYSTEMS] if s != "mas-router" or synthetic.router]
+    systems = {
+        "none": (Models(profile.model, encoder_seconds=window), ["base"], ["base"]),
+        "synthetic": (synthetic, synthetic_systems, [*CHOOSING_SYSTEMS, "lora"]),
+    }
+    for name in chosen:
+        folder = train_run(name, profile, args.corpus, args.split, args.seed, runs, args.results)
+        if RUNS[name][0] == "lora":
+            systems[name] = (Models(profile.model, adapter=folder / "best", encoder_seconds=window), ["lora"], ["lora"])
+            continue
+        fit_heads(folder, profile, window, args.seed)
+        models = Models(
+            profile.model, folder / "best", None, None, window, folder / "accent-classifier", folder / "router"
+        )
+        systems[name] = (models, MAS_SYSTEMS, CHOOSING_SYSTEMS)
+    decode(sets, systems, args.results / "rows" / "real.jsonl", args.seed)
+    print(f"rows: {args.results / 'rows' / 'real.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()
