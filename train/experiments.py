@@ -132,25 +132,32 @@ def run(
             folder = runs_root / f"fold{fold}" / f"seed{seed}"
             chosen = profile.runs(accents, seed)
             for name, (method, overrides) in chosen.items():
-                print(f"training {name}, fold {fold}, seed {seed}", flush=True)
-                config = recipe_config(
-                    profile.recipe,
-                    method,
-                    folder / name,
-                    model=profile.model,
-                    corpus=corpus,
-                    fold=fold,
-                    seed=seed,
-                    prompts=profile.prompts,
-                    **profile.overrides,
-                    **overrides,
-                )
-                train_in_processes(config, profile.processes)
-                curves = results / CURVES
-                curves.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))  # runs/ is not kept
+                train_profile_run(profile, name, method, folder / name, results, fold, seed, corpus=corpus, **overrides)
             window = recipe_config(profile.recipe, "mas-lora", folder, **profile.overrides).encoder_seconds
             evaluate_runs(profile, split, folder, chosen, window, rows, {"fold": fold, "seed": seed}, librispeech)
+
+
+def train_profile_run(
+    profile: Profile, name: str, method: str, out: Path, results: Path, fold: int, seed: int, **overrides
+) -> None:
+    """Train one run with `profile`'s recipe and settings (and `overrides`) to convergence, resuming from its
+    checkpoint, and keep its learning curve in results/curves/ under `name` (runs/ is not kept)."""
+    print(f"training {name}, fold {fold}, seed {seed}", flush=True)
+    config = recipe_config(
+        profile.recipe,
+        method,
+        out,
+        model=profile.model,
+        fold=fold,
+        seed=seed,
+        prompts=profile.prompts,
+        **profile.overrides,
+        **overrides,
+    )
+    train_in_processes(config, profile.processes)
+    curves = results / CURVES
+    curves.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))
 
 
 def evaluate_runs(

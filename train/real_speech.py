@@ -24,13 +24,11 @@ turns the rows into the report's real-speech section.
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/real_speech.py` works too
 
-from analysis.exp_curves import CURVES, curve_name
 from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run
 from maslora.auto.router import RouterConfig
 from maslora.data.corpora import ASSETS
@@ -38,10 +36,8 @@ from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.evaluation import Models, evaluate
-from maslora.training.checkpoint import HISTORY_FILE
 from maslora.training.recipes import recipe_config
-from train.experiments import PROFILES, ROOT, held_out_native
-from train.train import train_in_processes
+from train.experiments import PROFILES, ROOT, held_out_native, train_profile_run
 
 RUNS = {
     "mas-lora-beside": ("mas-lora", "beside"),
@@ -52,28 +48,6 @@ BUNDLE = ASSETS / "experts" / "tiny.en"
 TEST, VALIDATION, NATIVE_SET = "speechocean762-test", "speechocean762-validation", "cc0-native"
 MAS_SYSTEMS = ["mas-uniform", "mas-beta2", "mas-matched", "mas-auto-t1", "mas-auto-beta", "mas-router"]
 CHOOSING_SYSTEMS = ["mas-uniform", "mas-beta2"]  # a MAS-LoRA's systems decoded on validation too
-
-
-def train_run(name: str, profile, corpus: str, split_file: str | None, seed: int, runs: Path, results: Path) -> Path:
-    """Train one run of RUNS to convergence (resuming), copy its learning curve into results; its folder."""
-    method, real_speech = RUNS[name]
-    config = recipe_config(
-        profile.recipe,
-        method,
-        runs / name,
-        model=profile.model,
-        seed=seed,
-        prompts=profile.prompts,
-        real_corpus=corpus,
-        real_split=split_file,
-        real_speech=real_speech,
-        **profile.overrides,
-    )
-    print(f"training {name}, seed {seed}", flush=True)
-    train_in_processes(config, profile.processes)
-    (results / CURVES).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(config.out / HISTORY_FILE, results / CURVES / curve_name(1, seed, f"real-{name}"))
-    return config.out
 
 
 def fit_heads(run: Path, profile, window: int, seed: int) -> None:
@@ -135,8 +109,11 @@ def main() -> None:
         "synthetic": (synthetic, synthetic_systems, [*CHOOSING_SYSTEMS, "lora"]),
     }
     for name in chosen:
-        folder = train_run(name, profile, args.corpus, args.split, args.seed, runs, args.results)
-        if RUNS[name][0] == "lora":
+        method, real_speech = RUNS[name]
+        folder = runs / name
+        taking = {"real_corpus": args.corpus, "real_split": args.split, "real_speech": real_speech}
+        train_profile_run(profile, f"real-{name}", method, folder, args.results, 1, args.seed, **taking)
+        if method == "lora":
             systems[name] = (Models(profile.model, adapter=folder / "best", encoder_seconds=window), ["lora"], ["lora"])
             continue
         fit_heads(folder, profile, window, args.seed)
