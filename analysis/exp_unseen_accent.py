@@ -8,6 +8,7 @@ all with uniform weights, on that accent's held-out test speakers.
 
 import pandas as pd
 
+from analysis.bootstrap import paired_difference
 from analysis.report_tools import (
     grouped_bars,
     load_rows,
@@ -21,17 +22,37 @@ from analysis.report_tools import (
 COLUMNS = {"base": "no fine-tuning", "seen": "MAS-LoRA, accent seen", "unseen": "MAS-LoRA, accent left out"}
 
 
-def unseen_stats(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
-    """mean_and_spread per (accent, kind) for kind base / seen / unseen (see COLUMNS), flat."""
+def unseen_rows(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
+    """The left-out accents' test rows, each with `kind` base / seen / unseen (see COLUMNS)."""
     accents = sorted(set(unseen.unseen))
-    tagged = pd.concat(
+    return pd.concat(
         [
             main[(main.system == "base") & main.accent.isin(accents)].assign(kind="base"),
             main[(main.system == "mas-uniform") & main.accent.isin(accents)].assign(kind="seen"),
             unseen[(unseen.accent == unseen.unseen) & (unseen.system == "mas-uniform")].assign(kind="unseen"),
         ]
     )
-    return mean_and_spread(wer_per_seed(tagged, ["accent", "kind"])).reset_index()
+
+
+def unseen_stats(main: pd.DataFrame, unseen: pd.DataFrame) -> pd.DataFrame:
+    """mean_and_spread per (accent, kind) for kind base / seen / unseen (see COLUMNS), flat."""
+    return mean_and_spread(wer_per_seed(unseen_rows(main, unseen), ["accent", "kind"])).reset_index()
+
+
+def differences(main: pd.DataFrame, unseen: pd.DataFrame) -> str:
+    """Per left-out accent and pooled over them: the left-out MAS-LoRA against no fine-tuning (does it help
+    an accent it never heard?) and against the MAS-LoRA that heard it (what leaving it out costs), each with
+    its paired bootstrap interval over the accent's test utterances."""
+    rows = unseen_rows(main, unseen)
+    rows = rows.assign(system=rows.kind)
+    parts = [(accent, part) for accent, part in rows.groupby("accent")]
+    if len(parts) > 1:
+        parts.append((f"the {len(parts)} left-out accents pooled", rows))
+    return "".join(
+        f"- {name}: left out minus no fine-tuning {paired_difference(part, 'unseen', 'base')}; left out minus "
+        f"seen {paired_difference(part, 'unseen', 'seen')}\n"
+        for name, part in parts
+    )
 
 
 def report(results) -> str:
@@ -47,7 +68,10 @@ def report(results) -> str:
     return (
         title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform "
         "weights, on\n"
-        "each accent's held-out test speakers.\n\n" + table_and_figure(shown, figure, results, "unseen_accent")
+        "each accent's held-out test speakers.\n\n"
+        + table_and_figure(shown, figure, results, "unseen_accent")
+        + "\nWER differences in points (negative: the left-out MAS-LoRA makes fewer errors), 95% paired bootstrap\n"
+        "intervals over the utterances:\n\n" + differences(main, unseen)
     )
 
 
