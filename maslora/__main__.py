@@ -6,6 +6,10 @@
         [--systems base,lora,mas-uniform,mas-beta2,mas-auto-t1,mas-router] [--model M] [--experts DIR] [--adapter DIR]
         [--full DIR] [--classifier DIR] [--router DIR] [--encoder-seconds 10] [--rows rows.jsonl]
     python -m maslora record [--seconds 5] [--size tiny.en] [--accent A [--beta B] | --weights ... | --auto]
+    python -m maslora add-expert --experts DIR --name NAME --manifest CLIPS.csv --out NEW_DIR [--accent A]
+        [--steps 30] [--seed 0]
+    python -m maslora remove-expert --experts DIR --name NAME --out NEW_DIR
+    python -m maslora experts DIR
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several.
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
@@ -16,6 +20,10 @@ evaluate: WER per accent (pooled and macro mean below) for every system, one col
 record: records from the system microphone and prints base Whisper, regular LoRA and MAS-LoRA
   transcripts, with the bundled experts of --size (what the app shows); --auto weighs the experts
   from the recording itself (the bundled accent classifier) and prints its posterior.
+add-expert: trains one new encoder expert on the manifest's clips (path,text,accent; at least 5, each
+  shorter than the experts' window), Whisper, the other experts and the shared decoder LoRA frozen, and
+  writes NEW_DIR with N + 1 experts (the original folder untouched). remove-expert writes NEW_DIR without
+  one. experts lists a folder's experts and how they run.
 """
 
 import argparse
@@ -25,11 +33,14 @@ from pathlib import Path
 
 import torch
 import transformers
+from tqdm import tqdm
 
 from maslora.data.audio import load_audio
+from maslora.data.corpora import load_manifest
 from maslora.data.microphone import default_input, record
 from maslora.data.splits import paper_fold
-from maslora.errors import USER_ERRORS, WeightsError
+from maslora.errors import USER_ERRORS, CorpusError, WeightsError
+from maslora.mixture.expert_folders import add_expert, check_addition, read_manifest, remove_expert
 from maslora.mixture.layer import merge
 from maslora.mixture.peft_io import RunsWith, load_adapter, load_experts, resolve_settings
 from maslora.mixture.weights import choose_weights, normalized_weights, parse_weights
@@ -37,6 +48,7 @@ from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
+from maslora.training.new_expert import NewExpertConfig, Progress, train_new_expert
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
@@ -133,6 +145,46 @@ def record_command(args: argparse.Namespace) -> None:
         print(f"{result.system:>8}: {result.text}")
 
 
+def add_expert_command(args: argparse.Namespace) -> None:
+    clips = load_manifest(args.manifest)
+    if args.accent:
+        clips = clips[clips.accent == args.accent]
+    if clips.accent.nunique() > 1:
+        raise CorpusError(
+            f"{args.manifest} holds several accents ({', '.join(sorted(clips.accent.unique()))}): one expert "
+            "learns one accent; choose it with --accent"
+        )
+    before = check_addition(args.experts, args.name, args.out)  # a bad folder, name or --out fails before training
+    progress = tqdm(total=args.steps, desc=f"training {args.name}", unit="step")
+
+    def show(step: Progress) -> None:
+        progress.update(1)
+        progress.set_postfix(loss=f"{step.loss:.3f}")
+
+    layers = train_new_expert(args.experts, clips, NewExpertConfig(steps=args.steps, seed=args.seed), show)
+    progress.close()
+    accents = add_expert(args.experts, args.name, layers, args.out)
+    print(f"{args.out}: {len(accents)} experts ({', '.join(accents)}); {len(before['accents'])} in {args.experts}")
+
+
+def remove_expert_command(args: argparse.Namespace) -> None:
+    accents = remove_expert(args.experts, args.name, args.out)
+    print(f"{args.out}: {len(accents)} experts ({', '.join(accents)})")
+
+
+def experts_command(args: argparse.Namespace) -> None:
+    manifest = read_manifest(args.folder)
+    placement = manifest["placement"]
+    decoder = {0: "none", 1: "one shared LoRA"}.get(placement["decoder_experts"], "one expert per accent")
+    print(
+        f"{args.folder}: {len(manifest['accents'])} encoder experts on {manifest['base_model']}, "
+        f"{manifest.get('encoder_seconds', 30)} s window, rank {placement['rank']}, targets {placement['targets']}; "
+        f"decoder: {decoder}"
+    )
+    for accent in manifest["accents"]:
+        print(accent)
+
+
 def _add_model_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--model",
@@ -194,6 +246,23 @@ def parser() -> argparse.ArgumentParser:
         "--auto", action="store_true", help="weights from the audio: the bundled accent classifier's posterior"
     )
     recorder.set_defaults(run=record_command)
+    adder = commands.add_parser("add-expert", help="train one new accent expert on a few clips; write N + 1 experts")
+    adder.add_argument("--experts", required=True, help="the experts folder to start from (never modified)")
+    adder.add_argument("--name", required=True, help="the new expert's name: lower-case letters, digits, - and _")
+    adder.add_argument("--manifest", required=True, help="its clips: path,text,accent (at least 5)")
+    adder.add_argument("--accent", help="only the manifest's rows of this accent")
+    adder.add_argument("--out", required=True, help="the new experts folder (must not exist)")
+    adder.add_argument("--steps", type=positive_int, default=NewExpertConfig.steps, help="optimizer steps of 8 clips")
+    adder.add_argument("--seed", type=int, default=0)
+    adder.set_defaults(run=add_expert_command)
+    remover = commands.add_parser("remove-expert", help="write a copy of an experts folder without one expert")
+    remover.add_argument("--experts", required=True, help="the experts folder to start from (never modified)")
+    remover.add_argument("--name", required=True, help="the expert to leave out")
+    remover.add_argument("--out", required=True, help="the new experts folder (must not exist)")
+    remover.set_defaults(run=remove_expert_command)
+    lister = commands.add_parser("experts", help="list an experts folder's experts and how they run")
+    lister.add_argument("folder")
+    lister.set_defaults(run=experts_command)
     return top
 
 

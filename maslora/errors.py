@@ -37,6 +37,14 @@ class WeightsError(ValueError):
     """A weighting that cannot be used: unknown accent, negative or non-finite weight, all zero, bad beta."""
 
 
+class TrainingError(RuntimeError):
+    """Training could not finish: its loss stopped being a number, or it was cancelled."""
+
+
+class TrainingCancelled(TrainingError):
+    """The user stopped a training before its end; nothing it trained was saved."""
+
+
 USER_ERRORS = (
     AudioError,
     ModelNotFoundError,
@@ -46,4 +54,5 @@ USER_ERRORS = (
     AdapterError,
     WeightsError,
     MicrophoneError,
+    TrainingError,
 )

@@ -19,6 +19,8 @@ SAMPLE_RATE = 16_000  # Whisper's front end is fixed at 16 kHz
 MAX_SECONDS = 30 * 60  # 30 minutes = 28.8 M samples (115 MB as float32); anything longer is likely a mistake
 LOWEST_SAMPLE_RATE = 1_000  # below this nothing resembling speech survives; a smaller value is a caller error
 HIGHEST_SAMPLE_RATE = 768_000  # the highest rate audio interfaces offer
+SILENCE_DBFS = -60.0  # speech at a normal distance sits around -30 to -15 dBFS RMS; a muted or unplugged
+# microphone records its noise floor, below -60
 
 
 def _integer_to_float(samples: np.ndarray) -> np.ndarray:
@@ -78,6 +80,12 @@ def load_audio(path: str | Path, max_seconds: float = MAX_SECONDS) -> np.ndarray
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         return _decode_with_ffmpeg(path, max_seconds, reason=str(error))
     return to_model_audio(samples, sample_rate, source=str(path), max_seconds=max_seconds)
+
+
+def is_silent(audio: np.ndarray) -> bool:
+    """Whether 16 kHz mono samples hold nothing louder than a muted microphone (RMS under SILENCE_DBFS)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    return rms < 10 ** (SILENCE_DBFS / 20)
 
 
 def audio_seconds(path: str | Path) -> float:

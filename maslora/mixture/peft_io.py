@@ -83,9 +83,10 @@ def resolve_settings(
     return RunsWith(model, encoder_seconds), warning
 
 
-def _write_adapter(
+def write_adapter(
     folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], placement: AdapterPlacement, base_model: str
 ) -> None:
+    """One PEFT LoRA adapter folder (adapter_config.json + safetensors) of {module name: (A [r, in], B [out, r])}."""
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "peft_type": "LORA",
@@ -118,10 +119,10 @@ def save_experts(
                 for name, layer in layers.items()
                 if layer.n_experts == len(accents) > 1
             }
-            _write_adapter(scratch / accent, own, placement, settings.base_model)
+            write_adapter(scratch / accent, own, placement, settings.base_model)
         shared = {n: (layer.lora_A[0], layer.lora_B[0]) for n, layer in layers.items() if layer.n_experts == 1}
         if shared:
-            _write_adapter(scratch / SHARED_DECODER, shared, placement, settings.base_model)
+            write_adapter(scratch / SHARED_DECODER, shared, placement, settings.base_model)
         manifest = {"format": 1, **asdict(settings), "accents": accents, "placement": asdict(placement)}
         (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
@@ -174,7 +175,7 @@ def _placement_of(
     )
 
 
-def _fill(
+def fill_expert(
     model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path
 ) -> None:
     adapted = adapter_layers(model)
@@ -217,9 +218,9 @@ def load_peft_experts(
     configs = [config for config, _ in read.values()] + ([shared[0]] if shared else [])
     inject_adapters(model, _placement_of(configs, n, decoder_experts, targets))
     for index, accent in enumerate(accents):
-        _fill(model, index, read[accent][1], Path(experts[accent]))
+        fill_expert(model, index, read[accent][1], Path(experts[accent]))
     if shared:
-        _fill(model, 0, shared[1], Path(shared_decoder))
+        fill_expert(model, 0, shared[1], Path(shared_decoder))
     return accents
 
 
@@ -243,7 +244,7 @@ def save_adapter(model: nn.Module, placement: AdapterPlacement, folder: str | Pa
     layers = {name: (layer.lora_A[0], layer.lora_B[0]) for name, layer in adapter_layers(model).items()}
 
     def write(scratch: Path) -> None:
-        _write_adapter(scratch, layers, placement, settings.base_model)
+        write_adapter(scratch, layers, placement, settings.base_model)
         (scratch / ADAPTER_MANIFEST).write_text(json.dumps({"format": 1, **asdict(settings)}, indent=2))
 
     replace_folder(Path(folder), write)
@@ -255,4 +256,4 @@ def load_adapter(model: nn.Module, folder: str | Path) -> None:
     sides = {module_side(name) for name in layers}
     targets = {name.rsplit(".", 1)[-1] for name in layers}
     inject_adapters(model, _placement_of([config], int("encoder" in sides), int("decoder" in sides), targets))
-    _fill(model, 0, layers, Path(folder))
+    fill_expert(model, 0, layers, Path(folder))

@@ -1,0 +1,130 @@
+"""One accent's expert added to, or removed from, an experts folder, the others untouched.
+
+MAS-LoRA's modularity: each expert is its own PEFT adapter, trained on its own accent alone and reached
+only through its weight, so adding an accent is one more adapter and one more name in experts.json, and
+removing one is one less. Both write a new folder (atomically) and never modify the one they start from:
+
+    experts/                       experts-with-mine/
+      experts.json  [6 accents]      experts.json  [7 accents, encoder_experts 7]
+      arabic/ ... vietnamese/        arabic/ ... vietnamese/   (copied byte for byte)
+      decoder/                       decoder/                  (the shared decoder LoRA, copied)
+                                     mine/                     (the new expert)
+
+Only folders whose decoder is shared (or not adapted) take a new expert: with MAS in the decoder too,
+each accent would also need a decoder expert, which maslora.training.new_expert does not train.
+"""
+
+import json
+import re
+import shutil
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from maslora.atomic import replace_folder
+from maslora.errors import AdapterError
+from maslora.mixture.layer import AdapterPlacement
+from maslora.mixture.peft_io import MANIFEST, SHARED_DECODER, write_adapter
+
+EXPERT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # a folder name on every OS, and a slider label
+RESERVED_NAMES = {SHARED_DECODER}
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """experts.json of an experts folder (see maslora.mixture.peft_io.save_experts), checked for what edits need."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise AdapterError(f"{folder}: no {MANIFEST}: not an experts folder")
+    manifest = json.loads(path.read_text())
+    for key in ("accents", "placement", "base_model"):
+        if key not in manifest:
+            raise AdapterError(f"{path}: no {key!r}")
+    missing = [accent for accent in manifest["accents"] if not (Path(folder) / accent).is_dir()]
+    if missing:
+        raise AdapterError(f"{folder}: experts.json lists {', '.join(missing)} but the folder has no such adapter")
+    return manifest
+
+
+def placement_of(manifest: dict) -> AdapterPlacement:
+    return AdapterPlacement(**manifest["placement"])
+
+
+def check_expert_name(name: str, accents: list[str]) -> None:
+    """A new expert's name: lower-case letters, digits, - and _, not taken, not the shared decoder's folder."""
+    if not EXPERT_NAME.fullmatch(name):
+        raise AdapterError(
+            f"expert name {name!r}: use lower-case letters, digits, - and _ (at most 40, starting with a letter)"
+        )
+    if name in accents or name in RESERVED_NAMES:
+        raise AdapterError(f"there is already an expert called {name!r} (experts: {', '.join(accents)})")
+
+
+def _check_out(source: Path, out: Path) -> None:
+    if out.resolve() == source.resolve():
+        raise AdapterError(f"--out {out} is the experts folder itself: the original is never modified")
+    if out.exists():
+        raise AdapterError(f"{out} already exists: choose a new folder (nothing is overwritten)")
+
+
+def _write_copy(source: Path, manifest: dict, kept: list[str], out: Path, new: tuple[str, dict] | None = None) -> None:
+    """Write `out`: the experts `kept` and the shared decoder copied from `source`, plus `new` (name, {module
+    name: (A, B)}) when given, and the manifest updated to match."""
+    placement = placement_of(manifest)
+    accents = [*kept, new[0]] if new else kept
+    decoder_experts = len(accents) if placement.decoder_experts > 1 else placement.decoder_experts
+    updated = replace(placement, encoder_experts=len(accents), decoder_experts=decoder_experts)
+
+    def write(scratch: Path) -> None:
+        for accent in kept:
+            shutil.copytree(source / accent, scratch / accent)
+        if (source / SHARED_DECODER).is_dir():
+            shutil.copytree(source / SHARED_DECODER, scratch / SHARED_DECODER)
+        if new:
+            write_adapter(scratch / new[0], new[1], placement, manifest["base_model"])
+        (scratch / MANIFEST).write_text(
+            json.dumps({**manifest, "accents": accents, "placement": asdict(updated)}, indent=2)
+        )
+
+    replace_folder(out, write)
+
+
+def check_addition(source: str | Path, name: str, out: str | Path) -> dict:
+    """The manifest of `source`, once sure that an expert `name` can be added to it and written to `out`:
+    what the CLI checks before it spends a minute training."""
+    manifest = read_manifest(source)
+    check_expert_name(name, manifest["accents"])
+    _check_out(Path(source), Path(out))
+    if placement_of(manifest).decoder_experts > 1:
+        raise AdapterError(
+            f"{source} has one decoder expert per accent (MAS in the decoder): a new expert would need one "
+            "too; add experts to folders with a shared decoder LoRA"
+        )
+    return manifest
+
+
+def add_expert(
+    source: str | Path, name: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], out: str | Path
+) -> list[str]:
+    """A copy of the experts folder `source` at `out` with one more expert, `name`, whose encoder LoRA
+    factors are `layers` ({module name: (A, B)}, as maslora.training.new_expert trains them). Returns the
+    new folder's accents."""
+    manifest = check_addition(source, name, out)
+    accents = [*manifest["accents"], name]
+    _write_copy(Path(source), manifest, manifest["accents"], Path(out), (name, layers))
+    return accents
+
+
+def remove_expert(source: str | Path, name: str, out: str | Path) -> list[str]:
+    """A copy of the experts folder `source` at `out` without the expert `name`; returns the accents left."""
+    source, out = Path(source), Path(out)
+    manifest = read_manifest(source)
+    accents = list(manifest["accents"])
+    if name not in accents:
+        raise AdapterError(f"{source} has no expert {name!r} (experts: {', '.join(accents)})")
+    if len(accents) < 3:
+        raise AdapterError(f"{source} has {len(accents)} experts: a mixture needs at least 2 to stay one")
+    _check_out(source, out)
+    left = [accent for accent in accents if accent != name]
+    _write_copy(source, manifest, left, out)
+    return left

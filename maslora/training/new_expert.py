@@ -1,0 +1,166 @@
+"""One new accent expert for an existing experts folder, trained on a few clips with everything else frozen.
+
+The new expert learns the way every expert did (maslora.training.loop): each of its clips goes through
+its own expert alone, plus the folder's shared decoder LoRA. No other expert takes part in such a clip,
+so what trains here is Whisper + one encoder expert (the new one) + the shared decoder LoRA, frozen: the
+other experts are not even loaded, and nothing they learned can move. maslora.mixture.expert_folders then
+writes the folder with N + 1 experts.
+
+    layers = train_new_expert("assets/experts/tiny.en/mas-lora", clips)   # clips: path, text
+    add_expert("assets/experts/tiny.en/mas-lora", "mine", layers, "my-experts")
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maslora.data.audio import SAMPLE_RATE, is_silent, load_audio
+from maslora.data.augment import AugmentConfig, augment
+from maslora.errors import AudioError, CorpusError, TrainingCancelled, TrainingError
+from maslora.mixture.expert_folders import placement_of, read_manifest
+from maslora.mixture.layer import adapter_layers, inject_adapters, module_side
+from maslora.mixture.peft_io import SHARED_DECODER, fill_expert, read_adapter
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fitted_features, windowed_whisper
+from maslora.whisper.load import Whisper
+from maslora.whisper.targets import decoder_labels, transcript_loss
+from maslora.whisper.transcribe import log_mel_features
+
+MIN_CLIPS = 5  # fewer cannot tell an accent from one sentence's words
+SLOWEST_SPEED = 0.9  # augmentation plays clips down to 0.9x speed (AugmentConfig.speed_range), 11% longer
+
+
+@dataclass(frozen=True)
+class NewExpertConfig:
+    steps: int = 30  # 30 steps of 8 = 240 clips, 12 passes over 20 clips; its time: analysis/bench_new_expert
+    batch_size: int = 8  # several clips per step for a steadier gradient, still small enough for 5 clips
+    learning_rate: float = 1e-3  # the CPU recipe's rate for adapters (maslora.training.recipes), linear decay
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # a few clips heard 12 times: each
+    # hearing perturbed, so the expert learns the accent rather than these recordings' waveforms
+    seed: int = 0  # the expert's init, batch order and augmentation
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where training stands after a step: what a progress bar shows."""
+
+    step: int
+    steps: int
+    loss: float
+    seconds: float  # since training began (the model's loading excluded)
+
+    @property
+    def seconds_left(self) -> float:
+        return self.seconds / self.step * (self.steps - self.step)
+
+
+def longest_clip_seconds(encoder_seconds: int) -> float:
+    """The longest clip a new expert trains on: even played at the slowest augmented speed it must fit the
+    window, or its last words would be cut from the audio but not from the transcript it learns."""
+    return round(encoder_seconds * SLOWEST_SPEED - 0.05, 1)
+
+
+def training_clips(clips: pd.DataFrame, encoder_seconds: int) -> list[np.ndarray]:
+    """Each clip's audio, checked: readable, not silent, short enough for the window; at least MIN_CLIPS."""
+    if len(clips) < MIN_CLIPS:
+        raise CorpusError(f"{len(clips)} clips: a new expert needs at least {MIN_CLIPS}")
+    limit = longest_clip_seconds(encoder_seconds)
+    audios = []
+    for row in clips.itertuples():
+        audio = load_audio(row.path)
+        if is_silent(audio):
+            raise AudioError(f"{row.path} is silent (nothing was recorded?): record {row.text!r} again")
+        if len(audio) / SAMPLE_RATE > limit:
+            raise AudioError(
+                f"{row.path} is {len(audio) / SAMPLE_RATE:.1f} s; clips for a new expert must be at most {limit} s "
+                f"(the experts' {encoder_seconds} s window)"
+            )
+        audios.append(audio)
+    return audios
+
+
+def _trainable_model(experts: Path, manifest: dict, seed: int) -> Whisper:
+    """Whisper in the experts' window, one fresh encoder expert (trainable) and the shared decoder LoRA (frozen)."""
+    whisper = windowed_whisper(manifest["base_model"], manifest.get("encoder_seconds", FULL_WINDOW_SECONDS), fit=True)
+    shared = experts / SHARED_DECODER
+    placement = replace(placement_of(manifest), encoder_experts=1, decoder_experts=1 if shared.is_dir() else 0)
+    inject_adapters(whisper.model, placement, seed=seed)
+    if shared.is_dir():
+        fill_expert(whisper.model, 0, read_adapter(shared)[1], shared)
+    for name, layer in adapter_layers(whisper.model).items():
+        trains = module_side(name) == "encoder"
+        layer.lora_A.requires_grad_(trains)
+        layer.lora_B.requires_grad_(trains)
+    return whisper
+
+
+def _batches(count: int, config: NewExpertConfig) -> list[list[int]]:
+    """config.steps batches of clip indices: passes over the clips, each in its own seeded order."""
+    rng = np.random.default_rng(config.seed)
+    order: list[int] = []
+    while len(order) < config.steps * config.batch_size:
+        order.extend(rng.permutation(count).tolist())
+    return [order[i * config.batch_size : (i + 1) * config.batch_size] for i in range(config.steps)]
+
+
+def train_new_expert(
+    experts: str | Path,
+    clips: pd.DataFrame,
+    config: NewExpertConfig | None = None,
+    on_step: Callable[[Progress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The new expert's encoder LoRA factors {module name: (A, B)}, trained on `clips` (path, text) for the
+    experts folder `experts`. `on_step` hears every step's Progress; when `cancelled()` turns true,
+    TrainingCancelled is raised before the next step (nothing has been written anywhere)."""
+    config = config or NewExpertConfig()
+    experts = Path(experts)
+    manifest = read_manifest(experts)
+    window = manifest.get("encoder_seconds", FULL_WINDOW_SECONDS)
+    audios = training_clips(clips, window)
+    texts = list(clips.text)
+    torch.manual_seed(config.seed)
+    whisper = _trainable_model(experts, manifest, config.seed)
+    parameters = [p for p in whisper.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / config.steps)
+    whisper.model.train()
+    began = time.perf_counter()
+    for step, batch in enumerate(_batches(len(audios), config), start=1):
+        if cancelled is not None and cancelled():
+            raise TrainingCancelled(f"training cancelled after {step - 1} of {config.steps} steps; nothing was saved")
+        heard = [
+            augment(audios[i], config.augment, np.random.default_rng([config.seed, step, i]))
+            if config.augment
+            else audios[i]
+            for i in batch
+        ]
+        features = fitted_features(log_mel_features(whisper, heard), max(len(a) for a in heard), window)
+        inputs, targets = decoder_labels(whisper, [texts[i] for i in batch])
+        features, inputs, targets = (t.to(whisper.model.device) for t in (features, inputs, targets))
+        loss = transcript_loss(whisper.model(input_features=features, decoder_input_ids=inputs).logits, targets)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"the loss became {loss.item()} at step {step}: lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if on_step is not None:
+            on_step(Progress(step, config.steps, loss.item(), time.perf_counter() - began))
+    return {
+        name: (layer.lora_A[0].detach().clone(), layer.lora_B[0].detach().clone())
+        for name, layer in adapter_layers(whisper.model).items()
+        if module_side(name) == "encoder"
+    }
