@@ -14,27 +14,38 @@ shows waiting visitors their position instead.
 import argparse
 import functools
 import os
+import tempfile
+import uuid
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry; must be set before gradio is imported
 
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
+import soundfile
 
 from analysis.report_tools import annotated_heatmap
-from maslora.data.audio import load_audio
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.data.clip_archive import read_clip_archive
 from maslora.data.corpora import load_manifest
 from maslora.errors import USER_ERRORS
+from maslora.mixture.expert_folders import check_expert_name
 from maslora.mixture.weights import PAPER_BEST_BETA, choose_weights
 from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
+    BUNDLED_EXPERTS,
+    bundle_fold,
     bundled_matrix,
     bundled_sizes,
     load_bundled_auto,
     load_bundled_systems,
+    read_bundle,
 )
 from maslora.systems.compare import AutoWeighting, Comparison, compare, wer_vs_beta
 from maslora.systems.systems import SYSTEMS, Systems
+from maslora.systems.visitors import Bundle, VisitorExperts, score_new_expert, visitor_prompts
+from maslora.training.new_expert import MIN_CLIPS, checked_clip, longest_clip_seconds, train_new_expert
 
 MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
 UNKNOWN = "unknown"
@@ -179,28 +190,74 @@ def example_rows(accents: list[str]) -> list[list[str]]:
     ]
 
 
+def visitor_key(request: gr.Request | None) -> str:
+    """The browser session's key: each visitor's expert and clips are theirs alone."""
+    if request is None or not request.session_hash:
+        raise gr.Error("This needs a browser session (the page, or an API client that keeps one).")
+    return request.session_hash
+
+
+VISITORS: dict[str, VisitorExperts] = {}  # per bundled size, made on first use
+
+
+def visitors_for(size: str) -> VisitorExperts:
+    """Visitors' own experts for `size`'s bundle, in a temporary folder; each goes when its visitor leaves."""
+    if size not in VISITORS:
+        bundle = Bundle(
+            BUNDLED_EXPERTS / size / "mas-lora",
+            BUNDLED_EXPERTS / size / "lora",
+            read_bundle(size)["model"],
+            systems_for(size).encoder_seconds,
+        )
+        VISITORS[size] = VisitorExperts(bundle, Path(tempfile.mkdtemp(prefix=f"maslora-visitors-{size}-")))
+    return VISITORS[size]
+
+
+def session_systems(size: str, request: gr.Request | None) -> Systems:
+    """The visitor's own N + 1 experts when they trained one on `size`, else the bundled ones."""
+    key = request.session_hash if request is not None else None
+    expert = VISITORS[size].get(key) if key and size in VISITORS else None
+    return expert.systems if expert is not None else systems_for(size)
+
+
+def slider_weights(accents: list[str], sliders) -> list[float]:
+    """The sliders' values for `accents` (the bundled experts' sliders, then the visitor's, if any)."""
+    return [float(value) for value in sliders[: len(accents)]]
+
+
 @readable_errors
-def run_compare(size, audio_path, reference, accent, beta, source, *sliders):
+def run_compare(request: gr.Request, size, audio_path, reference, accent, beta, source, *sliders):
     """One clip through the three systems: the posterior chart, the weights chart, then each system's column."""
-    systems, auto, clip = systems_for(size), auto_for(size), read_clip(audio_path)
+    systems, auto, clip = session_systems(size, request), auto_for(size), read_clip(audio_path)
     if source == BY_AUDIO and auto is None:
         raise gr.Error(f"The {size} experts ship without an accent classifier: pick another way to weigh them.")
-    posterior, from_audio = auto.weigh(systems, clip) if auto else (None, None)
-    weights = from_audio if source == BY_AUDIO else effective_weights(systems.accents, source, accent, beta, sliders)
+    if source == BY_AUDIO and len(systems.accents) > len(systems_for(size).accents):
+        raise gr.Error("The accent classifier knows only the bundled accents, not yours: weigh the experts yourself.")
+    if accent not in (UNKNOWN, *systems.accents):
+        raise gr.Error(f"No {accent} expert here (train it again in the second tab).")
+    posterior, from_audio = auto.weigh(systems_for(size), clip) if auto else (None, None)
+    weights = (
+        from_audio
+        if source == BY_AUDIO
+        else effective_weights(systems.accents, source, accent, beta, slider_weights(systems.accents, sliders))
+    )
     comparison = compare(systems, clip, weights, reference)
     weights_plot = bar_figure(
         systems.accents,
         systems.weights_vector(weights),
         f"Expert weights the model uses, {SOURCE_TITLES.get(source, source)}",
     )
-    return [posterior_figure(systems.accents, posterior), weights_plot, *system_outputs(comparison)]
+    posterior_accents = systems_for(size).accents
+    return [posterior_figure(posterior_accents, posterior), weights_plot, *system_outputs(comparison)]
 
 
 @readable_errors
-def apply_rule(accents: list[str], accent, beta):
+def apply_rule(request: gr.Request, size, accent, beta):
     """Accent or beta moved: the beta rule sets every expert slider (accent unknown: uniform, beta unused)."""
+    accents = session_systems(size, request).accents
     weights = rule_weights(accents, accent, beta)
-    return [BY_RULE, gr.update(interactive=accent != UNKNOWN), *(weights[a] for a in accents)]
+    values = [weights[a] for a in accents] + [0.0] * (len(systems_for(size).accents) + 1 - len(accents))
+    return [BY_RULE, gr.update(interactive=accent != UNKNOWN, maximum=len(accents)), *values]
 
 
 def reset():
@@ -212,11 +269,152 @@ def choose_by_hand():
 
 
 @readable_errors
-def run_beta_curve(size, audio_path, reference, accent, progress=gr.Progress(track_tqdm=True)):
+def run_beta_curve(request: gr.Request, size, audio_path, reference, accent, progress=gr.Progress(track_tqdm=True)):
     if accent == UNKNOWN:
         raise gr.Error("Pick the speaker's accent: beta favours that accent's expert.")
-    curve = wer_vs_beta(systems_for(size), read_clip(audio_path), reference, accent, progress=True)
+    curve = wer_vs_beta(session_systems(size, request), read_clip(audio_path), reference, accent, progress=True)
     return beta_figure(curve, accent)
+
+
+TRAINING_PROMPTS, TEST_PROMPTS = 20, 3  # issue #15: about 20 clips to learn from, 3 more to test on
+PROMPTS = visitor_prompts(bundle_fold(bundled_sizes()[0]), TRAINING_PROMPTS + TEST_PROMPTS)  # held out of training
+ADD_ACCENT_INTRO = f"""
+**Your accent as expert N + 1.** Read the prompts below aloud, one at a time (record, listen, record
+again if you like, then keep it). The first {TRAINING_PROMPTS} teach your expert; the last {TEST_PROMPTS}
+are your own test set, which it never hears in training. Or upload a zip of clips with a `manifest.csv`
+(`path,text[,part]`, part `train` or `test`; without it the last {TEST_PROMPTS} rows are the test set).
+Then train: Whisper, the shared decoder LoRA and the bundled experts stay frozen; only your expert learns.
+
+Limits: at least {MIN_CLIPS} training clips, each at most {longest_clip_seconds(10):g} s; one training at
+a time on this server (you see your place in the queue), one running training per visitor. Your expert
+lives in this browser session only: nobody else sees it, and it is deleted when you leave. The prompts
+are ARCTIC sentences the bundled experts never trained on.
+"""
+
+
+def prompt_part(position: int) -> str:
+    return "train" if position < TRAINING_PROMPTS else "test"
+
+
+def prompt_card(position: int) -> str:
+    _, text = PROMPTS[position]
+    part = "to train on" if position < TRAINING_PROMPTS else "your test set"
+    return f"**Prompt {position + 1} of {len(PROMPTS)}** ({part}):\n\n### {text}"
+
+
+def takes_table(takes: dict) -> pd.DataFrame:
+    """The prompts and the visitor's uploaded clips, with what is kept for each."""
+    rows = [
+        {
+            "#": i + 1,
+            "part": "train" if i < TRAINING_PROMPTS else "test",
+            "text": text,
+            "kept": "yes" if p in takes else "",
+        }
+        for i, (p, text) in enumerate(PROMPTS)
+    ]
+    uploaded = [take for key, take in takes.items() if key.startswith("zip:")]
+    rows += [{"#": "zip", "part": t["part"], "text": t["text"], "kept": "yes"} for t in uploaded]
+    return pd.DataFrame(rows)
+
+
+@readable_errors
+def keep_take(request: gr.Request, size, position, audio_path, takes):
+    """Keep the take of the prompt shown (16 kHz WAV in the visitor's folder) and show the next prompt."""
+    if not audio_path:
+        raise gr.Error(f"Record prompt {position + 1} first (or upload a clip of it).")
+    store = visitors_for(size)
+    audio = checked_clip(audio_path, store.bundle.encoder_seconds, f"Prompt {position + 1}")
+    prompt, text = PROMPTS[position]
+    saved = store.workspace(visitor_key(request)) / "takes" / f"{prompt}.wav"
+    saved.parent.mkdir(exist_ok=True)
+    soundfile.write(saved, audio, SAMPLE_RATE)
+    takes = {
+        **takes,
+        prompt: {"path": str(saved), "text": text, "part": "train" if position < TRAINING_PROMPTS else "test"},
+    }
+    following = next((i for i in range(len(PROMPTS)) if PROMPTS[i][0] not in takes), position)
+    return prompt_card(following), None, takes_table(takes), takes, following
+
+
+def step_prompt(position: int, step: int):
+    following = min(max(position + step, 0), len(PROMPTS) - 1)
+    return prompt_card(following), None, following
+
+
+@readable_errors
+def upload_zip(request: gr.Request, size, zip_path, takes):
+    """A zip of clips + manifest.csv joins the kept takes (each clip checked like a recorded one)."""
+    if not zip_path:
+        return takes_table(takes), takes
+    store = visitors_for(size)
+    clips = read_clip_archive(zip_path, store.workspace(visitor_key(request)) / f"zip-{uuid.uuid4().hex[:8]}")
+    for row in clips.itertuples():
+        checked_clip(row.path, store.bundle.encoder_seconds, Path(row.path).name)
+    added = {f"zip:{row.path}": {"path": row.path, "text": row.text, "part": row.part} for row in clips.itertuples()}
+    takes = {**takes, **added}
+    return takes_table(takes), takes
+
+
+@readable_errors
+def train_expert(request: gr.Request, size, name, takes, progress=gr.Progress()):
+    """Train the visitor's expert on their kept takes, score it on their test takes, and put it in the mixture."""
+    key, store = visitor_key(request), visitors_for(size)
+    name = (name or "").strip()
+    check_expert_name(name, systems_for(size).accents)
+    clips = pd.DataFrame(list(takes.values()), columns=["path", "text", "part"])
+    training, test = clips[clips.part == "train"], clips[clips.part == "test"]
+    if len(training) < MIN_CLIPS:
+        raise gr.Error(f"{len(training)} training clips kept: record at least {MIN_CLIPS} (about 20 is better).")
+    progress(0, desc="waiting for the model")
+    with store.training(key) as cancelled:
+
+        def show(step) -> None:
+            progress(
+                (step.step, step.steps),
+                desc=f"step {step.step} of {step.steps}: loss {step.loss:.2f}, about {step.seconds_left:.0f} s left",
+            )
+
+        layers = train_new_expert(
+            store.bundle.experts, training.reset_index(drop=True), on_step=show, cancelled=cancelled
+        )
+    expert = store.add(key, name, layers)
+    scored = score_new_expert(expert, [load_audio(p) for p in test.path], list(test.text)) if len(test) else None
+    accents = expert.systems.accents
+    return [
+        trained_summary(name, len(training), len(accents), scored),
+        scored if scored is not None else pd.DataFrame(),
+        gr.update(value=str(store.archive(key)), visible=True),
+        gr.update(choices=[UNKNOWN, *accents]),
+        gr.update(visible=True, label=name, value=0.0),
+    ]
+
+
+def trained_summary(name: str, clips: int, experts: int, scored: pd.DataFrame | None) -> str:
+    lines = [
+        f"**{name}** trained on {clips} clips. It is expert {experts} of the first tab's mixture now: its own "
+        "slider, and an accent to pick for the beta rule."
+    ]
+    if scored is None:
+        return "\n\n".join([*lines, "No test clips kept: record the last prompts to see how it does."])
+    pooled = scored.groupby("system", sort=False)[["errors", "words"]].sum()
+    lines.append(
+        f"WER on your {scored['clip'].nunique()} test clips, pooled: "
+        + "; ".join(f"{system} **{row.errors / row.words:.1%}**" for system, row in pooled.iterrows())
+    )
+    return "\n\n".join(lines)
+
+
+def cancel_training(request: gr.Request, size):
+    stopped = visitors_for(size).cancel(visitor_key(request))
+    return "Cancelling before the next step: nothing will be saved." if stopped else "No training of yours is running."
+
+
+def forget_visitor(request: gr.Request) -> None:
+    """The browser session ended: its experts, models and clips go, for every size it used."""
+    if request is not None and request.session_hash:
+        for store in list(VISITORS.values()):
+            store.remove(request.session_hash)
 
 
 def build_app(size: str) -> gr.Blocks:
@@ -228,65 +426,100 @@ def build_app(size: str) -> gr.Blocks:
             "# MAS-LoRA: accent experts for Whisper\nRecord or upload English speech (up to "
             f"{MAX_CLIP_SECONDS} s), or click an example; add what was said to score each system."
         )
-        with gr.Row():
-            with gr.Column(scale=3):
-                audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech")
-                reference = gr.Textbox(label="Reference text (what was said; optional)", lines=2)
-                compare_button = gr.Button("Compare", variant="primary")
-            with gr.Column(scale=2):
-                size_choice = gr.Dropdown(bundled_sizes(), value=size, label="Whisper size (bundled experts)")
-                accent = gr.Dropdown([UNKNOWN, *accents], value=UNKNOWN, label="Speaker's accent")
-                beta = gr.Slider(
-                    1,
-                    n,
-                    value=PAPER_BEST_BETA,
-                    step=0.1,
-                    label="beta",
-                    interactive=False,
-                    elem_id="beta",
-                    info="1 = the matched expert alone, N = uniform; needs a known accent",
-                )
-                source = gr.Radio(
-                    [BY_RULE, BY_HAND, *([BY_AUDIO] if auto_for(size) else [])],
-                    value=BY_RULE,
-                    label="Expert weights come from",
-                    elem_id="source",
-                )
-                with gr.Accordion("Expert weights (move one to mix by hand)", open=False):
-                    sliders = [gr.Slider(0, 1, value=1 / n, step=0.01, label=a, elem_id=f"weight-{a}") for a in accents]
-                reset_button = gr.Button("Reset weights")
-        with gr.Row():
-            posterior_plot = gr.Plot(label="What the accent classifier hears", elem_id="posterior")
-            weights_plot = gr.Plot(label="Effective weights", elem_id="weights")
-        examples = example_rows(accents)
-        shown = (
-            gr.Examples(examples, inputs=[audio, reference, accent], label="Examples: held-out speakers")
-            if examples
-            else None
-        )
-        columns = []
-        with gr.Row():
-            for system in SYSTEMS:
-                with gr.Column(elem_id=f"column-{system}"):
-                    columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
-                    columns.append(gr.Textbox(label="Transcript", interactive=False, elem_id=f"transcript-{system}"))
-                    columns.append(
-                        gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True)
+        with gr.Tab("Compare"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech")
+                    reference = gr.Textbox(label="Reference text (what was said; optional)", lines=2)
+                    compare_button = gr.Button("Compare", variant="primary")
+                with gr.Column(scale=2):
+                    size_choice = gr.Dropdown(bundled_sizes(), value=size, label="Whisper size (bundled experts)")
+                    accent = gr.Dropdown([UNKNOWN, *accents], value=UNKNOWN, label="Speaker's accent")
+                    beta = gr.Slider(
+                        1,
+                        n,
+                        value=PAPER_BEST_BETA,
+                        step=0.1,
+                        label="beta",
+                        interactive=False,
+                        elem_id="beta",
+                        info="1 = the matched expert alone, N = uniform; needs a known accent",
                     )
-        with gr.Row():
-            curve_button = gr.Button("WER vs beta for this clip")
-            curve_plot = gr.Plot(label="WER vs beta")
-        with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
-            gr.Markdown(EXPLANATION)
-            matrix = bundled_matrix(size)
-            if matrix is not None:
-                gr.Markdown(matrix_caption(matrix), elem_id="matrix-caption")
-                gr.Plot(matrix_figure(matrix), label="The expert x accent matrix", elem_id="matrix")
+                    source = gr.Radio(
+                        [BY_RULE, BY_HAND, *([BY_AUDIO] if auto_for(size) else [])],
+                        value=BY_RULE,
+                        label="Expert weights come from",
+                        elem_id="source",
+                    )
+                    with gr.Accordion("Expert weights (move one to mix by hand)", open=False):
+                        sliders = [
+                            gr.Slider(0, 1, value=1 / n, step=0.01, label=a, elem_id=f"weight-{a}") for a in accents
+                        ]
+                        sliders.append(  # the visitor's own expert, once they trained one (second tab)
+                            gr.Slider(
+                                0, 1, value=0.0, step=0.01, label="your expert", visible=False, elem_id="weight-own"
+                            )
+                        )
+                    reset_button = gr.Button("Reset weights")
+            with gr.Row():
+                posterior_plot = gr.Plot(label="What the accent classifier hears", elem_id="posterior")
+                weights_plot = gr.Plot(label="Effective weights", elem_id="weights")
+            examples = example_rows(accents)
+            shown = (
+                gr.Examples(examples, inputs=[audio, reference, accent], label="Examples: held-out speakers")
+                if examples
+                else None
+            )
+            columns = []
+            with gr.Row():
+                for system in SYSTEMS:
+                    with gr.Column(elem_id=f"column-{system}"):
+                        columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
+                        columns.append(
+                            gr.Textbox(label="Transcript", interactive=False, elem_id=f"transcript-{system}")
+                        )
+                        columns.append(
+                            gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True)
+                        )
+            with gr.Row():
+                curve_button = gr.Button("WER vs beta for this clip")
+                curve_plot = gr.Plot(label="WER vs beta")
+            with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
+                gr.Markdown(EXPLANATION)
+                matrix = bundled_matrix(size)
+                if matrix is not None:
+                    gr.Markdown(matrix_caption(matrix), elem_id="matrix-caption")
+                    gr.Plot(matrix_figure(matrix), label="The expert x accent matrix", elem_id="matrix")
+        with gr.Tab("Add your accent"):
+            gr.Markdown(ADD_ACCENT_INTRO)
+            takes = gr.State({})  # prompt id (or zip:path) -> {"path", "text", "part"}: this visitor's kept clips
+            position = gr.State(0)
+            with gr.Row():
+                with gr.Column(scale=3):
+                    card = gr.Markdown(prompt_card(0), elem_id="prompt-card")
+                    take = gr.Audio(
+                        sources=["microphone", "upload"], type="filepath", label="Your reading", elem_id="own-take"
+                    )
+                    with gr.Row():
+                        back_button = gr.Button("Previous prompt")
+                        keep_button = gr.Button("Keep this take, next prompt", variant="primary")
+                        skip_button = gr.Button("Next prompt")
+                    zip_upload = gr.File(
+                        label="Or upload a zip: clips + manifest.csv", file_types=[".zip"], elem_id="own-zip"
+                    )
+                with gr.Column(scale=2):
+                    name = gr.Textbox(value="my-accent", label="Your expert's name", elem_id="own-name")
+                    with gr.Row():
+                        train_button = gr.Button("Train my expert", variant="primary")
+                        cancel_button = gr.Button("Cancel training")
+                    status = gr.Markdown(elem_id="own-status")
+                    download = gr.DownloadButton("Download my expert (zip)", visible=False)
+            kept = gr.Dataframe(takes_table({}), label="Prompts and kept takes", interactive=False)
+            scores = gr.Dataframe(label="Your test clips, system by system", interactive=False, elem_id="own-scores")
 
         compare_inputs = [size_choice, audio, reference, accent, beta, source, *sliders]
         compare_outputs = [posterior_plot, weights_plot, *columns]
-        rule_inputs, rule_outputs = [accent, beta], [source, beta, *sliders]
-        rule = functools.partial(apply_rule, accents)
+        rule_inputs, rule_outputs = [size_choice, accent, beta], [source, beta, *sliders]
         private = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
 
         def then_compare(event) -> None:
@@ -302,15 +535,36 @@ def build_app(size: str) -> gr.Blocks:
             **private,
         )
         for trigger in (accent.input, beta.release):
-            then_compare(trigger(rule, rule_inputs, rule_outputs, **private))
+            then_compare(trigger(apply_rule, rule_inputs, rule_outputs, **private))
         for slider in sliders:
             then_compare(slider.release(choose_by_hand, None, source, **private))
         then_compare(
-            reset_button.click(reset, None, [accent, beta], **private).then(rule, rule_inputs, rule_outputs, **private)
+            reset_button.click(reset, None, [accent, beta], **private).then(
+                apply_rule, rule_inputs, rule_outputs, **private
+            )
         )
         if shown is not None:
-            then_compare(shown.load_input_event.then(rule, rule_inputs, rule_outputs, **private))
+            then_compare(shown.load_input_event.then(apply_rule, rule_inputs, rule_outputs, **private))
         curve_button.click(run_beta_curve, [size_choice, audio, reference, accent], curve_plot, api_name="wer_vs_beta")
+
+        keep_button.click(
+            keep_take, [size_choice, position, take, takes], [card, take, kept, takes, position], **private
+        )
+        back_button.click(functools.partial(step_prompt, step=-1), position, [card, take, position], **private)
+        skip_button.click(functools.partial(step_prompt, step=1), position, [card, take, position], **private)
+        zip_upload.upload(upload_zip, [size_choice, zip_upload, takes], [kept, takes], **private)
+        # One training at a time on the whole server (the queue shows each visitor their place); compares
+        # have their own queue, so they keep running while someone trains.
+        train_button.click(
+            train_expert,
+            [size_choice, name, takes],
+            [status, scores, download, accent, sliders[-1]],
+            concurrency_limit=1,
+            concurrency_id="new-expert",
+            **private,
+        )
+        cancel_button.click(cancel_training, size_choice, status, **private)
+        demo.unload(forget_visitor)
     return demo
 
 

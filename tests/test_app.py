@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -208,3 +209,60 @@ def test_wer_vs_beta_endpoint_draws_one_point_per_beta(app_url, example):
     )
     trace = json.loads(figure["plot"])["data"][0]
     assert len(trace["hovertext"]) == 11  # beta = 1, 1.5, ..., 6: each point's transcript shows on hover
+
+
+def _clips_zip(path, members: list[tuple[str, str, str]]) -> None:
+    """A visitor's zip: real CC0 recordings (assets/native) as clips/NN.flac and a manifest with parts."""
+    with zipfile.ZipFile(path, "w") as archive:
+        lines = ["path,text,part"]
+        for index, (recording, text, part) in enumerate(members):
+            archive.write(ROOT / "assets" / "native" / recording, f"clips/{index:02d}.flac")
+            lines.append(f'clips/{index:02d}.flac,"{text}",{part}')
+        archive.writestr("manifest.csv", "\n".join(lines) + "\n")
+
+
+def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, tmp_path):
+    """The second tab as a visitor uses it: read a prompt (uploaded), a zip of more clips, train, see the
+    test clips scored, download, and find the new expert's slider and accent in the first tab."""
+    native = pd.read_csv(ROOT / "assets" / "native" / "manifest.csv")
+    _clips_zip(
+        tmp_path / "clips.zip",
+        [(r.path, r.text, "train" if i < 5 else "test") for i, r in enumerate(native.iloc[:7].itertuples())],
+    )
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../evil.flac", b"x")
+        archive.writestr("manifest.csv", "path,text\n../evil.flac,Hi.\n")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        page.goto(app_url)
+        page.get_by_role("tab", name="Add your accent").click()
+        card = page.locator("#prompt-card")
+        expect(card).to_contain_text("Prompt 1 of 23")
+        prompt = card.inner_text().strip().splitlines()[-1]  # the prompt is the card's last line
+        recording = native[native.text == prompt.strip()].path.iloc[0]  # the CC0 reader read it too
+        page.locator("#own-take").get_by_label("Upload file").click()
+        page.locator("#own-take input[type=file]").set_input_files(ROOT / "assets" / "native" / recording)
+        page.get_by_role("button", name="Keep this take, next prompt").click()
+        expect(card).to_contain_text("Prompt 2 of 23", timeout=60_000)
+        page.locator("#own-zip input[type=file]").set_input_files(evil)
+        expect(page.get_by_text("points outside the zip").first).to_be_visible(timeout=60_000)
+        page.locator("#own-zip").get_by_label("Clear").click()
+        page.locator("#own-zip input[type=file]").set_input_files(tmp_path / "clips.zip")
+        expect(page.get_by_text("clips.zip")).to_be_visible(timeout=60_000)
+        page.locator("#own-name input, #own-name textarea").first.fill("arabic")
+        page.get_by_role("button", name="Train my expert").click()
+        expect(page.get_by_text("already an expert called 'arabic'").first).to_be_visible(timeout=60_000)
+        page.locator("#own-name input, #own-name textarea").first.fill("tester")
+        page.get_by_role("button", name="Train my expert").click()
+        status = page.locator("#own-status")
+        expect(status).to_contain_text("tester trained on 6 clips", timeout=600_000)
+        expect(status).to_contain_text("WER on your 2 test clips")
+        expect(page.locator("#own-scores")).to_contain_text("tester alone")
+        expect(page.get_by_role("button", name="Download my expert (zip)")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "app-add-your-accent.png", full_page=True)
+        page.get_by_role("tab", name="Compare").click()
+        page.get_by_text("Expert weights (move one to mix by hand)").click()
+        expect(page.locator("#weight-own")).to_contain_text("tester")
+        browser.close()

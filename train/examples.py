@@ -25,7 +25,7 @@ from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.corpora import ASSETS, NATIVE_RECORDINGS, load_manifest
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
+from maslora.systems.bundle import BUNDLED_EXAMPLES, bundle_fold
 from maslora.systems.evaluation import read_rows
 
 EXAMPLES = BUNDLED_EXAMPLES.parent
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--per-accent", type=int, default=2)
     parser.add_argument("--rows", type=Path, default=TEST_ROWS, help="test rows with base")
     args = parser.parse_args()
-    fold = read_bundle(args.size)["runs"]["mas-lora"]["config"]["fold"]
+    fold = bundle_fold(args.size)
     test = paper_fold(corpus_or_embedded(None), fold).test
     native = load_manifest(NATIVE_RECORDINGS)
     prompts = hardest_prompts(args.rows, fold, set(native.utterance_id), args.per_accent)

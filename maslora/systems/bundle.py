@@ -39,6 +39,11 @@ def read_bundle(size: str) -> dict:
     return json.loads(path.read_text())
 
 
+def bundle_fold(size: str) -> int:
+    """The paper fold `size`'s experts trained on: its held-out speakers and prompts they never heard."""
+    return read_bundle(size)["runs"]["mas-lora"]["config"]["fold"]
+
+
 def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Systems:
     """The bundled experts and regular LoRA of `size` on its base model, in the window their metadata
     records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""

@@ -72,23 +72,26 @@ def longest_clip_seconds(encoder_seconds: int) -> float:
     return round(encoder_seconds * SLOWEST_SPEED - 0.05, 1)
 
 
+def checked_clip(path: str | Path, encoder_seconds: int, what: str | None = None) -> np.ndarray:
+    """A clip for a new expert: readable, not silent, short enough for the window; `what` names it in errors."""
+    what = what or str(path)
+    audio = load_audio(path)
+    limit = longest_clip_seconds(encoder_seconds)
+    if is_silent(audio):
+        raise AudioError(f"{what} is silent (nothing was recorded?): record it again")
+    if len(audio) / SAMPLE_RATE > limit:
+        raise AudioError(
+            f"{what} is {len(audio) / SAMPLE_RATE:.1f} s; clips for a new expert must be at most {limit:g} s "
+            f"(the experts' {encoder_seconds} s window)"
+        )
+    return audio
+
+
 def training_clips(clips: pd.DataFrame, encoder_seconds: int) -> list[np.ndarray]:
-    """Each clip's audio, checked: readable, not silent, short enough for the window; at least MIN_CLIPS."""
+    """Each clip's audio, checked (checked_clip); at least MIN_CLIPS of them."""
     if len(clips) < MIN_CLIPS:
         raise CorpusError(f"{len(clips)} clips: a new expert needs at least {MIN_CLIPS}")
-    limit = longest_clip_seconds(encoder_seconds)
-    audios = []
-    for row in clips.itertuples():
-        audio = load_audio(row.path)
-        if is_silent(audio):
-            raise AudioError(f"{row.path} is silent (nothing was recorded?): record {row.text!r} again")
-        if len(audio) / SAMPLE_RATE > limit:
-            raise AudioError(
-                f"{row.path} is {len(audio) / SAMPLE_RATE:.1f} s; clips for a new expert must be at most {limit} s "
-                f"(the experts' {encoder_seconds} s window)"
-            )
-        audios.append(audio)
-    return audios
+    return [checked_clip(path, encoder_seconds) for path in clips.path]
 
 
 def _trainable_model(experts: Path, manifest: dict, seed: int) -> Whisper:

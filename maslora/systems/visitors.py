@@ -1,0 +1,176 @@
+"""Visitors' own accent experts on a shared demo: each visitor's N + 1 experts apart from everyone else's.
+
+A visitor records a few prompts, trains an expert on them (maslora.training.new_expert) and gets a
+folder of the bundled experts plus theirs (maslora.mixture.expert_folders), loaded as their own
+Systems: the bundled experts, and every other visitor's, never change. Everything a visitor leaves
+lives under root/<visitor key>/ and goes with `remove(key)` (the app calls it when the browser session
+ends). Trainings run one at a time server-wide (the app's queue); this store refuses a second training
+for a visitor who already has one running, and new experts once `capacity` visitors hold one (each
+holds a Whisper in memory).
+
+    store = VisitorExperts(bundle, root)
+    with store.training(key) as cancelled:               # refuses a visitor's second training
+        layers = train_new_expert(bundle.experts, clips, cancelled=cancelled)
+    expert = store.add(key, "mine", layers)              # expert.systems: base, LoRA, N + 1 experts
+"""
+
+import contextlib
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from maslora.data.corpora import arctic_prompts
+from maslora.data.splits import prompt_sets
+from maslora.errors import TrainingError
+from maslora.mixture.expert_folders import add_expert
+from maslora.mixture.weights import beta_weights
+from maslora.systems.systems import Systems
+from maslora.wer import error_counts
+from maslora.whisper.load import load_whisper
+
+MAX_PROMPT_WORDS = 10  # read at a normal pace, 10 words take 3-5 s: well inside a new expert's clip limit
+MIN_PROMPT_WORDS = 5  # shorter prompts carry too little of an accent to learn from
+
+
+def visitor_prompts(fold: int, count: int) -> list[tuple[str, str]]:
+    """`count` (prompt id, text) ARCTIC prompts for a visitor to read: from the test prompts of the bundled
+    experts' fold, which they never trained on, 5-10 words each, in id order."""
+    prompts = arctic_prompts()
+    test, _ = prompt_sets(sorted(prompts), fold)
+    fitting = [p for p in sorted(test) if MIN_PROMPT_WORDS <= len(prompts[p].split()) <= MAX_PROMPT_WORDS]
+    if len(fitting) < count:
+        raise ValueError(f"fold {fold} has {len(fitting)} held-out prompts of a fitting length, not {count}")
+    return [(prompt, prompts[prompt]) for prompt in fitting[:count]]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What every visitor's systems start from: the bundled experts, regular LoRA and how they run."""
+
+    experts: Path
+    adapter: Path
+    model: str
+    encoder_seconds: int
+
+
+@dataclass(frozen=True)
+class VisitorExpert:
+    name: str
+    folder: Path  # the bundled experts plus the visitor's: --experts accepts it anywhere
+    systems: Systems  # base, the regular LoRA and MAS-LoRA over all N + 1 experts
+
+
+class VisitorExperts:
+    """Each visitor's expert, by key (the app's browser session), thread-safe."""
+
+    def __init__(self, bundle: Bundle, root: Path, capacity: int = 8):
+        self.bundle, self.root, self.capacity = bundle, Path(root), capacity
+        self._experts: dict[str, VisitorExpert] = {}
+        self._training: dict[str, threading.Event] = {}  # key -> its cancel flag, while it trains
+        self._lock = threading.Lock()
+
+    def workspace(self, key: str) -> Path:
+        """The visitor's own folder (for their clips too); created on first use."""
+        folder = self.root / key
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @contextlib.contextmanager
+    def training(self, key: str) -> Iterator[Callable[[], bool]]:
+        """Mark `key` as training for the `with`; yields the `cancelled()` that `cancel(key)` turns true."""
+        with self._lock:
+            if key in self._training:
+                raise TrainingError("your expert is already training: wait for it, or cancel it")
+            if key not in self._experts and len(self._experts) >= self.capacity:
+                raise TrainingError(
+                    f"{len(self._experts)} visitors hold their own experts on this server, its limit: try again later"
+                )
+            flag = self._training[key] = threading.Event()
+        try:
+            yield flag.is_set
+        finally:
+            with self._lock:
+                self._training.pop(key, None)
+
+    def cancel(self, key: str) -> bool:
+        """Ask `key`'s running training to stop before its next step; False when none runs."""
+        with self._lock:
+            flag = self._training.get(key)
+        if flag is not None:
+            flag.set()
+        return flag is not None
+
+    def add(self, key: str, name: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> VisitorExpert:
+        """The bundled experts plus `name` (trained `layers`), in the visitor's folder, loaded; replaces the
+        visitor's previous expert, if any (a visitor holds one)."""
+        folder = self.workspace(key) / f"experts-{name}"
+        if folder.exists():
+            shutil.rmtree(folder)  # the same name trained again: the new one replaces it
+        add_expert(self.bundle.experts, name, layers, folder)
+        systems = Systems(load_whisper(self.bundle.model), folder, self.bundle.adapter, self.bundle.encoder_seconds)
+        expert = VisitorExpert(name, folder, systems)
+        with self._lock:
+            previous = self._experts.get(key)
+            self._experts[key] = expert
+        if previous is not None and previous.folder != folder:
+            shutil.rmtree(previous.folder, ignore_errors=True)
+        return expert
+
+    def get(self, key: str) -> VisitorExpert | None:
+        with self._lock:
+            return self._experts.get(key)
+
+    def remove(self, key: str) -> None:
+        """Forget the visitor: their expert, their model, their files (a running training is cancelled)."""
+        self.cancel(key)
+        with self._lock:
+            self._experts.pop(key, None)
+        shutil.rmtree(self.root / key, ignore_errors=True)
+
+    def archive(self, key: str) -> Path:
+        """The visitor's experts folder as a zip (the folder at its top), for downloading."""
+        expert = self.get(key)
+        if expert is None:
+            raise TrainingError("there is no expert of yours to download yet: train one first")
+        return Path(shutil.make_archive(str(expert.folder), "zip", expert.folder.parent, expert.folder.name))
+
+
+def new_expert_rows(name: str, accents: list[str]) -> dict[str, tuple[str, dict[str, float] | None]]:
+    """The systems a visitor's test clips go through: {label: (system, MAS-LoRA weights)}. The bundled
+    mixture is uniform over the bundled experts with the new one at 0: exactly the bundled MAS-LoRA."""
+    bundled = {accent: float(accent != name) for accent in accents}
+    alone = {accent: float(accent == name) for accent in accents}
+    return {
+        "base Whisper": ("base", None),
+        "regular LoRA": ("lora", None),
+        "MAS-LoRA, bundled experts": ("mas-lora", bundled),
+        f"MAS-LoRA + {name} (beta 2)": ("mas-lora", beta_weights(name, 2.0, accents)),
+        f"{name} alone": ("mas-lora", alone),
+    }
+
+
+def score_new_expert(expert: VisitorExpert, audios: list[np.ndarray], references: list[str]) -> pd.DataFrame:
+    """One row per (clip, system) of new_expert_rows: clip (1, 2, ...), system, transcript, errors, words;
+    every row decoded as batches of one model."""
+    labels = new_expert_rows(expert.name, expert.systems.accents)
+    jobs = [(clip, label) for clip in range(len(audios)) for label in labels]
+    texts = expert.systems.transcribe([audios[clip] for clip, _ in jobs], [labels[label] for _, label in jobs])
+    rows = []
+    for (clip, label), text in zip(jobs, texts):
+        counts = error_counts([references[clip]], [text])
+        rows.append(
+            {
+                "clip": clip + 1,
+                "system": label,
+                "transcript": text,
+                "errors": counts.errors,
+                "words": counts.reference_words,
+            }
+        )
+    return pd.DataFrame(rows)

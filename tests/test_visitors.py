@@ -1,0 +1,93 @@
+"""Visitors' own experts on a shared demo: the prompts they read, one training each, kept apart, removed on leaving."""
+
+import threading
+import zipfile
+
+import pytest
+
+from maslora.data.audio import load_audio
+from maslora.data.corpora import NATIVE_RECORDINGS, arctic_prompts, load_manifest
+from maslora.data.splits import prompt_sets
+from maslora.errors import TrainingError
+from maslora.mixture.peft_io import read_adapter
+from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
+from maslora.systems.visitors import Bundle, VisitorExperts, new_expert_rows, score_new_expert, visitor_prompts
+
+EXPERTS = BUNDLED_EXPERTS / "tiny.en" / "mas-lora"
+
+
+def test_visitors_read_prompts_the_bundled_experts_never_trained_on():
+    fold = bundle_fold("tiny.en")
+    prompts = visitor_prompts(fold, 23)
+    held_out, _ = prompt_sets(sorted(arctic_prompts()), fold)
+    assert len(prompts) == 23 and len({p for p, _ in prompts}) == 23
+    assert all(prompt in held_out and 5 <= len(text.split()) <= 10 for prompt, text in prompts)
+    with pytest.raises(ValueError, match="not 500"):
+        visitor_prompts(fold, 500)
+
+
+def test_the_bundled_mixture_row_is_the_bundled_mas_lora():
+    rows = new_expert_rows("mine", ["arabic", "hindi", "mine"])
+    assert rows["MAS-LoRA, bundled experts"] == ("mas-lora", {"arabic": 1.0, "hindi": 1.0, "mine": 0.0})
+    assert rows["mine alone"] == ("mas-lora", {"arabic": 0.0, "hindi": 0.0, "mine": 1.0})
+    assert rows["MAS-LoRA + mine (beta 2)"][1]["mine"] == pytest.approx(0.5)
+    assert rows["base Whisper"] == ("base", None)
+
+
+@pytest.fixture
+def store(tmp_path):
+    bundle = Bundle(EXPERTS, BUNDLED_EXPERTS / "tiny.en" / "lora", "tiny.en", read_bundle("tiny.en")["encoder_seconds"])
+    return VisitorExperts(bundle, tmp_path / "visitors", capacity=1)
+
+
+def test_one_training_per_visitor_capacity_and_cancel(store):
+    with store.training("a") as cancelled:
+        assert not cancelled()
+        with pytest.raises(TrainingError, match="already training"):
+            with store.training("a"):
+                pass
+        assert store.cancel("a") and cancelled()
+    assert not store.cancel("a")  # nothing runs any more
+    with store.training("b"):  # another visitor may train while nobody holds an expert
+        pass
+
+
+@pytest.mark.slow
+def test_a_visitors_expert_is_theirs_scored_downloadable_and_removed_with_them(store, private_model_cache):
+    arabic = read_adapter(EXPERTS / "arabic")[1]  # stands in for a trained expert: a copy of the Arabic one
+    expert = store.add("a", "mine", arabic)
+    assert expert.systems.accents[-1] == "mine" and len(expert.systems.accents) == 7
+    assert store.get("b") is None  # another visitor still has the bundled experts only
+    with pytest.raises(TrainingError, match="its limit"):  # capacity 1: a second visitor cannot add one
+        with store.training("b"):
+            pass
+    clips = load_manifest(NATIVE_RECORDINGS).iloc[:2]
+    scored = score_new_expert(expert, [load_audio(p) for p in clips.path], list(clips.text))
+    assert len(scored) == 2 * 5 and set(scored["clip"]) == {1, 2}
+    by_system = scored.set_index(["clip", "system"]).transcript
+    arabic_alone = expert.systems.transcribe(
+        [load_audio(clips.path.iloc[0])], [("mas-lora", {a: float(a == "arabic") for a in expert.systems.accents})]
+    )
+    assert by_system[(1, "mine alone")] == arabic_alone[0]  # the new expert's column holds its own weights
+    archive = store.archive("a")
+    with zipfile.ZipFile(archive) as opened:
+        names = opened.namelist()
+    assert "experts-mine/experts.json" in names and any(n.startswith("experts-mine/mine/") for n in names)
+    store.remove("a")
+    assert store.get("a") is None and not (store.root / "a").exists()
+    with pytest.raises(TrainingError, match="no expert of yours"):
+        store.archive("a")
+
+
+def test_trainings_of_different_visitors_do_not_block_each_other(store):
+    entered = threading.Event()
+
+    def other() -> None:
+        with store.training("b"):
+            entered.set()
+
+    with store.training("a"):
+        worker = threading.Thread(target=other)
+        worker.start()
+        assert entered.wait(10)
+        worker.join()
