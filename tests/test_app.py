@@ -221,9 +221,10 @@ def _clips_zip(path, members: list[tuple[str, str, str]]) -> None:
         archive.writestr("manifest.csv", "\n".join(lines) + "\n")
 
 
-def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, tmp_path):
-    """The second tab as a visitor uses it: read a prompt (uploaded), a zip of more clips, train, see the
-    test clips scored, download, and find the new expert's slider and accent in the first tab."""
+def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, example, tmp_path):
+    """The second tab as a visitor uses it: read a prompt (uploaded), a zip of more clips, train (another
+    visitor's compare is served meanwhile), see the test clips scored, download, and find the new expert's
+    slider in the first tab."""
     native = pd.read_csv(ROOT / "assets" / "native" / "manifest.csv")
     _clips_zip(
         tmp_path / "clips.zip",
@@ -246,6 +247,12 @@ def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, tmp_path):
         page.locator("#own-take input[type=file]").set_input_files(ROOT / "assets" / "native" / recording)
         page.get_by_role("button", name="Keep this take, next prompt").click()
         expect(card).to_contain_text("Prompt 2 of 23", timeout=60_000)
+        silent = tmp_path / "silent.wav"
+        soundfile.write(silent, np.zeros(32_000, dtype=np.float32), 16_000)
+        page.locator("#own-take").get_by_label("Upload file").click()
+        page.locator("#own-take input[type=file]").set_input_files(silent)
+        page.get_by_role("button", name="Keep this take, next prompt").click()
+        expect(page.get_by_text("Prompt 2 is silent").first).to_be_visible(timeout=60_000)
         page.locator("#own-zip input[type=file]").set_input_files(evil)
         expect(page.get_by_text("points outside the zip").first).to_be_visible(timeout=60_000)
         page.locator("#own-zip").get_by_label("Clear").click()
@@ -257,6 +264,9 @@ def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, tmp_path):
         page.locator("#own-name input, #own-name textarea").first.fill("tester")
         page.get_by_role("button", name="Train my expert").click()
         status = page.locator("#own-status")
+        path, reference = example
+        served = _compare(Client(app_url, verbose=False), handle_file(str(path)), reference, [1.0] * 6)
+        assert all(served) and "trained on" not in status.inner_text()  # another visitor, served during training
         expect(status).to_contain_text("tester trained on 6 clips", timeout=600_000)
         expect(status).to_contain_text("WER on your 2 test clips")
         expect(page.locator("#own-scores")).to_contain_text("tester alone")
