@@ -19,6 +19,7 @@ from analysis import (
     exp_curves,
     exp_forgetting,
     exp_matrix,
+    exp_new_expert,
     exp_real_speech,
     exp_seeds,
     exp_unseen_accent,
@@ -106,6 +107,7 @@ SECTIONS = (
     exp_auto,
     exp_curves,
     exp_real_speech,
+    exp_new_expert,
 )
 
 

@@ -1,0 +1,41 @@
+"""Issue #15's measurement end to end on the quick share: synthetic speakers and the real fixture, rows, the
+report's section, and a rerun that trains nothing."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from analysis import exp_new_expert
+from maslora.systems.evaluation import read_rows
+from tests.conftest import ROOT
+
+FIXTURE = ROOT / "tests" / "data" / "speechocean762"  # 3 real held-out test speakers, 2 clips each
+
+
+def _run(results) -> subprocess.CompletedProcess:
+    split = results / "split.csv"  # the fixture's three speakers, all held out
+    split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,test\n2168,20,f,test\n")
+    command = [sys.executable, "-m", "train.new_expert_experiment", "--quick", "--real", str(FIXTURE)]
+    command += ["--split", str(split), "--results", str(results)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_quick_new_expert_experiment_rows_report_and_resume(tmp_path, private_model_cache):
+    first = _run(tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = pd.DataFrame(read_rows(tmp_path / "rows" / "new_expert.jsonl"))
+    synthetic = rows[rows.source == "synthetic"]
+    assert synthetic.speaker.nunique() == 2 and set(synthetic.clips) == {0, 5}
+    assert set(synthetic[synthetic.clips == 5].system) == {"mas-beta2", "expert-newcomer", "mas-uniform"}
+    assert set(synthetic[synthetic.clips == 0].system) == {"base", "mas-uniform"}
+    real = rows[rows.source == "real"]
+    assert set(real.clips) == {0}  # two clips a speaker: nothing to train on, the bundled systems still scored
+    section = exp_new_expert.report(tmp_path)
+    assert "synthetic accents (2 speakers), 5 own clips" in section and "better for" in section
+    assert "real " in section  # the real speakers' bundled rows, by age group
+    again = _run(tmp_path)
+    assert again.returncode == 0 and "clips done" not in again.stdout  # nothing trained twice
+    assert len(read_rows(tmp_path / "rows" / "new_expert.jsonl")) == len(rows)

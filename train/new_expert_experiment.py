@@ -1,0 +1,126 @@
+"""Issue #15's measurement: how much a visitor's own expert, trained on a few of their clips, helps them.
+
+    python -m train.new_expert_experiment [--real ../shared/data/speechocean762-train [--split FILE]]
+                                          [--seed 0] [--quick] [--results assets/results]
+
+For each new speaker the bundled experts never heard, an expert is trained on k of their clips
+(maslora.training.new_expert, its default recipe: what the app's second tab runs) and added to the
+bundled experts as expert 7; every system then decodes the same held-out clips of that speaker:
+    base            Whisper as released                            (once per speaker: tagged clips 0)
+    mas-uniform     the bundled MAS-LoRA, accent unknown          (once per speaker: tagged clips 0)
+    mas-beta2       the 7 experts, beta 2 around the new one      (per k)
+    expert-newcomer the new expert alone                           (per k)
+    mas-uniform     the 7 experts, uniform                         (per k)
+Speakers:
+    synthetic   fold 1's held-out test speaker of each accent (the bundle's fold): k = 5, 10, 20, 40
+                clips drawn from the prompts outside the fold's test and validation prompts, scored
+                on their reading of the first 40 test prompts
+    real        with --real (speechocean762, either layout): the split's held-out test speakers
+                (assets/splits/speechocean762-train.csv; adults and children), 20 utterances each:
+                k = 5, 10, 15 of their first 15, scored on their last 5 (a speaker has no more)
+Rows go to rows/new_expert.jsonl tagged experiment, source, speaker, clips (k) and seed; a rerun skips
+what is there (a sitting cut short resumes). analysis.exp_new_expert turns them into the report's section.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/new_expert_experiment.py` works too
+
+from maslora.data.speaker_split import real_speech_split
+from maslora.data.splits import NATIVE, paper_fold, prompt_sets
+from maslora.mixture.expert_folders import add_expert
+from maslora.synth.generate import corpus_or_embedded
+from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
+from maslora.systems.evaluation import Models, evaluate, read_rows
+from maslora.training.new_expert import NewExpertConfig, train_new_expert
+
+NEWCOMER = "newcomer"  # the new expert's name; each speaker's utterances take it as their accent
+SYNTHETIC_CLIPS, REAL_CLIPS = (5, 10, 20, 40), (5, 10, 15)
+SYNTHETIC_TEST_CLIPS, REAL_TEST_CLIPS = 40, 5
+BUNDLED_SYSTEMS = ["base", "mas-uniform"]
+NEW_SYSTEMS = ["mas-beta2", f"expert-{NEWCOMER}", "mas-uniform"]
+QUICK = {"synthetic": 2, "real": 1, "clips": (5,), "test": 2, "steps": 2}  # the quick test's share
+
+
+def synthetic_speakers(fold: int, prompts: int | None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """{speaker: (their clips to draw from, their test clips)} for the fold's accented test speakers."""
+    table = corpus_or_embedded(None, prompts)
+    split = paper_fold(table, fold)
+    test_prompts, validation_prompts = prompt_sets(list(table.utterance_id), fold)
+    speakers = {}
+    for speaker, rows in table[table.speaker.isin(set(split.test.speaker))].groupby("speaker"):
+        if rows.accent.iloc[0] == NATIVE:
+            continue
+        rows = rows.sort_values("utterance_id")
+        pool = rows[~rows.utterance_id.isin(test_prompts | validation_prompts)]
+        speakers[speaker] = (pool, rows[rows.utterance_id.isin(test_prompts)].head(SYNTHETIC_TEST_CLIPS))
+    return speakers
+
+
+def real_speakers(source: str, split: str | None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """{speaker: (their first 15 utterances, their last 5)} for the real split's held-out test speakers."""
+    test = real_speech_split(source, split).test
+    speakers = {}
+    for speaker, rows in test.groupby("speaker"):
+        rows = rows.sort_values("utterance_id")
+        speakers[speaker] = (rows.head(len(rows) - REAL_TEST_CLIPS), rows.tail(REAL_TEST_CLIPS))
+    return speakers
+
+
+def measure_speaker(
+    speaker: str, source: str, pool: pd.DataFrame, test: pd.DataFrame, sizes: tuple[int, ...], args, config
+) -> None:
+    """The bundled systems once, then for each k a new expert trained on k of `pool` and its systems."""
+    bundle = BUNDLED_EXPERTS / args.size
+    window = read_bundle(args.size)["encoder_seconds"]
+    test = test.assign(accent=NEWCOMER)
+    tags = {"experiment": "new-expert", "source": source, "speaker": speaker, "seed": args.seed}
+    rows_path = args.results / "rows" / "new_expert.jsonl"
+    bundled = Models(read_bundle(args.size)["model"], bundle / "mas-lora", encoder_seconds=window)
+    evaluate(test, BUNDLED_SYSTEMS, bundled, rows_path, tags | {"clips": 0}, progress=False)
+    done = pd.DataFrame(read_rows(rows_path))
+    for k in sizes:
+        if k > len(pool):
+            continue
+        if not done.empty and len(done[(done.speaker == speaker) & (done.clips == k) & (done.seed == args.seed)]) >= (
+            len(test) * len(NEW_SYSTEMS)
+        ):
+            continue  # measured in an earlier sitting
+        clips = pool.sample(n=k, random_state=args.seed).sort_values("utterance_id")
+        layers = train_new_expert(bundle / "mas-lora", clips, config)
+        with tempfile.TemporaryDirectory() as scratch:
+            experts = Path(scratch) / "experts"
+            add_expert(bundle / "mas-lora", NEWCOMER, layers, experts)
+            models = Models(bundled.model, experts, encoder_seconds=window)
+            evaluate(test, NEW_SYSTEMS, models, rows_path, tags | {"clips": k}, progress=False)
+        print(f"{source} {speaker}: {k} clips done", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real", help="speechocean762 (either layout): its split's held-out test speakers too")
+    parser.add_argument("--split", help="its speaker split file (default: assets/splits/speechocean762-train.csv)")
+    parser.add_argument("--size", default="tiny.en", help="whose bundled experts get the new expert")
+    parser.add_argument("--seed", type=int, default=0, help="which clips are drawn, and the expert's training")
+    parser.add_argument("--quick", action="store_true", help="a few speakers, 5 clips, 2 steps: for the tests")
+    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent.parent / "assets" / "results")
+    args = parser.parse_args()
+    config = NewExpertConfig(seed=args.seed, steps=QUICK["steps"] if args.quick else NewExpertConfig.steps)
+    groups = [("synthetic", synthetic_speakers(bundle_fold(args.size), 20 if args.quick else None), SYNTHETIC_CLIPS)]
+    if args.real:
+        groups.append(("real", real_speakers(args.real, args.split), REAL_CLIPS))
+    for source, speakers, sizes in groups:
+        chosen = list(speakers.items())[: QUICK[source]] if args.quick else list(speakers.items())
+        for speaker, (pool, test) in chosen:
+            test = test.head(QUICK["test"]) if args.quick else test
+            measure_speaker(speaker, source, pool, test, QUICK["clips"] if args.quick else sizes, args, config)
+    print(f"rows: {args.results / 'rows' / 'new_expert.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()
