@@ -14,78 +14,118 @@ from analysis.report_tools import load_rows, pooled_wer, results_argument, save_
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
 
-NEW = "newcomer"  # the new expert's name in the rows (train.new_expert_experiment.NEWCOMER)
-SYSTEMS = {
-    (0, "base"): "Whisper",
-    (0, "mas-uniform"): "bundled MAS-LoRA (uniform)",
-    (1, "mas-beta2"): "+ own expert, beta 2",
-    (1, f"expert-{NEW}"): "own expert alone",
-    (1, "mas-uniform"): "all 7 experts, uniform",
-}  # (whether the system has the new expert, system) -> its name here
-TARGET = ("mas-beta2", f"expert-{NEW}")  # issue #15: the speaker's own expert against the bundled mixture
+NAMES = [
+    "Whisper",
+    "bundled MAS-LoRA (uniform)",
+    "bundled MAS-LoRA, beta 2",
+    "its expert, trained with the others, alone",
+    "MAS-LoRA without it (uniform)",
+    "+ own expert, beta 2",
+    "own expert alone",
+    "all experts, uniform",
+]  # the table's columns, in order
+ADD_BACK = "add-back"  # rows of an accent added back to experts trained without it
+TARGET = (NAMES[5], NAMES[6])  # issue #15: the speaker's own expert against the bundled mixture
+
+
+def system_name(source: str, clips: int, system: str) -> str:
+    """What a row's system is, given its k: -1 the bundled systems of an added-back accent, 0 the systems
+    before any own clip, k > 0 the systems holding the expert trained on k clips."""
+    alone = system.startswith("expert-")
+    if clips < 0:
+        return NAMES[3] if alone else {"base": NAMES[0], "mas-uniform": NAMES[1], "mas-beta2": NAMES[2]}[system]
+    if clips == 0:
+        return {"base": NAMES[0], "mas-uniform": NAMES[4] if source == ADD_BACK else NAMES[1]}[system]
+    return NAMES[6] if alone else {"mas-beta2": NAMES[5], "mas-uniform": NAMES[7]}[system]
 
 
 def named(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows with `group` (synthetic accents, real adults, real children) and `name` (SYSTEMS)."""
+    """Rows with `group` (synthetic accents, real adults, real children, add-back: <accent>) and `name`."""
     ages = pd.read_csv(SPEECHOCEAN_SPLIT, dtype={"speaker": str}).set_index("speaker").age
     groups = pd.Series("synthetic accents", index=rows.index)
-    real = rows.source == "real"
+    real, added = rows.source == "real", rows.source == ADD_BACK
     if real.any():
         groups[real] = "real " + age_group(rows.speaker[real].map(ages))
-    names = [SYSTEMS.get((int(k > 0), s), s) for k, s in zip(rows.clips, rows.system)]
+    groups[added] = ADD_BACK + ": " + rows.accent[added]
+    names = [system_name(*values) for values in zip(rows.source, rows.clips, rows.system)]
     return rows.assign(group=groups, name=names)
+
+
+def row_label(group: str, clips: int, speakers: int) -> str:
+    if group.startswith(ADD_BACK):
+        what = {-1: "trained with the others", 0: "left out"}.get(clips, f"added from {clips} clips")
+        return f"{group}, {what}"
+    return f"{group} ({speakers} speakers), {clips or 'no'} own clips"
 
 
 def wer_by_clips(rows: pd.DataFrame) -> pd.DataFrame:
     """Pooled WER (%) per group and k (0: the bundled systems), one column per system."""
     table = rows.groupby(["group", "clips", "name"]).apply(pooled_wer, include_groups=False).unstack("name")
-    table = table[[name for name in SYSTEMS.values() if name in table.columns]]
+    table = table[[name for name in NAMES if name in table.columns]]
     speakers = rows.groupby("group").speaker.nunique()
-    table.index = [f"{group} ({speakers[group]} speakers), {k or 'no'} own clips" for group, k in table.index]
+    table.index = [row_label(group, k, speakers[group]) for group, k in table.index]
     return table.round(1).rename_axis("WER (%) on each speaker's other clips")
 
 
 def per_speaker_gains(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per speaker, at their group's largest k: WER of each TARGET system minus the bundled mixture's."""
+    """Per new speaker, at their group's largest k: WER of their own expert (beta 2 and alone) minus the
+    bundled mixture's, on their other clips."""
     gains = []
-    for (group, speaker), mine in rows.groupby(["group", "speaker"]):
-        bundled = mine[(mine.clips == 0) & (mine.system == "mas-uniform")]
+    for (group, speaker), mine in rows[rows.source != ADD_BACK].groupby(["group", "speaker"]):
+        bundled = mine[(mine.clips == 0) & (mine.name == NAMES[1])]
         largest = mine.clips.max()
-        for system in TARGET:
-            own = mine[(mine.clips == largest) & (mine.system == system)]
-            if largest and not own.empty and not bundled.empty:
+        for name in TARGET:
+            own = mine[(mine.clips == largest) & (mine.name == name)]
+            if largest > 0 and not own.empty and not bundled.empty:
                 change = pooled_wer(own) - pooled_wer(bundled)
-                gains.append({"group": group, "speaker": speaker, "clips": largest, "system": system, "change": change})
-    return pd.DataFrame(gains)
+                gains.append({"group": group, "speaker": speaker, "clips": largest, "name": name, "change": change})
+    return pd.DataFrame(gains, columns=["group", "speaker", "clips", "name", "change"])
 
 
 def gains_summary(gains: pd.DataFrame) -> str:
     lines = []
-    for (group, system, clips), part in gains.groupby(["group", "system", "clips"], sort=False):
+    for (group, name, clips), part in gains.groupby(["group", "name", "clips"], sort=False):
         losers = part[part.change >= 0].sort_values("change", ascending=False)
+        spread = part.change.std(ddof=1) if len(part) > 1 else 0.0
         lines.append(
-            f"- {group}, {SYSTEMS[(1, system)]} with {clips} clips vs the bundled mixture: {part.change.mean():+.1f} "
-            f"points on average (standard deviation {part.change.std(ddof=1) if len(part) > 1 else 0:.1f} over "
-            f"{len(part)} speakers); better for {int((part.change < 0).sum())} of {len(part)}"
+            f"- {group}, {name} with {clips} clips vs the bundled mixture: {part.change.mean():+.1f} points on "
+            f"average (standard deviation {spread:.1f} over {len(part)} speakers); better for "
+            f"{int((part.change < 0).sum())} of {len(part)}"
             + (
-                f"; not better for {', '.join(f'{s} ({c:+.1f})' for s, c in zip(losers.speaker, losers.change))}"
+                f"; not for {', '.join(f'{s} ({c:+.1f})' for s, c in zip(losers.speaker, losers.change))}"
                 if len(losers)
                 else ""
             )
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else "- no speaker with an own expert yet\n"
+
+
+def add_back_summary(rows: pd.DataFrame) -> str:
+    """Per added-back accent and k: the added expert against the one that trained with the others."""
+    lines = []
+    for group, part in rows[rows.source == ADD_BACK].groupby("group"):
+        reference = {name: pooled_wer(part[(part.clips == -1) & (part.name == name)]) for name in NAMES[2:4]}
+        for k in sorted(k for k in part.clips.unique() if k > 0):
+            added = part[part.clips == k]
+            alone, beta2 = pooled_wer(added[added.name == NAMES[6]]), pooled_wer(added[added.name == NAMES[5]])
+            lines.append(
+                f"- {group}, added from {k} clips: alone {alone:.1f}% vs {reference[NAMES[3]]:.1f}% for its expert "
+                f"trained with the others ({alone - reference[NAMES[3]]:+.1f}); beta 2 {beta2:.1f}% vs "
+                f"{reference[NAMES[2]]:.1f}% ({beta2 - reference[NAMES[2]]:+.1f})"
+            )
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def clips_figure(rows: pd.DataFrame) -> go.Figure:
-    """WER against k per group: the bundled mixture as a flat line, the systems with the new expert as curves."""
+    """WER against k per group of new speakers: the bundled mixture flat, their own expert as curves."""
     figure = go.Figure()
-    for group, part in rows.groupby("group"):
-        bundled = pooled_wer(part[(part.clips == 0) & (part.system == "mas-uniform")])
-        ks = sorted(k for k in part.clips.unique() if k)
-        figure.add_trace(go.Scatter(x=ks, y=[bundled] * len(ks), mode="lines", name=f"{group}: bundled MAS-LoRA"))
-        for system in TARGET:
-            values = [pooled_wer(part[(part.clips == k) & (part.system == system)]) for k in ks]
-            figure.add_trace(go.Scatter(x=ks, y=values, mode="lines+markers", name=f"{group}: {SYSTEMS[(1, system)]}"))
+    for group, part in rows[rows.source != ADD_BACK].groupby("group"):
+        bundled = pooled_wer(part[(part.clips == 0) & (part.name == NAMES[1])])
+        ks = sorted(k for k in part.clips.unique() if k > 0)
+        figure.add_trace(go.Scatter(x=ks, y=[bundled] * len(ks), mode="lines", name=f"{group}: {NAMES[1]}"))
+        for name in TARGET:
+            values = [pooled_wer(part[(part.clips == k) & (part.name == name)]) for k in ks]
+            figure.add_trace(go.Scatter(x=ks, y=values, mode="lines+markers", name=f"{group}: {name}"))
     figure.update_layout(
         title="A new speaker's own expert: WER on their other clips vs clips trained on",
         xaxis_title="own clips trained on",
@@ -113,6 +153,12 @@ def report(results) -> str:
         + "\n\nIssue #15's target (the speaker's own expert beats the bundled mixture on their other clips), "
         "per speaker:\n\n"
         + gains_summary(per_speaker_gains(rows))
+        + (
+            "\nAn accent added back to experts trained without it, against its expert that trained with the others "
+            "(the bundle's), on its held-out test speaker:\n\n" + add_back_summary(rows)
+            if (rows.source == ADD_BACK).any()
+            else ""
+        )
         + "\n"
         + save_figure(clips_figure(rows), results, "new_expert_clips")
         + "\n"

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import exp_new_expert
+from maslora.mixture.expert_folders import remove_expert
 from maslora.systems.evaluation import read_rows
 from tests.conftest import ROOT
 
@@ -17,8 +18,11 @@ FIXTURE = ROOT / "tests" / "data" / "speechocean762"  # 3 real held-out test spe
 def _run(results) -> subprocess.CompletedProcess:
     split = results / "split.csv"  # the fixture's three speakers, all held out
     split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,test\n2168,20,f,test\n")
+    without = results / "without-arabic"  # stands in for a leave-one-accent-out run's experts
+    if not without.exists():
+        remove_expert(ROOT / "assets" / "experts" / "tiny.en" / "mas-lora", "arabic", without)
     command = [sys.executable, "-m", "train.new_expert_experiment", "--quick", "--real", str(FIXTURE)]
-    command += ["--split", str(split), "--results", str(results)]
+    command += ["--split", str(split), "--add-back", str(without), "--results", str(results)]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
 
 
@@ -30,12 +34,16 @@ def test_quick_new_expert_experiment_rows_report_and_resume(tmp_path, private_mo
     synthetic = rows[rows.source == "synthetic"]
     assert synthetic.speaker.nunique() == 2 and set(synthetic.clips) == {0, 5}
     assert set(synthetic[synthetic.clips == 5].system) == {"mas-beta2", "expert-newcomer", "mas-uniform"}
+    added = rows[rows.source == "add-back"]
+    assert set(added.accent) == {"arabic"} and set(added.clips) == {-1, 0, 5}
+    assert set(added[added.clips == 5].system) == {"mas-beta2", "expert-arabic", "mas-uniform"}
     assert set(synthetic[synthetic.clips == 0].system) == {"base", "mas-uniform"}
     real = rows[rows.source == "real"]
     assert set(real.clips) == {0}  # two clips a speaker: nothing to train on, the bundled systems still scored
     section = exp_new_expert.report(tmp_path)
     assert "synthetic accents (2 speakers), 5 own clips" in section and "better for" in section
     assert "real " in section  # the real speakers' bundled rows, by age group
+    assert "add-back: arabic, added from 5 clips: alone" in section
     again = _run(tmp_path)
     assert again.returncode == 0 and "clips done" not in again.stdout  # nothing trained twice
     assert len(read_rows(tmp_path / "rows" / "new_expert.jsonl")) == len(rows)

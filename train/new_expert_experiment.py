@@ -1,7 +1,7 @@
 """Issue #15's measurement: how much a visitor's own expert, trained on a few of their clips, helps them.
 
     python -m train.new_expert_experiment [--real ../shared/data/speechocean762-train [--split FILE]]
-                                          [--seed 0] [--quick] [--results assets/results]
+                                          [--add-back RUN/best] [--seed 0] [--quick] [--results assets/results]
 
 For each new speaker the bundled experts never heard, an expert is trained on k of their clips
 (maslora.training.new_expert, its default recipe: what the app's second tab runs) and added to the
@@ -18,6 +18,10 @@ Speakers:
     real        with --real (speechocean762, either layout): the split's held-out test speakers
                 (assets/splits/speechocean762-train.csv; adults and children), 20 utterances each:
                 k = 5, 10, 15 of their first 15, scored on their last 5 (a speaker has no more)
+    add-back    with --add-back RUN (a leave-one-accent-out run's best/ experts, trained without one accent):
+                that accent's expert trained from k = 20, 40, 80 clips of its training speakers and added
+                to the run's experts, on its held-out test speaker, beside the bundled expert that trained
+                with the others (tagged clips -1) and the run's experts alone (clips 0)
 Rows go to rows/new_expert.jsonl tagged experiment, source, speaker, clips (k) and seed; a rerun skips
 what is there (a sitting cut short resumes). analysis.exp_new_expert turns them into the report's section.
 """
@@ -33,17 +37,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train
 
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import NATIVE, paper_fold, prompt_sets
-from maslora.mixture.expert_folders import add_expert
+from maslora.mixture.expert_folders import add_expert, read_manifest
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
 from maslora.systems.evaluation import Models, evaluate, read_rows
 from maslora.training.new_expert import NewExpertConfig, train_new_expert
 
 NEWCOMER = "newcomer"  # the new expert's name; each speaker's utterances take it as their accent
-SYNTHETIC_CLIPS, REAL_CLIPS = (5, 10, 20, 40), (5, 10, 15)
+SYNTHETIC_CLIPS, REAL_CLIPS, ADD_BACK_CLIPS = (5, 10, 20, 40), (5, 10, 15), (20, 40, 80)
 SYNTHETIC_TEST_CLIPS, REAL_TEST_CLIPS = 40, 5
 BUNDLED_SYSTEMS = ["base", "mas-uniform"]
-NEW_SYSTEMS = ["mas-beta2", f"expert-{NEWCOMER}", "mas-uniform"]
+NEW_SYSTEMS = ["mas-beta2", "mas-uniform"]  # beside expert-<the new one's name>: the new expert alone
 QUICK = {"synthetic": 2, "real": 1, "clips": (5,), "test": 2, "steps": 2}  # the quick test's share
 
 
@@ -72,33 +76,71 @@ def real_speakers(source: str, split: str | None) -> dict[str, tuple[pd.DataFram
     return speakers
 
 
+def measured(rows_path: Path, tags: dict, count: int) -> bool:
+    """Whether `rows_path` holds `count` rows with these tags: an earlier sitting measured them."""
+    rows = read_rows(rows_path)
+    return sum(all(row.get(key) == value for key, value in tags.items()) for row in rows) >= count
+
+
+def score_with_new_expert(
+    start: Path, name: str, clips: pd.DataFrame, test: pd.DataFrame, tags: dict, rows_path: Path, config, args
+) -> None:
+    """Train expert `name` on `clips`, add it to the experts folder `start`, decode `test` with NEW_SYSTEMS."""
+    bundle = read_bundle(args.size)
+    layers = train_new_expert(start, clips, config)
+    with tempfile.TemporaryDirectory() as scratch:
+        experts = Path(scratch) / "experts"
+        add_expert(start, name, layers, experts)
+        models = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
+        evaluate(test, NEW_SYSTEMS + [f"expert-{name}"], models, rows_path, tags, progress=False)
+
+
 def measure_speaker(
     speaker: str, source: str, pool: pd.DataFrame, test: pd.DataFrame, sizes: tuple[int, ...], args, config
 ) -> None:
     """The bundled systems once, then for each k a new expert trained on k of `pool` and its systems."""
-    bundle = BUNDLED_EXPERTS / args.size
-    window = read_bundle(args.size)["encoder_seconds"]
+    bundle = read_bundle(args.size)
+    experts = BUNDLED_EXPERTS / args.size / "mas-lora"
     test = test.assign(accent=NEWCOMER)
     tags = {"experiment": "new-expert", "source": source, "speaker": speaker, "seed": args.seed}
     rows_path = args.results / "rows" / "new_expert.jsonl"
-    bundled = Models(read_bundle(args.size)["model"], bundle / "mas-lora", encoder_seconds=window)
+    bundled = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
     evaluate(test, BUNDLED_SYSTEMS, bundled, rows_path, tags | {"clips": 0}, progress=False)
-    done = pd.DataFrame(read_rows(rows_path))
     for k in sizes:
-        if k > len(pool):
+        if k > len(pool) or measured(rows_path, tags | {"clips": k}, len(test) * (len(NEW_SYSTEMS) + 1)):
             continue
-        if not done.empty and len(done[(done.speaker == speaker) & (done.clips == k) & (done.seed == args.seed)]) >= (
-            len(test) * len(NEW_SYSTEMS)
-        ):
-            continue  # measured in an earlier sitting
         clips = pool.sample(n=k, random_state=args.seed).sort_values("utterance_id")
-        layers = train_new_expert(bundle / "mas-lora", clips, config)
-        with tempfile.TemporaryDirectory() as scratch:
-            experts = Path(scratch) / "experts"
-            add_expert(bundle / "mas-lora", NEWCOMER, layers, experts)
-            models = Models(bundled.model, experts, encoder_seconds=window)
-            evaluate(test, NEW_SYSTEMS, models, rows_path, tags | {"clips": k}, progress=False)
+        score_with_new_expert(experts, NEWCOMER, clips, test, tags | {"clips": k}, rows_path, config, args)
         print(f"{source} {speaker}: {k} clips done", flush=True)
+
+
+def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, config) -> None:
+    """The accent an experts folder was trained without (a leave-one-accent-out run's best/), added back
+    from k clips of that accent's training speakers, against the bundled expert that trained with the
+    others; on that accent's held-out test speakers (tagged clips -1: the bundled systems, 0: the run's)."""
+    bundled_folder = BUNDLED_EXPERTS / args.size / "mas-lora"
+    missing = [a for a in read_manifest(bundled_folder)["accents"] if a not in read_manifest(run)["accents"]]
+    if len(missing) != 1:
+        raise SystemExit(f"{run} lacks {len(missing)} of the bundled accents; --add-back needs a run without one")
+    accent = missing[0]
+    split = paper_fold(corpus_or_embedded(None, prompts), bundle_fold(args.size))
+    pool, test = split.train[split.train.accent == accent], split.test[split.test.accent == accent]
+    test = test.head(SYNTHETIC_TEST_CLIPS) if not args.quick else test.head(QUICK["test"])
+    bundle = read_bundle(args.size)
+    tags = {"experiment": "new-expert", "source": "add-back", "seed": args.seed}  # the rows say accent and speaker
+    rows_path = args.results / "rows" / "new_expert.jsonl"
+    with_others = Models(bundle["model"], bundled_folder, encoder_seconds=bundle["encoder_seconds"])
+    evaluate(
+        test, ["base", "mas-uniform", "mas-beta2", f"expert-{accent}"], with_others, rows_path, tags | {"clips": -1}
+    )
+    without = Models(bundle["model"], run, encoder_seconds=bundle["encoder_seconds"])
+    evaluate(test, ["mas-uniform"], without, rows_path, tags | {"clips": 0}, progress=False)
+    for k in sizes:
+        if k > len(pool) or measured(rows_path, tags | {"clips": k}, len(test) * (len(NEW_SYSTEMS) + 1)):
+            continue
+        clips = pool.sample(n=k, random_state=args.seed).sort_values("utterance_id")
+        score_with_new_expert(run, accent, clips, test, tags | {"clips": k}, rows_path, config, args)
+        print(f"add-back {accent}: {k} clips done", flush=True)
 
 
 def main() -> None:
@@ -106,6 +148,7 @@ def main() -> None:
     parser.add_argument("--real", help="speechocean762 (either layout): its split's held-out test speakers too")
     parser.add_argument("--split", help="its speaker split file (default: assets/splits/speechocean762-train.csv)")
     parser.add_argument("--size", default="tiny.en", help="whose bundled experts get the new expert")
+    parser.add_argument("--add-back", type=Path, help="an experts folder trained without one accent: add it back")
     parser.add_argument("--seed", type=int, default=0, help="which clips are drawn, and the expert's training")
     parser.add_argument("--quick", action="store_true", help="a few speakers, 5 clips, 2 steps: for the tests")
     parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent.parent / "assets" / "results")
@@ -114,6 +157,10 @@ def main() -> None:
     groups = [("synthetic", synthetic_speakers(bundle_fold(args.size), 20 if args.quick else None), SYNTHETIC_CLIPS)]
     if args.real:
         groups.append(("real", real_speakers(args.real, args.split), REAL_CLIPS))
+    if args.add_back:
+        add_back(
+            args.add_back, QUICK["clips"] if args.quick else ADD_BACK_CLIPS, 20 if args.quick else None, args, config
+        )
     for source, speakers, sizes in groups:
         chosen = list(speakers.items())[: QUICK[source]] if args.quick else list(speakers.items())
         for speaker, (pool, test) in chosen:
