@@ -275,4 +275,11 @@ def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, example, tmp_pa
         page.get_by_role("tab", name="Compare").click()
         page.get_by_text("Expert weights (move one to mix by hand)").click()
         expect(page.locator("#weight-own")).to_contain_text("tester")
+        page.get_by_text(example[0].name).click()  # an example, then the new expert's accent
+        expect(page.locator("#summary-mas-lora")).to_contain_text("WER", timeout=120_000)
+        page.get_by_label("Speaker's accent").fill("tester")  # the dropdown filters as one types
+        page.keyboard.press("Enter")
+        weights_plot = page.locator("#weights .js-plotly-plot")
+        expect(weights_plot).to_contain_text("tester", timeout=60_000)  # 7 bars: beta 2 around the new expert
+        expect(weights_plot).to_contain_text("0.50")
         browser.close()
