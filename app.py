@@ -277,7 +277,9 @@ def run_beta_curve(request: gr.Request, size, audio_path, reference, accent, pro
 
 
 TRAINING_PROMPTS, TEST_PROMPTS = 20, 3  # issue #15: about 20 clips to learn from, 3 more to test on
-PROMPTS = visitor_prompts(bundle_fold(bundled_sizes()[0]), TRAINING_PROMPTS + TEST_PROMPTS)  # held out of training
+FIRST_SIZE = bundled_sizes()[0]  # the page's default bundle: its fold's held-out prompts, its window's clip limit
+PROMPTS = visitor_prompts(bundle_fold(FIRST_SIZE), TRAINING_PROMPTS + TEST_PROMPTS)
+LONGEST_TAKE = longest_clip_seconds(read_bundle(FIRST_SIZE)["encoder_seconds"])
 ADD_ACCENT_INTRO = f"""
 **Your accent as expert N + 1.** Read the prompts below aloud, one at a time (record, listen, record
 again if you like, then keep it). The first {TRAINING_PROMPTS} teach your expert; the last {TEST_PROMPTS}
@@ -285,7 +287,7 @@ are your own test set, which it never hears in training. Or upload a zip of clip
 (`path,text[,part]`, part `train` or `test`; without it the last {TEST_PROMPTS} rows are the test set).
 Then train: Whisper, the shared decoder LoRA and the bundled experts stay frozen; only your expert learns.
 
-Limits: at least {MIN_CLIPS} training clips, each at most {longest_clip_seconds(10):g} s; one training at
+Limits: at least {MIN_CLIPS} training clips, each at most {LONGEST_TAKE:g} s; one training at
 a time on this server (you see your place in the queue), one running training per visitor. Your expert
 lives in this browser session only: nobody else sees it, and it is deleted when you leave. The prompts
 are ARCTIC sentences the bundled experts never trained on.
@@ -298,20 +300,15 @@ def prompt_part(position: int) -> str:
 
 def prompt_card(position: int) -> str:
     _, text = PROMPTS[position]
-    part = "to train on" if position < TRAINING_PROMPTS else "your test set"
+    part = "to train on" if prompt_part(position) == "train" else "your test set"
     return f"**Prompt {position + 1} of {len(PROMPTS)}** ({part}):\n\n### {text}"
 
 
 def takes_table(takes: dict) -> pd.DataFrame:
     """The prompts and the visitor's uploaded clips, with what is kept for each."""
     rows = [
-        {
-            "#": i + 1,
-            "part": "train" if i < TRAINING_PROMPTS else "test",
-            "text": text,
-            "kept": "yes" if p in takes else "",
-        }
-        for i, (p, text) in enumerate(PROMPTS)
+        {"#": i + 1, "part": prompt_part(i), "text": text, "kept": "yes" if prompt in takes else ""}
+        for i, (prompt, text) in enumerate(PROMPTS)
     ]
     uploaded = [take for key, take in takes.items() if key.startswith("zip:")]
     rows += [{"#": "zip", "part": t["part"], "text": t["text"], "kept": "yes"} for t in uploaded]
@@ -329,10 +326,7 @@ def keep_take(request: gr.Request, size, position, audio_path, takes):
     saved = store.workspace(visitor_key(request)) / "takes" / f"{prompt}.wav"
     saved.parent.mkdir(exist_ok=True)
     soundfile.write(saved, audio, SAMPLE_RATE)
-    takes = {
-        **takes,
-        prompt: {"path": str(saved), "text": text, "part": "train" if position < TRAINING_PROMPTS else "test"},
-    }
+    takes = {**takes, prompt: {"path": str(saved), "text": text, "part": prompt_part(position)}}
     following = next((i for i in range(len(PROMPTS)) if PROMPTS[i][0] not in takes), position)
     return prompt_card(following), None, takes_table(takes), takes, following
 
@@ -366,7 +360,7 @@ def train_expert(request: gr.Request, size, name, takes, progress=gr.Progress())
     training, test = clips[clips.part == "train"], clips[clips.part == "test"]
     if len(training) < MIN_CLIPS:
         raise gr.Error(f"{len(training)} training clips kept: record at least {MIN_CLIPS} (about 20 is better).")
-    progress(0, desc="waiting for the model")
+    progress(0, desc="loading the model")
     with store.training(key) as cancelled:
 
         def show(step) -> None:
@@ -570,9 +564,7 @@ def build_app(size: str) -> gr.Blocks:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--size", default=bundled_sizes()[0] if bundled_sizes() else "tiny.en", help="bundled experts to start with"
-    )
+    parser.add_argument("--size", default=FIRST_SIZE, help="bundled experts to start with")
     parser.add_argument("--host", help="address to serve on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     args = parser.parse_args()
