@@ -82,17 +82,24 @@ def measured(rows_path: Path, tags: dict, count: int) -> bool:
     return sum(all(row.get(key) == value for key, value in tags.items()) for row in rows) >= count
 
 
-def score_with_new_expert(
-    start: Path, name: str, clips: pd.DataFrame, test: pd.DataFrame, tags: dict, rows_path: Path, config, args
+def score_new_experts(
+    start: Path, name: str, pool: pd.DataFrame, test: pd.DataFrame, sizes: tuple[int, ...], tags: dict, args, config
 ) -> None:
-    """Train expert `name` on `clips`, add it to the experts folder `start`, decode `test` with NEW_SYSTEMS."""
+    """For each k of `sizes` not measured yet: train expert `name` on k clips drawn from `pool`, add it to the
+    experts folder `start`, and decode `test` with NEW_SYSTEMS and the new expert alone (rows tagged clips k)."""
     bundle = read_bundle(args.size)
-    layers = train_new_expert(start, clips, config)
-    with tempfile.TemporaryDirectory() as scratch:
-        experts = Path(scratch) / "experts"
-        add_expert(start, name, layers, experts)
-        models = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
-        evaluate(test, NEW_SYSTEMS + [f"expert-{name}"], models, rows_path, tags, progress=False)
+    rows_path = args.results / "rows" / "new_expert.jsonl"
+    for k in sizes:
+        if k > len(pool) or measured(rows_path, tags | {"clips": k}, len(test) * (len(NEW_SYSTEMS) + 1)):
+            continue
+        clips = pool.sample(n=k, random_state=args.seed).sort_values("utterance_id")
+        layers = train_new_expert(start, clips, config)
+        with tempfile.TemporaryDirectory() as scratch:
+            experts = Path(scratch) / "experts"
+            add_expert(start, name, layers, experts)
+            models = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
+            evaluate(test, NEW_SYSTEMS + [f"expert-{name}"], models, rows_path, tags | {"clips": k}, progress=False)
+        print(f"{tags['source']} {test.speaker.iloc[0]}: {k} clips done", flush=True)
 
 
 def measure_speaker(
@@ -106,12 +113,7 @@ def measure_speaker(
     rows_path = args.results / "rows" / "new_expert.jsonl"
     bundled = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
     evaluate(test, BUNDLED_SYSTEMS, bundled, rows_path, tags | {"clips": 0}, progress=False)
-    for k in sizes:
-        if k > len(pool) or measured(rows_path, tags | {"clips": k}, len(test) * (len(NEW_SYSTEMS) + 1)):
-            continue
-        clips = pool.sample(n=k, random_state=args.seed).sort_values("utterance_id")
-        score_with_new_expert(experts, NEWCOMER, clips, test, tags | {"clips": k}, rows_path, config, args)
-        print(f"{source} {speaker}: {k} clips done", flush=True)
+    score_new_experts(experts, NEWCOMER, pool, test, sizes, tags, args, config)
 
 
 def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, config) -> None:
@@ -135,12 +137,7 @@ def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, confi
     )
     without = Models(bundle["model"], run, encoder_seconds=bundle["encoder_seconds"])
     evaluate(test, ["mas-uniform"], without, rows_path, tags | {"clips": 0}, progress=False)
-    for k in sizes:
-        if k > len(pool) or measured(rows_path, tags | {"clips": k}, len(test) * (len(NEW_SYSTEMS) + 1)):
-            continue
-        clips = pool.sample(n=k, random_state=args.seed).sort_values("utterance_id")
-        score_with_new_expert(run, accent, clips, test, tags | {"clips": k}, rows_path, config, args)
-        print(f"add-back {accent}: {k} clips done", flush=True)
+    score_new_experts(run, accent, pool, test, sizes, tags, args, config)
 
 
 def main() -> None:
