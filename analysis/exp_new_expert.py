@@ -62,8 +62,8 @@ def wer_by_clips(rows: pd.DataFrame) -> pd.DataFrame:
     """Pooled WER (%) per group and k (0: the bundled systems), one column per system."""
     table = rows.groupby(["group", "clips", "name"]).apply(pooled_wer, include_groups=False).unstack("name")
     table = table[[name for name in NAMES if name in table.columns]]
-    speakers = rows.groupby("group").speaker.nunique()
-    table.index = [row_label(group, k, speakers[group]) for group, k in table.index]
+    speakers = rows.groupby(["group", "clips"]).speaker.nunique()  # a speaker may lack clips for the largest k
+    table.index = [row_label(group, k, speakers[group, k]) for group, k in table.index]
     return table.round(1).rename_axis("WER (%) on each speaker's other clips")
 
 

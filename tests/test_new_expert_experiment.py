@@ -8,11 +8,24 @@ import pandas as pd
 import pytest
 
 from analysis import exp_new_expert
+from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.mixture.expert_folders import remove_expert
 from maslora.systems.evaluation import read_rows
+from maslora.training.new_expert import longest_clip_seconds
 from tests.conftest import ROOT
+from train.new_expert_experiment import clips_that_fit
 
 FIXTURE = ROOT / "tests" / "data" / "speechocean762"  # 3 real held-out test speakers, 2 clips each
+
+
+def test_only_clips_that_fit_the_window_are_drawn():
+    pool = load_manifest(NATIVE_RECORDINGS).head(40)  # real readings of 2-5 s
+    seconds = {path: len(load_audio(path)) / SAMPLE_RATE for path in pool.path}
+    fit = clips_that_fit(pool, 4)  # a 4 s window takes clips of at most 3.6 s
+    assert 0 < len(fit) < len(pool)
+    assert all(seconds[path] <= longest_clip_seconds(4) for path in fit.path)
+    assert all(seconds[path] > longest_clip_seconds(4) for path in set(pool.path) - set(fit.path))
 
 
 def _run(results) -> subprocess.CompletedProcess:
@@ -47,3 +60,15 @@ def test_quick_new_expert_experiment_rows_report_and_resume(tmp_path, private_mo
     again = _run(tmp_path)
     assert again.returncode == 0 and "clips done" not in again.stdout  # nothing trained twice
     assert len(read_rows(tmp_path / "rows" / "new_expert.jsonl")) == len(rows)
+
+
+@pytest.mark.slow
+def test_skip_synthetic_measures_the_real_speakers_alone(tmp_path, private_model_cache):
+    split = tmp_path / "split.csv"
+    split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,train\n2168,20,f,train\n")
+    command = [sys.executable, "-m", "train.new_expert_experiment", "--quick", "--skip-synthetic"]
+    command += ["--real", str(FIXTURE), "--split", str(split), "--results", str(tmp_path)]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = pd.DataFrame(read_rows(tmp_path / "rows" / "new_expert.jsonl"))
+    assert set(rows.source) == {"real"} and set(rows.speaker) == {"0739"}

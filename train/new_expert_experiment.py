@@ -1,7 +1,8 @@
 """Issue #15's measurement: how much a visitor's own expert, trained on a few of their clips, helps them.
 
     python -m train.new_expert_experiment [--real ../shared/data/speechocean762-train [--split FILE]]
-                                          [--add-back RUN/best] [--seed 0] [--quick] [--results assets/results]
+                                          [--add-back RUN/best] [--skip-synthetic] [--seed 0] [--quick]
+                                          [--results assets/results]
 
 For each new speaker the bundled experts never heard, an expert is trained on k of their clips
 (maslora.training.new_expert, its default recipe: what the app's second tab runs) and added to the
@@ -12,7 +13,8 @@ bundled experts as expert 7; every system then decodes the same held-out clips o
     expert-newcomer the new expert alone                           (per k)
     mas-uniform     the 7 experts, uniform                         (per k)
 Speakers:
-    synthetic   fold 1's held-out test speaker of each accent (the bundle's fold): k = 5, 10, 20, 40
+    synthetic   (unless --skip-synthetic, which spares the corpus's synthesis on a fresh machine)
+                fold 1's held-out test speaker of each accent (the bundle's fold): k = 5, 10, 20, 40
                 clips drawn from the prompts outside the fold's test and validation prompts, scored
                 on their reading of the first 40 test prompts
     real        with --real (speechocean762, either layout): the split's held-out test speakers
@@ -35,13 +37,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/new_expert_experiment.py` works too
 
+from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import NATIVE, paper_fold, prompt_sets
 from maslora.mixture.expert_folders import add_expert, read_manifest
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
 from maslora.systems.evaluation import Models, evaluate, read_rows
-from maslora.training.new_expert import NewExpertConfig, train_new_expert
+from maslora.training.new_expert import NewExpertConfig, longest_clip_seconds, train_new_expert
 
 NEWCOMER = "newcomer"  # the new expert's name; each speaker's utterances take it as their accent
 SYNTHETIC_CLIPS, REAL_CLIPS, ADD_BACK_CLIPS = (5, 10, 20, 40), (5, 10, 15), (20, 40, 80)
@@ -82,12 +85,21 @@ def measured(rows_path: Path, tags: dict, count: int) -> bool:
     return sum(all(row.get(key) == value for key, value in tags.items()) for row in rows) >= count
 
 
+def clips_that_fit(pool: pd.DataFrame, encoder_seconds: int) -> pd.DataFrame:
+    """The clips of `pool` a new expert may train on (at most longest_clip_seconds): the app asks a visitor to
+    record a longer one again; here it is left out of the draw (a few real speechocean762 readings are longer)."""
+    limit = longest_clip_seconds(encoder_seconds)
+    return pool[[len(load_audio(path)) / SAMPLE_RATE <= limit for path in pool.path]]
+
+
 def score_new_experts(
     start: Path, name: str, pool: pd.DataFrame, test: pd.DataFrame, sizes: tuple[int, ...], tags: dict, args, config
 ) -> None:
     """For each k of `sizes` not measured yet: train expert `name` on k clips drawn from `pool`, add it to the
-    experts folder `start`, and decode `test` with NEW_SYSTEMS and the new expert alone (rows tagged clips k)."""
+    experts folder `start`, and decode `test` with NEW_SYSTEMS and the new expert alone (rows tagged clips k);
+    a k larger than the clips that fit is skipped."""
     bundle = read_bundle(args.size)
+    pool = clips_that_fit(pool, bundle["encoder_seconds"])
     rows_path = args.results / "rows" / "new_expert.jsonl"
     for k in sizes:
         if k > len(pool) or measured(rows_path, tags | {"clips": k}, len(test) * (len(NEW_SYSTEMS) + 1)):
@@ -146,12 +158,16 @@ def main() -> None:
     parser.add_argument("--split", help="its speaker split file (default: assets/splits/speechocean762-train.csv)")
     parser.add_argument("--size", default="tiny.en", help="whose bundled experts get the new expert")
     parser.add_argument("--add-back", type=Path, help="an experts folder trained without one accent: add it back")
+    parser.add_argument("--skip-synthetic", action="store_true", help="only --real and --add-back: no corpus synthesis")
     parser.add_argument("--seed", type=int, default=0, help="which clips are drawn, and the expert's training")
     parser.add_argument("--quick", action="store_true", help="a few speakers, 5 clips, 2 steps: for the tests")
     parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent.parent / "assets" / "results")
     args = parser.parse_args()
     config = NewExpertConfig(seed=args.seed, steps=QUICK["steps"] if args.quick else NewExpertConfig.steps)
-    groups = [("synthetic", synthetic_speakers(bundle_fold(args.size), 20 if args.quick else None), SYNTHETIC_CLIPS)]
+    groups = []
+    if not args.skip_synthetic:
+        synthetic = synthetic_speakers(bundle_fold(args.size), 20 if args.quick else None)
+        groups.append(("synthetic", synthetic, SYNTHETIC_CLIPS))
     if args.real:
         groups.append(("real", real_speakers(args.real, args.split), REAL_CLIPS))
     if args.add_back:
