@@ -11,7 +11,9 @@
     python -m maslora remove-expert --experts DIR --name NAME --out NEW_DIR
     python -m maslora experts DIR
 
-transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several.
+transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several. A file
+  that cannot be read is named on stderr with the reason and skipped; the others are transcribed, and the
+  exit code is 1 (2 when no file could be read, as for every other bad input).
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
   (beta 2 unless given), or explicit weights; --adapter merges a regular LoRA.
 evaluate: WER per accent (pooled and macro mean below) for every system, one column each (systems: see
@@ -31,6 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 import transformers
 from tqdm import tqdm
@@ -39,7 +42,7 @@ from maslora.data.audio import load_audio
 from maslora.data.corpora import load_manifest
 from maslora.data.microphone import default_input, record
 from maslora.data.splits import paper_fold
-from maslora.errors import USER_ERRORS, CorpusError, WeightsError
+from maslora.errors import USER_ERRORS, AudioError, CorpusError, WeightsError
 from maslora.mixture.expert_folders import add_expert, check_addition, read_manifest, remove_expert
 from maslora.mixture.layer import merge
 from maslora.mixture.peft_io import RunsWith, load_adapter, load_experts, resolve_settings
@@ -89,11 +92,30 @@ def adapted_whisper(args: argparse.Namespace) -> Whisper:
     return whisper
 
 
-def transcribe_command(args: argparse.Namespace) -> None:
-    audios = [load_audio(path) for path in args.files]  # a bad file fails before the model loads
-    transcripts = transcribe(adapted_whisper(args), audios, args.batch_size)
-    for path, text in zip(args.files, transcripts):
+def readable_audio(paths: list[str]) -> dict[str, np.ndarray]:
+    """{path: samples} for every file that can be read; each one that cannot is named on stderr with why.
+    All of them are read before the model loads, so a bad file costs nothing; none readable is an error."""
+    audios = {}
+    for path in paths:
+        try:
+            audios[path] = load_audio(path)
+        except AudioError as error:
+            print(f"skipped {path}: {error}", file=sys.stderr)
+    if not audios:
+        raise AudioError(f"none of the {len(paths)} file(s) could be read (reasons above)")
+    return audios
+
+
+def transcribe_command(args: argparse.Namespace) -> int:
+    """Exit code 0 when every file was transcribed, 1 when some could not be read (the others still are)."""
+    audios = readable_audio(args.files)
+    transcripts = transcribe(adapted_whisper(args), list(audios.values()), args.batch_size)
+    for path, text in zip(audios, transcripts):
         print(text if len(args.files) == 1 else f"{path}\t{text}")
+    if len(audios) < len(args.files):
+        print(f"error: {len(args.files) - len(audios)} of {len(args.files)} files were skipped", file=sys.stderr)
+        return 1
+    return 0
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -270,11 +292,10 @@ def cli(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     transformers.logging.disable_progress_bar()  # keep stdout/stderr to transcripts and real messages
     try:
-        args.run(args)
+        return args.run(args) or 0  # a command that can partly succeed returns its own code
     except USER_ERRORS as error:  # the user's input, not a bug: one line, exit code 2, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,23 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_bad_file_among_good_ones_is_skipped_and_the_others_transcribed(native_clips, tmp_path):
+    (good, _), (other, _) = native_clips[3], native_clips[4]
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("not audio")
+    missing = tmp_path / "missing.wav"
+    result = _run("transcribe", str(good), str(not_audio), str(missing), str(other))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(good), str(other)]
+    assert "glad to see you again" in lines[0].lower() and "forget it" in lines[1].lower()
+    assert f"skipped {not_audio}: could not read" in result.stderr and f"skipped {missing}: audio file not found" in (
+        result.stderr
+    )
+    assert "2 of 4 files were skipped" in result.stderr
+
+
+@pytest.mark.slow
 def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
     result = subprocess.run(
         [
