@@ -14,7 +14,7 @@ import torch
 import transformers
 
 from maslora.data.audio import SAMPLE_RATE, load_audio
-from maslora.whisper.decoding import MAX_NEW_TOKENS, greedy_decode, token_budget
+from maslora.whisper.decoding import MAX_NEW_TOKENS, decode, token_budget
 from maslora.whisper.load import load_whisper
 from maslora.whisper.transcribe import log_mel_features
 
@@ -29,8 +29,7 @@ def decode_with_generate(whisper, features: torch.Tensor) -> list[str]:
 
 
 def decode_with_loop(whisper, features: torch.Tensor, seconds: list[float]) -> list[str]:
-    rows = greedy_decode(whisper, features, [token_budget(s) for s in seconds])
-    return [whisper.tokenizer.decode(row, skip_special_tokens=True).strip() for row in rows]
+    return [result.text for result in decode(whisper, features, [token_budget(s) for s in seconds])]
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
 from maslora.training.new_expert import NewExpertConfig, Progress, train_new_expert
 from maslora.whisper.encoder_window import windowed_whisper
+from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
 
@@ -92,6 +93,10 @@ def adapted_whisper(args: argparse.Namespace) -> Whisper:
     return whisper
 
 
+def guards(args: argparse.Namespace) -> DecodingGuards | None:
+    return None if args.greedy else DecodingGuards()
+
+
 def readable_audio(paths: list[str]) -> dict[str, np.ndarray]:
     """{path: samples} for every file that can be read; each one that cannot is named on stderr with why.
     All of them are read before the model loads, so a bad file costs nothing; none readable is an error."""
@@ -109,7 +114,7 @@ def readable_audio(paths: list[str]) -> dict[str, np.ndarray]:
 def transcribe_command(args: argparse.Namespace) -> int:
     """Exit code 0 when every file was transcribed, 1 when some could not be read (the others still are)."""
     audios = readable_audio(args.files)
-    transcripts = transcribe(adapted_whisper(args), list(audios.values()), args.batch_size)
+    transcripts = transcribe(adapted_whisper(args), list(audios.values()), args.batch_size, guards=guards(args))
     for path, text in zip(audios, transcripts):
         print(text if len(args.files) == 1 else f"{path}\t{text}")
     if len(audios) < len(args.files):
@@ -132,10 +137,12 @@ def evaluate_command(args: argparse.Namespace) -> None:
         trained_window(args).encoder_seconds,
         args.classifier,
         args.router,
+        guards(args),
     )
+    tags = {"fold": args.fold or 0, "guards": not args.greedy}  # a rows file may hold both decodings
     with tempfile.TemporaryDirectory() as scratch:
         rows_path = Path(args.rows) if args.rows else Path(scratch) / "rows.jsonl"
-        rows = evaluate(table, systems, models, rows_path, {"fold": args.fold or 0}, args.batch_size)
+        rows = evaluate(table, systems, models, rows_path, tags, args.batch_size)
     print(wer_table(rows).to_string(float_format=lambda wer: f"{wer:.1f}%"))
 
 
@@ -219,6 +226,12 @@ def _add_model_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
     command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
+    command.add_argument(
+        "--greedy",
+        action="store_true",
+        help="decode greedily once, without openai/whisper's temperature fallback and no-speech detection "
+        "(the paper's decoding, and every committed result's)",
+    )
     command.add_argument(
         "--encoder-seconds",
         type=positive_int,

@@ -45,6 +45,7 @@ from maslora.mixture.weights import beta_weights, uniform_weights
 from maslora.systems.systems import Systems
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
+from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import DEFAULT_MODEL, load_whisper
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE
 
@@ -62,6 +63,8 @@ class Models:
     encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; applied to every system
     classifier: Path | None = None  # an accent classifier folder (mas-auto-*; see maslora.auto.accent_id)
     router: Path | None = None  # a learned router folder (mas-router; see maslora.auto.router)
+    # Greedy by default: every committed result decodes as the paper does; `evaluate` (the command) guards.
+    guards: DecodingGuards | None = None
 
 
 AUDIO_ROUTED = re.compile(r"mas-auto-t\d+(\.\d+)?|mas-auto-beta|mas-router")  # weights computed from each clip
@@ -230,7 +233,11 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
         if indices:
             engine = engines.for_system(chunk[indices[0]][1])
             hypotheses = engine.transcribe(
-                [audio[chunk[i][0].path] for i in indices], [chunk[i][2] for i in indices], batch_size
+                [audio[chunk[i][0].path] for i in indices],
+                [chunk[i][2] for i in indices],
+                batch_size,
+                False,
+                models.guards,
             )
             texts.update(zip(indices, hypotheses))
     results = []

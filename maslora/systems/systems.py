@@ -37,6 +37,7 @@ from maslora.mixture.peft_io import experts_folder, read_adapter
 from maslora.mixture.weights import normalized_weights
 from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import Whisper
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
 
@@ -178,8 +179,10 @@ class Systems:
         rows: list[tuple[str, Weighting | None]],
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool = False,
+        guards: DecodingGuards | None = DecodingGuards(),
     ) -> list[str]:
-        """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model.
+        """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model;
+        under openai/whisper's decoding guards unless `guards` is None (see maslora.whisper.guards).
 
         Per-block weights route the encoder's experts block by block; experts in the decoder (a MAS
         decoder) then take their average over the blocks."""
@@ -205,4 +208,6 @@ class Systems:
             )
 
         with self._lock:
-            return transcribe(self.whisper, audios, batch_size, progress, route_clips if self.injected else None)
+            return transcribe(
+                self.whisper, audios, batch_size, progress, route_clips if self.injected else None, guards
+            )

@@ -131,16 +131,17 @@ def _share(table: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
 
 def _transcribe_validation(run: _Run, audios: list[np.ndarray], table: pd.DataFrame, matched: bool) -> list[str]:
     """Transcripts of the model as it stands: each clip through its own accent's expert alone (`matched`,
-    MAS-LoRA only), or with the accent unknown (uniform expert weights, merged; single adapters in full)."""
+    MAS-LoRA only), or with the accent unknown (uniform expert weights, merged; single adapters in full).
+    Greedy, as the test rows are decoded (maslora.systems.evaluation.Models), so validation predicts them."""
     model = run.whisper.model
     if not audios:  # a process with no share of a tiny validation part still joins the gather
         return []
     if matched:
         experts = torch.tensor([run.accents.index(accent) for accent in table.accent], device=model.device)
-        return transcribe(run.whisper, audios, batch_context=lambda clips: routed(model, experts[clips]))
+        return transcribe(run.whisper, audios, batch_context=lambda clips: routed(model, experts[clips]), guards=None)
     merge(model, torch.full((len(run.accents),), 1.0 / len(run.accents)))
     try:
-        return transcribe(run.whisper, audios)
+        return transcribe(run.whisper, audios, guards=None)
     finally:
         unmerge(model)
 

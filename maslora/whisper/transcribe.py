@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from maslora.data.audio import SAMPLE_RATE, load_audio
-from maslora.whisper.decoding import greedy_decode, token_budget
+from maslora.data.audio import SAMPLE_RATE, is_silent, load_audio
+from maslora.whisper.decoding import Decoded, decode, token_budget
+from maslora.whisper.guards import DecodingGuards, decode_with_fallback
 from maslora.whisper.load import Whisper
 
 WINDOW_SECONDS = 30  # Whisper's encoder sees exactly 30 s (3000 mel frames); longer audio must be cut
@@ -51,32 +52,50 @@ def transcribe(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
     batch_context: Callable[[list[int]], AbstractContextManager] | None = None,
+    guards: DecodingGuards | None = DecodingGuards(),
 ) -> list[str]:
     """One transcript per 16 kHz mono clip (see maslora.data.audio); clips of any length, batched by window.
 
-    `batch_context(clips)` is entered around each batch's decoding, given the clip index of every window
-    in the batch: how a caller gives each clip its own adapter weights (maslora.systems routes the
-    experts this way); None runs the model as it is.
+    `batch_context(clips)` is entered around each decoding of a batch (or of its rows decoded again),
+    given the clip index of every window decoded: how a caller gives each clip its own adapter weights
+    (maslora.systems routes the experts this way); None runs the model as it is. `guards` (see
+    maslora.whisper.guards) re-decode the windows that loop or guess and empty the silent ones (and those
+    with nothing louder than a muted microphone are not decoded at all); None decodes every window
+    greedily once, as the paper's numbers are.
     """
     windows: list[tuple[int, int, np.ndarray]] = []  # (clip index, window index, samples)
     window_counts = []
+    texts: dict[tuple[int, int], str] = {}
     for clip_index, audio in enumerate(audios):
         clip_windows = split_into_windows(audio, whisper.feature_extractor.n_samples)  # 30 s unless cropped
         window_counts.append(len(clip_windows))
-        windows += [(clip_index, window_index, window) for window_index, window in enumerate(clip_windows)]
+        for window_index, window in enumerate(clip_windows):
+            if guards is not None and is_silent(window):  # nothing recorded: Whisper would still say "you"
+                texts[clip_index, window_index] = ""
+            else:
+                windows.append((clip_index, window_index, window))
     # Longest first: rows of a batch then need similar token counts, so few steps are spent on finished rows.
     windows.sort(key=lambda item: -len(item[2]))
-    texts: dict[tuple[int, int], str] = {}
+    seed = guards.seed if guards is not None else 0  # only the guards' fallback samples
     starts = range(0, len(windows), batch_size)
     for batch_start in tqdm(starts, desc="transcribing", unit="batch", disable=not progress):
         batch = windows[batch_start : batch_start + batch_size]
         samples = [window for _, _, window in batch]
         budgets = [token_budget(len(window) / SAMPLE_RATE) for window in samples]
         clips = [clip_index for clip_index, _, _ in batch]
-        with batch_context(clips) if batch_context is not None else contextlib.nullcontext():
-            token_rows = greedy_decode(whisper, log_mel_features(whisper, samples), budgets)
-        for (clip_index, window_index, _), tokens in zip(batch, token_rows):
-            texts[clip_index, window_index] = whisper.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        features = log_mel_features(whisper, samples)
+
+        def decode_rows(rows: list[int], temperature: float) -> list[Decoded]:
+            context = batch_context([clips[row] for row in rows]) if batch_context else contextlib.nullcontext()
+            with context:
+                return decode(whisper, features[rows], [budgets[row] for row in rows], temperature, seed)
+
+        if guards is None:
+            batch_texts = [result.text for result in decode_rows(list(range(len(batch))), 0.0)]
+        else:
+            batch_texts = decode_with_fallback(decode_rows, len(batch), guards)
+        for (clip_index, window_index, _), text in zip(batch, batch_texts):
+            texts[clip_index, window_index] = text
     return [" ".join(texts[i, w] for w in range(count) if texts[i, w]) for i, count in enumerate(window_counts)]
 
 
