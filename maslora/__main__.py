@@ -11,7 +11,7 @@
     python -m maslora remove-expert --experts DIR --name NAME --out NEW_DIR
     python -m maslora experts DIR
     python -m maslora export (--experts DIR [--accent A [--beta B] | --weights ...] | --adapter DIR) --out DIR
-        [--format hf] [--model M] [--encoder-seconds S]
+        [--format hf|ct2] [--quantization float16|int8|float32] [--model M] [--encoder-seconds S]
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several. A file
   that cannot be read is named on stderr with the reason and skipped; the others are transcribed, and the
@@ -29,8 +29,9 @@ add-expert: trains one new encoder expert on the manifest's clips (path,text,acc
   writes NEW_DIR with N + 1 experts (the original folder untouched). remove-expert writes NEW_DIR without
   one. experts lists a folder's experts and how they run.
 export: the experts merged with the weights transcribe would use (or the adapter) into Whisper, written as a
-  Hugging Face Whisper folder that plain transformers loads, in the window the experts were trained in, with
-  maslora_export.json saying what it was made from (see maslora/systems/export.py).
+  Hugging Face Whisper folder that plain transformers loads, in the window the experts were trained in, or
+  (ct2) a CTranslate2 folder for faster-whisper, in its 30 s window; maslora_export.json says what it was
+  made from (see maslora/systems/export.py).
 """
 
 import argparse
@@ -56,7 +57,7 @@ from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
-from maslora.systems.export import FORMATS, export
+from maslora.systems.export import FORMATS, QUANTIZATIONS, export, window_for
 from maslora.training.new_expert import NewExpertConfig, Progress, train_new_expert
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.guards import DecodingGuards
@@ -136,9 +137,18 @@ def transcribe_command(args: argparse.Namespace) -> int:
 def export_command(args: argparse.Namespace) -> None:
     if not (args.experts or args.adapter):
         raise WeightsError("export merges --experts DIR (a mixture) or --adapter DIR (a regular LoRA) into Whisper")
+    trained, _ = resolve_settings([args.experts, args.adapter], args.model)
+    if args.encoder_seconds is None:  # faster-whisper's 30 s: adapted_whisper says so when they trained in less
+        args.encoder_seconds = window_for(args.format, trained.encoder_seconds)
     whisper, weights = adapted_whisper(args)
-    made_from = {"base_model": args.model, "experts": args.experts, "adapter": args.adapter, "weights": weights}
-    export(whisper, Path(args.out), args.format, made_from)
+    made_from = {
+        "base_model": args.model,
+        "experts": args.experts,
+        "adapter": args.adapter,
+        "weights": weights,
+        "trained_encoder_seconds": trained.encoder_seconds,
+    }
+    export(whisper, Path(args.out), args.format, made_from, args.quantization)
     print(f"{args.out}: Whisper {args.model} with {args.experts or args.adapter} merged in ({args.format})")
 
 
@@ -300,7 +310,13 @@ def parser() -> argparse.ArgumentParser:
     exporter = commands.add_parser("export", help="merge a mixture or a LoRA into Whisper; write it for other runtimes")
     _add_model_arguments(exporter)
     _add_weight_arguments(exporter)
-    exporter.add_argument("--format", choices=FORMATS, default="hf", help="hf: a Hugging Face Whisper folder")
+    exporter.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="hf",
+        help="hf: a Hugging Face Whisper folder; ct2: a CTranslate2 folder for faster-whisper (30 s window)",
+    )
+    exporter.add_argument("--quantization", choices=QUANTIZATIONS, default="float16", help="ct2 only")
     exporter.add_argument("--out", required=True, help="the export's folder (must not exist)")
     exporter.set_defaults(run=export_command)
     recorder = commands.add_parser("record", help="record from the microphone, print the three systems' transcripts")
