@@ -8,7 +8,9 @@ Measures, on the same clip and the same loaded model:
 and each both in the window the bundled experts were trained with and in Whisper's full 30 s window;
 plus, in the bundled window, the accent posterior the app also computes for every compare (one pass
 of the base encoder and the classifier). Prints the median wall time of each and the ratios. The
-issue's goal: under 1.5 s for the app's way.
+issue's goal: under 1.5 s for the app's way. With faster-whisper installed (requirements-export.txt),
+a speed peer: faster-whisper decoding the same clip greedily with the same Whisper weights as PyPI ships
+them (one system, its fixed 30 s window, float32, the same threads), beside the app's compare.
 """
 
 import argparse
@@ -24,6 +26,7 @@ from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_auto, load_bundled_systems, read_bundle
 from maslora.systems.compare import compare
 from maslora.systems.systems import SYSTEMS
+from maslora.whisper.load import bundled_ctranslate2_folder
 
 CLIP_SECONDS = 5.0
 
@@ -59,6 +62,7 @@ def main() -> None:
         f"{'posterior / batch':>18}"
     )
     bundled_window, auto = read_bundle(args.size)["encoder_seconds"], load_bundled_auto(args.size)
+    compares = {}  # window -> the compare's median seconds
     for window in sorted({bundled_window, 30}):
         systems = load_bundled_systems(args.size, window)
         weights = beta_weights(accent, 2.0, systems.accents)
@@ -74,6 +78,21 @@ def main() -> None:
             f"{posterior:>12.3f} {posterior / batched:>18.3f}" if posterior else f"{'-':>12} {'-':>18}"
         )  # trained for one window only
         print(f"{window:>6} s {batched:>13.2f} {apart:>13.2f} {apart / batched:>19.2f} {shown}")
+        compares[window] = batched
+    try:
+        from faster_whisper import WhisperModel  # optional: requirements-export.txt
+    except ImportError:
+        print("faster-whisper is not installed (requirements-export.txt): no speed peer")
+        return
+    threads = torch.get_num_threads()
+    peer = WhisperModel(str(bundled_ctranslate2_folder(args.size)), "cpu", compute_type="float32", cpu_threads=threads)
+    greedy = {"language": "en", "beam_size": 1, "temperature": 0.0, "without_timestamps": True}
+    peer_seconds = median_seconds(
+        lambda: [segment.text for segment in peer.transcribe(audio, **greedy)[0]], args.repeats
+    )
+    print(f"faster-whisper, one system, 30 s window: {peer_seconds:.2f} s")
+    for window, batched in compares.items():
+        print(f"  the compare (3 systems) in the {window} s window / faster-whisper: {batched / peer_seconds:.2f}")
 
 
 if __name__ == "__main__":

