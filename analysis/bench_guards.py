@@ -4,7 +4,8 @@
 
 Two sets, each decoded both ways in one run:
 - robustness: silence (3 s and 5 ms), a 5 ms click, white noise, two tones, --clipped real native clips
-  at 50x gain (hard clipping), and one native clip said six times over (long, legitimately repetitive);
+  at 50x gain (hard clipping), one at 200x (greedy loops on it), and one native clip said six times over
+  (long, legitimately repetitive);
   prints each clip's words against its reference's (0 where nothing is said: every word is invented) and
   flags a transcript longer than twice its reference.
 - clean speech: the first --clips real CC0 native recordings: pooled WER both ways, and the seconds each
@@ -24,6 +25,7 @@ from maslora.whisper.load import load_whisper
 from maslora.whisper.transcribe import transcribe
 
 GAIN = 50.0  # the gain at which plain greedy tiny.en was seen looping ("Plump-plump-plump-...")
+LOOPING = ("arctic_a0061", 200.0)  # at 200x, greedy tiny.en writes "It's a bit of a bit of a bit of ..."
 REPEATS = 6  # one sentence six times: ~20 s, as repetitive as real speech gets
 
 
@@ -44,6 +46,11 @@ def robustness_set(clipped: int) -> dict[str, tuple[np.ndarray, str]]:
     for row in native.head(clipped).itertuples():
         audio = np.clip(load_audio(row.path) * GAIN, -1.0, 1.0).astype(np.float32)
         clips[f"clipped x{GAIN:g} {row.utterance_id}"] = (audio, row.text)
+    looping = native.set_index("utterance_id").loc[LOOPING[0]]
+    clips[f"clipped x{LOOPING[1]:g} {LOOPING[0]}"] = (
+        np.clip(load_audio(looping.path) * LOOPING[1], -1.0, 1.0).astype(np.float32),
+        looping.text,
+    )
     first = native.iloc[0]
     clips[f"{first.utterance_id} said {REPEATS} times"] = (
         np.concatenate([load_audio(first.path)] * REPEATS),

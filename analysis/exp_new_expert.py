@@ -67,28 +67,28 @@ def wer_by_clips(rows: pd.DataFrame) -> pd.DataFrame:
     return table.round(1).rename_axis("WER (%) on each speaker's other clips")
 
 
-def per_speaker_gains(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per new speaker, at their group's largest k: WER of their own expert (beta 2 and alone) minus the
-    bundled mixture's, on their other clips."""
+def per_speaker_gains(rows: pd.DataFrame, against: str = NAMES[1]) -> pd.DataFrame:
+    """Per new speaker, at their largest k: WER of their own expert (beta 2 and alone) minus that of the
+    system `against` (the bundled mixture, or Whisper untrained), on their other clips."""
     gains = []
     for (group, speaker), mine in rows[rows.source != ADD_BACK].groupby(["group", "speaker"]):
-        bundled = mine[(mine.clips == 0) & (mine.name == NAMES[1])]
+        before = mine[(mine.clips == 0) & (mine.name == against)]
         largest = mine.clips.max()
         for name in TARGET:
             own = mine[(mine.clips == largest) & (mine.name == name)]
-            if largest > 0 and not own.empty and not bundled.empty:
-                change = pooled_wer(own) - pooled_wer(bundled)
+            if largest > 0 and not own.empty and not before.empty:
+                change = pooled_wer(own) - pooled_wer(before)
                 gains.append({"group": group, "speaker": speaker, "clips": largest, "name": name, "change": change})
     return pd.DataFrame(gains, columns=["group", "speaker", "clips", "name", "change"])
 
 
-def gains_summary(gains: pd.DataFrame) -> str:
+def gains_summary(gains: pd.DataFrame, against: str = "the bundled mixture") -> str:
     lines = []
     for (group, name, clips), part in gains.groupby(["group", "name", "clips"], sort=False):
         losers = part[part.change >= 0].sort_values("change", ascending=False)
         spread = part.change.std(ddof=1) if len(part) > 1 else 0.0
         lines.append(
-            f"- {group}, {name} with {clips} clips vs the bundled mixture: {part.change.mean():+.1f} points on "
+            f"- {group}, {name} with {clips} clips vs {against}: {part.change.mean():+.1f} points on "
             f"average (standard deviation {spread:.1f} over {len(part)} speakers); better for "
             f"{int((part.change < 0).sum())} of {len(part)}"
             + (
@@ -153,6 +153,8 @@ def report(results) -> str:
         + "\n\nIssue #15's target (the speaker's own expert beats the bundled mixture on their other clips), "
         "per speaker:\n\n"
         + gains_summary(per_speaker_gains(rows))
+        + "\nThe same against Whisper as released (where the bundled mixture itself may be worse than no experts):\n\n"
+        + gains_summary(per_speaker_gains(rows, NAMES[0]), "Whisper")
         + (
             "\nAn accent added back to experts trained without it, against its expert that trained with the others "
             "(the bundle's), on its held-out test speaker:\n\n" + add_back_summary(rows)
