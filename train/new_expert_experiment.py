@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/new_expert_experiment.py` works too
 
-from maslora.data.audio import SAMPLE_RATE, load_audio
+from maslora.data.audio import audio_seconds
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import NATIVE, paper_fold, prompt_sets
 from maslora.mixture.expert_folders import add_expert, read_manifest
@@ -89,7 +89,7 @@ def clips_that_fit(pool: pd.DataFrame, encoder_seconds: int) -> pd.DataFrame:
     """The clips of `pool` a new expert may train on (at most longest_clip_seconds): the app asks a visitor to
     record a longer one again; here it is left out of the draw (a few real speechocean762 readings are longer)."""
     limit = longest_clip_seconds(encoder_seconds)
-    return pool[[len(load_audio(path)) / SAMPLE_RATE <= limit for path in pool.path]]
+    return pool[[audio_seconds(path) <= limit for path in pool.path]]  # from the header where there is one
 
 
 def score_new_experts(
