@@ -149,7 +149,8 @@ def report(results) -> str:
         "held-out speechocean762 speakers. For each, an expert trained on k of their clips (the app's recipe) joins\n"
         "the bundled six as expert 7; every system decodes the same other clips of that speaker. The synthetic\n"
         "speakers' accents each have a bundled expert already (trained on other voices of that accent), so their own\n"
-        "expert competes with it; the real speakers' accent (Mandarin L1) the bundle knows only from synthetic voices.\n"
+        "expert competes with it; the real speakers' accent (Mandarin L1) the bundle knows only from synthetic "
+        "voices.\n"
         "Pooled WER; seeds: "
         f"{sorted(set(rows.seed))}.\n\n"
         + save_table(wer_by_clips(rows), results, "new_expert")
