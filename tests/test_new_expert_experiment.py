@@ -28,6 +28,23 @@ def test_only_clips_that_fit_the_window_are_drawn():
     assert all(seconds[path] > longest_clip_seconds(4) for path in set(pool.path) - set(fit.path))
 
 
+def test_each_speaker_is_read_at_their_largest_k_and_ties_are_not_gains():
+    gains = pd.DataFrame(
+        {
+            "group": ["real adults"] * 4,
+            "speaker": ["a", "b", "c", "d"],
+            "clips": [15, 15, 15, 10],  # d's other readings were too long for 15
+            "name": [exp_new_expert.NAMES[5]] * 4,
+            "change": [-4.0, 0.0, 2.5, -1.5],
+        }
+    )
+    line = exp_new_expert.gains_summary(gains)
+    assert line.count("\n") == 1  # one line for the group, whatever k each speaker reached
+    assert "with 15 clips (d: 10, lacking 15)" in line
+    assert "-0.8 points on average" in line and "over 4 speakers" in line
+    assert "better for 2 of 4; tied for b; worse for c (+2.5)" in line
+
+
 def _run(results) -> subprocess.CompletedProcess:
     split = results / "split.csv"  # the fixture's three speakers, all held out
     split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,test\n2168,20,f,test\n")
