@@ -97,6 +97,7 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(app_url)
+        expect(page.locator("#example-credits")).to_contain_text("speechocean762 (CC BY 4.0")
         page.get_by_text(path.name).click()
         summaries = {s: page.locator(f"#summary-{s}") for s in ("base", "lora", "mas-lora")}
         for summary in summaries.values():

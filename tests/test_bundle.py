@@ -10,6 +10,8 @@ import pytest
 import maslora.systems.bundle as bundle
 from app import matrix_caption, matrix_figure
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
+from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
+from maslora.data.speechocean import age_group
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
 from train.bundle import expert_matrix
 from train.examples import TEST_ROWS, hardest_prompts
@@ -115,8 +117,21 @@ def test_example_prompts_are_the_ones_the_untrained_model_gets_most_wrong_on_acc
 
 def test_the_bundled_examples_are_the_ones_the_committed_rows_pick():
     examples = pd.read_csv(BUNDLED_EXAMPLES)
+    examples = examples[~examples.source.str.contains("speechocean762")]  # the real ones: the next test
     prompts = examples.path.str.removesuffix(".flac").str.rsplit("-", n=1).str[1]  # accent-speaker-prompt.flac
     fold = read_bundle("tiny.en")["runs"]["mas-lora"]["config"]["fold"]
     picked = hardest_prompts(TEST_ROWS, fold, set(load_manifest(NATIVE_RECORDINGS).utterance_id), prompts.nunique())
     assert sorted(set(prompts)) == picked
     assert (examples.accent == "native").sum() >= len(picked)  # each with its real native recording
+
+
+def test_the_real_examples_come_first_from_held_out_test_speakers_adults_and_children():
+    examples = pd.read_csv(BUNDLED_EXAMPLES, dtype=str)
+    real = examples.source.str.contains("speechocean762")
+    assert real.sum() == 4 and real.head(4).all()  # the first click is a real voice
+    parts = pd.read_csv(SPEECHOCEAN_SPLIT, dtype={"speaker": str}).set_index("speaker")
+    speakers = examples[real].speaker
+    assert (parts.loc[speakers, "part"] == "test").all()  # never a training or validation speaker
+    assert sorted(age_group(parts.loc[speakers, "age"])) == ["adults", "adults", "children", "children"]
+    assert speakers.is_unique and examples[real].source.str.contains("CC BY 4.0").all()
+    assert all((BUNDLED_EXAMPLES.parent / path).is_file() for path in examples.path)
