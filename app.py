@@ -76,8 +76,8 @@ is not adapted at all. All three decode your clip as one batch through one model
 were trained on a CPU until held-out speakers stopped improving (about an hour each), on synthetic
 accented speech only (espeak-ng with accent rules): no expert has heard a real accented voice. The
 first examples are real Mandarin-L1 speakers (speechocean762) none of them heard; on such real speech the
-bundled experts are often no better than base Whisper (report section 10: 32.9% vs 24.3% on held-out real
-adults), while on the synthetic examples' accents they gain most.
+bundled experts do worse than base Whisper on average (the report's section 10), while on the synthetic
+examples' accents they gain most.
 """
 
 
