@@ -27,6 +27,7 @@ from analysis import (
 )
 from analysis.exp_seeds import headline_per_seed, headline_rows
 from analysis.exp_unseen_accent import unseen_stats
+from analysis.exp_variants import against_baselines, variant_rows
 from analysis.report_tools import (
     PAPER_L2ARCTIC,
     PAPER_LIBRISPEECH,
@@ -38,6 +39,7 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
+from maslora.data.splits import NATIVE
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
@@ -65,6 +67,15 @@ def _unseen(results) -> str:
         f"{len(left_out)} accents and below no fine-tuning on {int((left_out < base).sum())} (means over accents: "
         f"left out {left_out.mean():.1f}%, seen {seen.mean():.1f}%, no fine-tuning {base.mean():.1f}%)\n"
     )
+
+
+def _variants(results) -> str:
+    variants, main = load_rows(results, "variants"), load_rows(results, "main")
+    if variants.empty or main.empty:
+        return ""
+    lines = against_baselines(variant_rows(main, variants), main[main.accent != NATIVE]).splitlines()
+    title = '- where the experts sit (MAS-LoRA, accent unknown, per variant; section "Placement and targets"):\n'
+    return title + "".join(f"  {line}\n" for line in lines)
 
 
 def _forgetting(results) -> str:
@@ -149,7 +160,11 @@ def write_report(results: Path) -> None:
         + "; LibriSpeech: "
         + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_LIBRISPEECH.items())
         + ". Ours, L2 pooled WER, mean over seeds:\n\n"
-        + (comparisons + _forgetting(results) + _unseen(results) if comparisons else "(no rows yet)\n")
+        + (
+            comparisons + _variants(results) + _forgetting(results) + _unseen(results)
+            if comparisons
+            else "(no rows yet)\n"
+        )
         + "\n"
         + _why(results, profile)
         + "\n\n"
