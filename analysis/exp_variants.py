@@ -48,9 +48,11 @@ def differences(rows: pd.DataFrame) -> str:
 
 def against_baselines(rows: pd.DataFrame, main: pd.DataFrame) -> str:
     """Each variant's accent-unknown mixture minus the regular LoRA and full fine-tuning of experiment 1, with
-    paired bootstrap intervals over the L2 test utterances (`rows` as `differences` reads them, `main`: L2 rows)."""
+    paired bootstrap intervals over the L2 test utterances (`rows` as `differences` reads them, `main`: experiment
+    1's rows)."""
     uniform = rows[rows.system == "mas-uniform"]
-    part = pd.concat([uniform.assign(system=uniform.variant), main[main.system.isin(BASELINES)]])
+    baselines = main[main.system.isin(BASELINES) & (main.accent != NATIVE)]
+    part = pd.concat([uniform.assign(system=uniform.variant), baselines])
     return "".join(
         f"- {VARIANTS[variant]}: "
         + "; ".join(
@@ -69,7 +71,7 @@ def report(results) -> str:
     variants, main = load_rows(results, "variants"), load_rows(results, "main")
     if variants.empty or main.empty:
         return title + "Not run yet.\n"
-    rows, main = variant_rows(main, variants), main[main.accent != NATIVE]
+    rows = variant_rows(main, variants)
     stats = mean_and_spread(wer_per_seed(rows, ["variant", "system"])).reset_index()
     means, spreads, shown = pivot_cells(stats, "variant", "system", list(WEIGHTINGS))
     shown = (

@@ -39,7 +39,6 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
-from maslora.data.splits import NATIVE
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
@@ -73,7 +72,7 @@ def _variants(results) -> str:
     variants, main = load_rows(results, "variants"), load_rows(results, "main")
     if variants.empty or main.empty:
         return ""
-    lines = against_baselines(variant_rows(main, variants), main[main.accent != NATIVE]).splitlines()
+    lines = against_baselines(variant_rows(main, variants), main).splitlines()
     title = '- where the experts sit (MAS-LoRA, accent unknown, per variant; section "Placement and targets"):\n'
     return title + "".join(f"  {line}\n" for line in lines)
 

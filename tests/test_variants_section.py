@@ -13,6 +13,7 @@ def _rows(errors: dict[tuple[str, str], list[int]], words: list[int]) -> pd.Data
                 "fold": 1,
                 "speaker": f"S{i % 4}",
                 "utterance_id": f"u{i}",
+                "accent": "arabic",
                 "variant": variant,
                 "system": system,
                 "seed": 0,
