@@ -37,6 +37,7 @@ from maslora.systems.bundle import (
     BUNDLED_EXPERTS,
     bundle_fold,
     bundled_matrix,
+    bundled_real_speech,
     bundled_sizes,
     load_bundled_auto,
     load_bundled_systems,
@@ -73,12 +74,33 @@ speakers of that accent, in the encoder. At inference the experts are mixed:
 
 The **regular LoRA** is one adapter trained on all accents pooled, in the same places; **base Whisper**
 is not adapted at all. All three decode your clip as one batch through one model. The bundled experts
-were trained on a CPU until held-out speakers stopped improving (about an hour each), on synthetic
-accented speech only (espeak-ng with accent rules): no expert has heard a real accented voice. The
-first examples are real Mandarin-L1 speakers (speechocean762) none of them heard; on such real speech the
-bundled experts do worse than base Whisper on average (the report's section 10), while on the synthetic
-examples' accents they gain most.
+were trained on a CPU until held-out speakers stopped improving (about an hour each).
 """
+SYNTHETIC_SPEECH = "synthetic accented speech (espeak-ng with accent rules)"
+
+
+def training_note(size: str) -> str:
+    """Which bundled experts heard real accented speakers and which only synthetic accents (bundle.json)."""
+    heard = bundled_real_speech(size)
+    experts, lora = heard["mas-lora"], heard["lora"]
+    if experts is None:
+        note = f"Every expert learned from {SYNTHETIC_SPEECH} only: none has heard a real accented voice."
+    else:
+        with_synthetic = "beside" if experts["placement"] == "beside" else "instead of"
+        note = (
+            f"The {experts['accent'].title()} expert learned from {experts['speakers']} real "
+            f"{experts['accent'].title()}-L1 speakers (speechocean762's training speakers) {with_synthetic} "
+            f"the synthetic {experts['accent'].title()} voices; the other experts from {SYNTHETIC_SPEECH} only."
+        )
+    note += (
+        " The regular LoRA heard the same real speakers, pooled with every accent."
+        if lora is not None
+        else " The regular LoRA heard synthetic accents only."
+    )
+    return (
+        f"{note} The first examples are real Mandarin-L1 speakers (speechocean762) whom no training run "
+        "heard; the report's section 9 measures every system on such held-out real speakers."
+    )
 
 
 def readable_errors(handler):
@@ -500,7 +522,7 @@ def build_app(size: str) -> gr.Blocks:
                 curve_button = gr.Button("WER vs beta for this clip")
                 curve_plot = gr.Plot(label="WER vs beta")
             with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
-                gr.Markdown(EXPLANATION)
+                gr.Markdown(EXPLANATION + training_note(size))
                 matrix = bundled_matrix(size)
                 if matrix is not None:
                     gr.Markdown(matrix_caption(matrix), elem_id="matrix-caption")

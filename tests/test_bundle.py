@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import maslora.systems.bundle as bundle
-from app import matrix_caption, matrix_figure
+from app import matrix_caption, matrix_figure, training_note
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
@@ -86,6 +86,34 @@ def test_the_caption_names_where_the_own_expert_loses():
     caption = matrix_caption(table)
     assert "best single expert for 1 of 2 accents (mandarin)" in caption  # the native control is not an accent
     assert "The native column is a control" in caption
+
+
+def test_the_page_says_which_experts_heard_real_speakers(tmp_path, monkeypatch):
+    def bundled(mas_lora: dict, lora: dict) -> None:
+        runs = {"mas-lora": {"config": {"real_speech": "beside"} | mas_lora}, "lora": {"config": lora}}
+        (tmp_path / "tiny.en" / "bundle.json").write_text(json.dumps({"model": "tiny.en", "runs": runs}))
+
+    monkeypatch.setattr(bundle, "BUNDLED_EXPERTS", tmp_path)
+    (tmp_path / "tiny.en").mkdir()
+    bundled({"real_corpus": None}, {})
+    assert bundle.bundled_real_speech("tiny.en") == {"mas-lora": None, "lora": None}
+    assert "none has heard a real accented voice" in training_note("tiny.en")
+    assert "LoRA heard synthetic accents only" in training_note("tiny.en")
+
+    split = pd.read_csv(SPEECHOCEAN_SPLIT, dtype={"speaker": str})
+    training = split[split.part == "train"]
+    real = {"real_corpus": "speechocean762", "real_speech": "instead"}
+    bundled(real, real | {"real_speech": "beside"})
+    heard = bundle.bundled_real_speech("tiny.en")
+    assert heard["mas-lora"] == {"speakers": len(training), "accent": "mandarin", "placement": "instead", "ages": None}
+    assert f"The Mandarin expert learned from {len(training)} real Mandarin-L1 speakers" in training_note("tiny.en")
+    assert "instead of the synthetic Mandarin voices" in training_note("tiny.en")
+    assert "LoRA heard the same real speakers" in training_note("tiny.en")
+
+    bundled(real | {"real_ages": "adults"}, {})
+    adults = int((age_group(training.age) == "adults").sum())
+    assert bundle.bundled_real_speech("tiny.en")["mas-lora"]["speakers"] == adults < len(training)
+    assert "LoRA heard synthetic accents only" in training_note("tiny.en")
 
 
 def test_example_prompts_are_the_ones_the_untrained_model_gets_most_wrong_on_accented_speakers(tmp_path):

@@ -15,6 +15,9 @@ import pandas as pd
 
 from maslora.auto.accent_id import load_head
 from maslora.data.corpora import ASSETS
+from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
+from maslora.data.speechocean import ACCENT as SPEECHOCEAN_ACCENT
+from maslora.data.speechocean import select_age_group
 from maslora.errors import AdapterError
 from maslora.mixture.peft_io import resolve_settings
 from maslora.systems.compare import AutoWeighting
@@ -50,6 +53,27 @@ def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Syste
     experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
     return Systems(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
+
+
+def bundled_real_speech(size: str) -> dict[str, dict | None]:
+    """What real accented speech each bundled run ("mas-lora", "lora") heard: {"speakers": how many real
+    training speakers of accent "accent", "placement": "beside" or "instead" of that accent's synthetic
+    voices, "ages"}, or None for synthetic accents only. From the runs' configs (train/real_speech.py)."""
+    heard = {}
+    for name, run in read_bundle(size)["runs"].items():
+        config = run["config"]
+        if not config.get("real_corpus"):
+            heard[name] = None
+            continue
+        split = pd.read_csv(config.get("real_split") or SPEECHOCEAN_SPLIT, dtype={"speaker": str})
+        train = select_age_group(split[split.part == "train"], config.get("real_ages"))
+        heard[name] = {
+            "speakers": len(train),
+            "accent": SPEECHOCEAN_ACCENT,
+            "placement": config["real_speech"],
+            "ages": config.get("real_ages"),
+        }
+    return heard
 
 
 BUNDLED_CLASSIFIER = "accent-classifier"  # folder beside the bundled experts; bundle.json "auto" says how to use it
