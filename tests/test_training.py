@@ -76,11 +76,15 @@ def test_mas_lora_trains_saves_experts_and_resumes_exactly_after_a_kill(fake_l2a
     with pytest.raises(KeyboardInterrupt):
         train(_config(tmp_path / "killed", fake_l2arctic))
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    history_file = tmp_path / "killed" / "history.jsonl"
+    before_kill = json.loads(history_file.read_text())
+    history_file.write_text(json.dumps(before_kill | {"seconds": 1000.0}) + "\n")  # as if step 1 took 1000 s
     assert train(_config(tmp_path / "killed", fake_l2arctic))["steps"] == 2
     whole, resumed = _trained_weights(tmp_path / "whole"), _trained_weights(tmp_path / "killed")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
-    history = (tmp_path / "killed" / "history.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in history] == [1, 2]
+    history = [json.loads(line) for line in history_file.read_text().splitlines()]
+    assert [h["step"] for h in history] == [1, 2]
+    assert 1000.0 < history[1]["seconds"] < 1000.0 + 600  # the clock goes on from the checkpoint, not from 0
 
 
 @pytest.mark.slow

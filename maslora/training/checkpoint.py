@@ -50,9 +50,12 @@ def append_history(out: Path, record: dict) -> None:
         history.write(json.dumps(record) + "\n")
 
 
-def truncate_history(out: Path, last_step: int) -> None:
-    """Drop the history lines of steps after `last_step` (they are redone after a resume)."""
+def truncate_history(out: Path, last_step: int) -> float:
+    """Drop the history lines of steps after `last_step` (they are redone after a resume); returns the
+    training seconds the kept lines reached, so that a resumed run's clock goes on from there."""
     path = out / HISTORY_FILE
-    if path.is_file():
-        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= last_step]
-        path.write_text("".join(f"{line}\n" for line in kept))
+    if not path.is_file():
+        return 0.0
+    kept = [record for record in map(json.loads, path.read_text().splitlines()) if record["step"] <= last_step]
+    path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+    return kept[-1]["seconds"] if kept else 0.0

@@ -120,6 +120,7 @@ class _Run:
     best_wer: float = math.inf
     best_step: int = 0
     stale_evaluations: int = 0  # evaluations since the best one (early stopping counts these)
+    seconds: float = 0.0  # training time before this process: a resumed run's history goes on counting
     next_audio: tuple[int, Future] | None = None  # (step, its clips being prepared by `workers`)
     epoch_batches: tuple[int, list[list[int]]] | None = None  # (epoch, its batches): built once an epoch
 
@@ -270,7 +271,7 @@ def _resume(run: _Run) -> None:
             state["cuda_rng"].cpu(), run.device
         )  # dropout on the GPU draws from the GPU's generator
     if run.rank == 0:
-        truncate_history(run.config.out, run.step)  # steps after the checkpoint are redone
+        run.seconds = truncate_history(run.config.out, run.step)  # steps after the checkpoint are redone
 
 
 def _checkpoint(run: _Run) -> None:
@@ -401,8 +402,8 @@ def train(config: TrainConfig) -> dict:
     """
     rank, world = init_distributed()
     run = _start(config, rank, world)
-    began = time.perf_counter()
     _resume(run)
+    began = time.perf_counter() - run.seconds
     if rank == 0:
         (config.out / "config.json").write_text(json.dumps(json_config(config), indent=2))
     run.whisper.model.train()
