@@ -73,6 +73,12 @@ def test_a_matrix_of_another_run_is_refused(tmp_path):
     _rows(rows, seed=1)
     with pytest.raises(SystemExit, match="no rows of fold 1, seed 0"):
         expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+    _rows(rows)
+    tagged = [json.loads(line) | {"trained_on": "mas-lora-beside"} for line in rows.read_text().splitlines()]
+    rows.write_text("".join(json.dumps(row) + "\n" for row in tagged))  # train.real_speech's: rows name their run
+    assert expert_matrix(rows, fold=1, seed=0, accents=ACCENTS, run="mas-lora-beside")["wer"]["korean"]["korean"] == 10
+    with pytest.raises(SystemExit, match="no rows of fold 1, seed 0, run mas-lora-instead"):
+        expert_matrix(rows, fold=1, seed=0, accents=ACCENTS, run="mas-lora-instead")
     _rows(rows, experts=["arabic", "hindi"])
     with pytest.raises(SystemExit, match=r"scores experts \['arabic', 'hindi'\]"):
         expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)

@@ -36,10 +36,16 @@ def test_real_speech_quick_end_to_end_then_a_rerun_decodes_nothing(private_model
     test = rows[rows.set == "speechocean762-test"]
     assert set(test.speaker) == {"0739", "0001"} and (test.groupby(["trained_on", "system"]).size() == 4).all()
     assert (results / "curves" / "fold1-seed0-real-mas-lora-beside.jsonl").is_file()
+    matrix = pd.read_json(results / "rows" / "real_matrix.jsonl", lines=True)
+    assert set(matrix.trained_on) == {"mas-lora-beside"} and set(matrix.system) == {
+        f"expert-{accent}" for accent in ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese"]
+    }
+    assert matrix.groupby("system").size().nunique() == 1  # every expert on the same test clips
 
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(pd.read_json(results / "rows" / "real.jsonl", lines=True)) == len(rows)  # resumed: nothing redone
+    assert len(pd.read_json(results / "rows" / "real_matrix.jsonl", lines=True)) == len(matrix)
 
     section = report(results)
     assert "| Whisper | " in section and "adults (1 speakers)" in section and "children (1 speakers)" in section

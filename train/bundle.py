@@ -46,13 +46,17 @@ def _run(folder: Path, method: str) -> dict:
     }
 
 
-def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str]) -> dict:
+def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str], run: str | None = None) -> dict:
     """{"rows", "fold", "seed", "wer": {expert: {accent: WER %}}}: every expert alone on every accent's test
-    speakers, pooled, from the experiments' rows of the bundled run's fold and seed."""
+    speakers, pooled, from the experiments' rows of the bundled run's fold and seed (and, where the rows
+    name the run they come from, as train.real_speech's do in `trained_on`, of the run called `run`)."""
     rows = pd.DataFrame(read_rows(rows_path))
     rows = rows[(rows.fold == fold) & (rows.seed == seed)] if not rows.empty else rows
+    if "trained_on" in rows:
+        rows = rows[rows.trained_on == run]
     if rows.empty:
-        raise SystemExit(f"{rows_path} has no rows of fold {fold}, seed {seed} (the bundled run's)")
+        of_run = f", run {run}" if run else ""
+        raise SystemExit(f"{rows_path} has no rows of fold {fold}, seed {seed}{of_run} (the bundled run's)")
     experts = sorted(set(rows.system.str.removeprefix("expert-")))
     if experts != sorted(accents):
         raise SystemExit(f"{rows_path} scores experts {experts}, but the bundled run has {sorted(accents)}")
@@ -68,7 +72,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mas-lora", type=Path, required=True, help="a finished train.py --method mas-lora run")
     parser.add_argument("--lora", type=Path, required=True, help="a finished train.py --method lora run")
-    parser.add_argument("--matrix", type=Path, help="the experiments' rows/matrix.jsonl of the mas-lora run")
+    parser.add_argument(
+        "--matrix",
+        type=Path,
+        help="rows/matrix.jsonl (train.experiments) or rows/real_matrix.jsonl (train.real_speech) of the mas-lora run",
+    )
     args = parser.parse_args()
     runs = {"mas-lora": _run(args.mas_lora, "mas-lora"), "lora": _run(args.lora, "lora")}
     shared = {key: {run["config"][key] for run in runs.values()} for key in ("model", "encoder_seconds", "fold")}
@@ -77,7 +85,7 @@ def main() -> None:
     model, encoder_seconds = runs["lora"]["config"]["model"], runs["lora"]["config"]["encoder_seconds"]
     mas = runs["mas-lora"]["config"]
     accents = json.loads((args.mas_lora / "best" / "experts.json").read_text())["accents"]
-    matrix = expert_matrix(args.matrix, mas["fold"], mas["seed"], accents) if args.matrix else None
+    matrix = expert_matrix(args.matrix, mas["fold"], mas["seed"], accents, args.mas_lora.name) if args.matrix else None
 
     def write(scratch: Path) -> None:
         for method, folder in (("mas-lora", args.mas_lora), ("lora", args.lora)):

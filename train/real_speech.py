@@ -17,6 +17,8 @@ Rows, in rows/real.jsonl, tagged with fold (1), seed, trained_on (none, syntheti
     speechocean762-test        the split's held-out real speakers (16 adults, 14 children), every system
     speechocean762-validation  its validation speakers: the rows that choose between the runs
     cc0-native                 the held-out real native recordings train.experiments scores (forgetting)
+and, in rows/real_matrix.jsonl, each MAS-LoRA run's experts alone on fold 1's synthetic test speakers (the
+expert x accent matrix train/bundle.py records if the run is bundled).
 `--only` splits the runs into sittings of about an hour each (what a sitting cut short leaves, the next
 one resumes: training from its checkpoints, decoding from the rows already written). analysis.exp_real_speech
 turns the rows into the report's real-speech section.
@@ -33,7 +35,7 @@ from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_
 from maslora.auto.router import RouterConfig
 from maslora.data.corpora import ASSETS
 from maslora.data.speaker_split import real_speech_split
-from maslora.data.splits import paper_fold
+from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.evaluation import Models, evaluate
 from maslora.training.recipes import recipe_config
@@ -122,7 +124,12 @@ def main() -> None:
         )
         systems[name] = (models, MAS_SYSTEMS, CHOOSING_SYSTEMS)
     decode(sets, systems, args.results / "rows" / "real.jsonl", args.seed)
-    print(f"rows: {args.results / 'rows' / 'real.jsonl'}")
+    experts = [f"expert-{accent}" for accent in sorted(set(fold.train.accent) - {NATIVE})]
+    for name in chosen:
+        if RUNS[name][0] == "mas-lora":  # last: the bundle needs it only if this run wins
+            tags = {"fold": 1, "seed": args.seed, "trained_on": name}
+            evaluate(fold.test, experts, systems[name][0], args.results / "rows" / "real_matrix.jsonl", tags)
+    print(f"rows: {args.results / 'rows' / 'real.jsonl'}, {args.results / 'rows' / 'real_matrix.jsonl'}")
 
 
 if __name__ == "__main__":
