@@ -3,17 +3,18 @@ demo's explanation, refused when the rows belong to another run; the demo's exam
 model's errors."""
 
 import json
+import sys
 
 import pandas as pd
 import pytest
 
 import maslora.systems.bundle as bundle
+import train.bundle as train_bundle
 from app import matrix_caption, matrix_figure, training_note
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
-from train.bundle import expert_matrix
 from train.examples import TEST_ROWS, hardest_prompts
 
 ACCENTS = ["arabic", "mandarin", "korean"]
@@ -45,7 +46,7 @@ def test_the_matrix_pools_each_expert_on_each_accent_and_the_demo_reads_it_back(
     _rows(rows)
     _rows(tmp_path / "other.jsonl", seed=1)
     rows.write_text(rows.read_text() + (tmp_path / "other.jsonl").read_text().replace('"errors": 1', '"errors": 9'))
-    matrix = expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+    matrix = train_bundle.expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
     assert (matrix["fold"], matrix["seed"]) == (1, 0)
     assert matrix["wer"]["korean"] == {
         "arabic": 30.0,
@@ -72,16 +73,66 @@ def test_a_matrix_of_another_run_is_refused(tmp_path):
     rows = tmp_path / "matrix.jsonl"
     _rows(rows, seed=1)
     with pytest.raises(SystemExit, match="no rows of fold 1, seed 0"):
-        expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+        train_bundle.expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
     _rows(rows)
     tagged = [json.loads(line) | {"trained_on": "mas-lora-beside"} for line in rows.read_text().splitlines()]
     rows.write_text("".join(json.dumps(row) + "\n" for row in tagged))  # train.real_speech's: rows name their run
-    assert expert_matrix(rows, fold=1, seed=0, accents=ACCENTS, run="mas-lora-beside")["wer"]["korean"]["korean"] == 10
+    assert (
+        train_bundle.expert_matrix(rows, fold=1, seed=0, accents=ACCENTS, run="mas-lora-beside")["wer"]["korean"][
+            "korean"
+        ]
+        == 10
+    )
     with pytest.raises(SystemExit, match="no rows of fold 1, seed 0, run mas-lora-instead"):
-        expert_matrix(rows, fold=1, seed=0, accents=ACCENTS, run="mas-lora-instead")
+        train_bundle.expert_matrix(rows, fold=1, seed=0, accents=ACCENTS, run="mas-lora-instead")
     _rows(rows, experts=["arabic", "hindi"])
     with pytest.raises(SystemExit, match=r"scores experts \['arabic', 'hindi'\]"):
-        expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+        train_bundle.expert_matrix(rows, fold=1, seed=0, accents=ACCENTS)
+
+
+def _finished_run(folder, method: str, **config) -> None:
+    (folder / "best").mkdir(parents=True)
+    (folder / "best" / "experts.json").write_text(json.dumps({"accents": ACCENTS}))
+    settings = {"method": method, "model": "tiny.en", "encoder_seconds": 10, "fold": 1, "seed": 0} | config
+    (folder / "config.json").write_text(json.dumps({"out": str(folder)} | settings))
+    history = [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5, "validation_wer": 0.2}]
+    (folder / "history.jsonl").write_text("".join(json.dumps(line) + "\n" for line in history))
+
+
+def test_bundling_records_the_runs_the_command_and_the_bundled_runs_own_matrix(tmp_path, monkeypatch):
+    runs, experts = tmp_path / "runs", tmp_path / "experts"
+    _finished_run(runs / "mas-lora-beside", "mas-lora", real_corpus="speechocean762")
+    _finished_run(runs / "lora-beside", "lora", real_corpus="speechocean762")
+    rows = tmp_path / "real_matrix.jsonl"
+    _rows(rows)
+    tagged = [json.loads(line) for line in rows.read_text().splitlines()]
+    other = [row | {"trained_on": "mas-lora-instead", "errors": 9} for row in tagged]  # another run's experts
+    rows.write_text(
+        "".join(json.dumps(r) + "\n" for r in [*(r | {"trained_on": "mas-lora-beside"} for r in tagged), *other])
+    )
+    arguments = [
+        "--mas-lora",
+        str(runs / "mas-lora-beside"),
+        "--lora",
+        str(runs / "lora-beside"),
+        "--matrix",
+        str(rows),
+    ]
+    monkeypatch.setattr(train_bundle, "BUNDLED_EXPERTS", experts)
+    monkeypatch.setattr(sys, "argv", ["train/bundle.py", *arguments])
+    train_bundle.main()
+    manifest = json.loads((experts / "tiny.en" / "bundle.json").read_text())
+    assert manifest["commands"] == ["python train/bundle.py " + " ".join(arguments)]
+    assert manifest["runs"]["mas-lora"]["config"]["real_corpus"] == "speechocean762"
+    assert "out" not in manifest["runs"]["lora"]["config"] and manifest["runs"]["lora"]["best_step"] == 2
+    assert manifest["matrix"]["wer"]["korean"]["korean"] == 10.0  # mas-lora-beside's rows, not mas-lora-instead's
+    assert (experts / "tiny.en" / "mas-lora" / "experts.json").is_file() and (experts / "tiny.en" / "lora").is_dir()
+
+    _finished_run(runs / "lora-30s", "lora", encoder_seconds=30)
+    monkeypatch.setattr(sys, "argv", ["train/bundle.py", *arguments[:3], str(runs / "lora-30s")])
+    with pytest.raises(SystemExit, match="the runs differ"):
+        train_bundle.main()
+    assert json.loads((experts / "tiny.en" / "bundle.json").read_text()) == manifest  # the bundle is untouched
 
 
 def test_the_caption_names_where_the_own_expert_loses():

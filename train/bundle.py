@@ -5,16 +5,24 @@ r"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo'
         --lora runs/experiments/cpu/fold1/seed0/lora --matrix assets/results/rows/matrix.jsonl
     python train/auto_heads.py
 
+or, with experts that also heard real Mandarin-L1 speakers (issue #14; the runs the validation speakers chose):
+
+    python -m train.real_speech --corpus ../shared/data/speechocean762-train
+    python train/bundle.py --mas-lora runs/real-speech/cpu/seed0/mas-lora-beside \
+        --lora runs/real-speech/cpu/seed0/lora-beside --matrix assets/results/rows/real_matrix.jsonl
+    python train/auto_heads.py
+
 The experiments' converged CPU-recipe runs of fold 1, seed 0 (their test rows are the report's); any two
 finished train/train.py runs do. Both runs must share the base model and encoder window (the demo runs
-them side by side in one model). bundle.json records both training configs, their best validation WER
-and the commands above; with `--matrix` (rows of the runs' fold and seed), also the experts' expert x
-accent matrix, which the demo's explanation shows. train/auto_heads.py then adds the accent classifier.
+them side by side in one model). bundle.json records both training configs (what data, what recipe),
+their best validation WER and the command that made the bundle; with `--matrix` (rows of the runs' fold
+and seed), also the experts' expert x accent matrix, which the demo's explanation shows.
+train/auto_heads.py then adds the accent classifier.
 """
 
 import argparse
 import json
-import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -26,8 +34,6 @@ import pandas as pd
 from maslora.atomic import replace_folder
 from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_EXPERTS
 from maslora.systems.evaluation import read_rows, wer_table
-
-COMMANDS = [line.strip() for line in re.sub(r"\\\n\s*", "", __doc__).splitlines() if line.strip().startswith("python ")]
 
 
 def _run(folder: Path, method: str) -> dict:
@@ -90,7 +96,8 @@ def main() -> None:
     def write(scratch: Path) -> None:
         for method, folder in (("mas-lora", args.mas_lora), ("lora", args.lora)):
             shutil.copytree(folder / "best", scratch / method)
-        manifest = {"model": model, "encoder_seconds": encoder_seconds, "commands": COMMANDS, "runs": runs}
+        command = f"python train/bundle.py {shlex.join(sys.argv[1:])}"
+        manifest = {"model": model, "encoder_seconds": encoder_seconds, "commands": [command], "runs": runs}
         if matrix is not None:
             manifest["matrix"] = matrix
         (scratch / BUNDLE_MANIFEST).write_text(json.dumps(manifest, indent=2))
