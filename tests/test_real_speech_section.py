@@ -1,0 +1,57 @@
+"""The real-speech section's targets, on rows made by hand: a missed target says by how much and in which
+direction, and a uniform mixture that misses shows why (WER by the Mandarin expert's weight)."""
+
+import pandas as pd
+
+from analysis.exp_real_speech import labelled, targets
+
+WORDS = 10
+
+
+def _rows(errors: dict[str, int], speaker: str, set_name: str) -> pd.DataFrame:
+    """Four utterances of `speaker` per "trained_on/system", each with `errors` of WORDS words."""
+    rows = []
+    for label, count in errors.items():
+        trained_on, system = label.split("/")
+        for utterance in range(4):
+            rows.append(
+                {
+                    "fold": 1,
+                    "seed": 0,
+                    "set": set_name,
+                    "trained_on": trained_on,
+                    "system": system,
+                    "speaker": speaker,
+                    "utterance_id": f"{speaker}-{utterance}",
+                    "path": f"{speaker}/{utterance}.opus",
+                    "errors": count,
+                    "reference_words": WORDS,
+                }
+            )
+    return labelled(pd.DataFrame(rows))
+
+
+def test_a_uniform_mixture_above_whisper_is_reported_as_higher_with_the_mandarin_weight_curve():
+    run = "mas-lora-beside"
+    adult = "0739"  # an adult of the committed split
+    test = _rows(
+        {
+            "none/base": 4,
+            "synthetic/mas-uniform": 6,
+            f"{run}/mas-uniform": 5,
+            f"{run}/mas-beta2": 3,
+            f"{run}/mas-matched": 2,
+        },
+        adult,
+        "speechocean762-test",
+    )
+    native = _rows({"none/base": 1, f"{run}/mas-uniform": 1}, "native", "cc0-native")
+    text = targets(test, native, run)
+    assert "adults: 30.0% vs Whisper 40.0%, 25.0% lower (target >= 20%: met)" in text
+    assert "adults: 50.0% vs Whisper 40.0%, 25.0% higher (target: below Whisper: missed)" in text
+    assert "Mandarin expert's weight in the mixture: 1/6 50.0%, 1/2 30.0%, 1 20.0%" in text
+    assert "synthetic accents alone, mixed uniformly, get 60.0%" in text
+    assert "forgetting, real native recordings: +0.0 points against Whisper (target: at most +1.0: met)" in text
+
+    better = test.assign(errors=test.errors.where(test.label != f"{run}/mas-uniform", 3))
+    assert "why:" not in targets(better, native, run)  # a met target needs no explanation
