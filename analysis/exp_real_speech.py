@@ -162,6 +162,38 @@ def targets(test: pd.DataFrame, native: pd.DataFrame, run: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(results) -> str:
+    """The report's summary lines on the held-out real speakers (all 30): the paper's comparisons for the
+    MAS-LoRA the validation speakers chose, against the regular LoRA pooled over the same real speakers."""
+    rows = load_rows(results, "real")
+    if rows.empty:
+        return ""
+    rows = labelled(rows)
+    run, _ = chosen_run(rows[rows.set == VALIDATION])
+    if not run:
+        return ""
+    test = rows[rows.set == TEST]
+    pairs = [
+        (f"{run}/mas-uniform", "lora-beside/lora"),
+        (f"{run}/mas-beta2", "lora-beside/lora"),
+        (f"{run}/mas-beta2", f"{run}/mas-uniform"),
+        (f"{run}/mas-uniform", "none/base"),
+        ("lora-beside/lora", "none/base"),
+    ]
+    name = {label: SYSTEMS[label.split("/")[1]] for pair in pairs for label in pair}  # the title says which runs
+    lines = [
+        f"  {name[a]} {pooled_wer(test[test.label == a]):.1f}% vs {name[b]} {pooled_wer(test[test.label == b]):.1f}%: "
+        f"{compared(test, a, b)}\n"
+        for a, b in pairs
+        if {a, b} <= set(test.label)
+    ]
+    title = (
+        f"- real Mandarin-L1 speakers, held out ({test.speaker.nunique()} speakers, section 9; MAS-LoRA "
+        f"{TRAINED_ON[run]}, the regular LoRA {TRAINED_ON['lora-beside']}):\n"
+    )
+    return title + "".join(lines) if lines else ""
+
+
 def report(results) -> str:
     title = "## 9. Real accented speech: held-out Mandarin-L1 speakers (speechocean762)\n\n"
     rows = load_rows(results, "real")

@@ -160,7 +160,11 @@ def write_report(results: Path) -> None:
         + ", ".join(f"{SYSTEM_NAMES[s]} {w:.2f}%" for s, w in PAPER_LIBRISPEECH.items())
         + ". Ours, L2 pooled WER, mean over seeds:\n\n"
         + (
-            comparisons + _variants(results) + _forgetting(results) + _unseen(results)
+            comparisons
+            + _variants(results)
+            + _forgetting(results)
+            + _unseen(results)
+            + exp_real_speech.summary(results)
             if comparisons
             else "(no rows yet)\n"
         )

@@ -3,7 +3,7 @@ direction, and a uniform mixture that misses shows why (WER by the Mandarin expe
 
 import pandas as pd
 
-from analysis.exp_real_speech import labelled, targets
+from analysis.exp_real_speech import labelled, summary, targets
 
 WORDS = 10
 
@@ -55,3 +55,37 @@ def test_a_uniform_mixture_above_whisper_is_reported_as_higher_with_the_mandarin
 
     better = test.assign(errors=test.errors.where(test.label != f"{run}/mas-uniform", 3))
     assert "why:" not in targets(better, native, run)  # a met target needs no explanation
+
+
+def test_the_summary_compares_the_validation_winner_with_the_lora_trained_on_the_same_speakers(tmp_path):
+    validation = {
+        "none/base": 4,
+        "synthetic/mas-uniform": 5,
+        "mas-lora-beside/mas-uniform": 3,
+        "mas-lora-instead/mas-uniform": 2,  # the winner on validation, whatever test says
+    }
+    test = {
+        "none/base": 4,
+        "lora-beside/lora": 3,
+        "mas-lora-beside/mas-uniform": 1,
+        "mas-lora-instead/mas-uniform": 5,
+        "mas-lora-instead/mas-beta2": 2,
+    }
+    rows = pd.concat(
+        [_rows(validation, "2168", "speechocean762-validation"), _rows(test, "0739", "speechocean762-test")]
+    )
+    (tmp_path / "rows").mkdir()
+    rows.drop(columns=["label", "age_group", "order"]).to_json(
+        tmp_path / "rows" / "real.jsonl", orient="records", lines=True
+    )
+    lines = summary(tmp_path).splitlines()
+    assert "MAS-LoRA + real speakers instead of the synthetic Mandarin ones" in lines[0]
+    assert lines[1:] == [
+        "  MAS-LoRA uniform (accent unknown) 50.0% vs regular LoRA 30.0%: +20.0 points (95% interval +20.0 to +20.0)",
+        "  MAS-LoRA beta 2 (accent known) 20.0% vs regular LoRA 30.0%: -10.0 points (95% interval -10.0 to -10.0)",
+        "  MAS-LoRA beta 2 (accent known) 20.0% vs MAS-LoRA uniform (accent unknown) 50.0%: "
+        "-30.0 points (95% interval -30.0 to -30.0)",
+        "  MAS-LoRA uniform (accent unknown) 50.0% vs Whisper 40.0%: +10.0 points (95% interval +10.0 to +10.0)",
+        "  regular LoRA 30.0% vs Whisper 40.0%: -10.0 points (95% interval -10.0 to -10.0)",
+    ]
+    assert summary(tmp_path / "nothing") == ""
