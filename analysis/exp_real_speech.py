@@ -71,8 +71,10 @@ def wer_cells(rows: pd.DataFrame) -> pd.DataFrame:
 
 def chosen_run(validation: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     """The MAS-LoRA to bundle: lowest pooled WER, accent unknown (what the demo does first), on the real
-    validation speakers; never on test. Returns it and the table it was chosen from."""
-    candidates = validation[validation.trained_on.isin(MAS_RUNS) | (validation.system == "base")]
+    validation speakers; never on test. Returns it and the table it was chosen from (with the regular LoRA
+    trained on the same speakers beside it, for context)."""
+    shown = validation.trained_on.isin([*MAS_RUNS, "lora-beside"]) | (validation.system == "base")  # LoRA: context
+    candidates = validation[shown]
     table = candidates.groupby(["trained_on", "system"]).apply(pooled_wer, include_groups=False).unstack("system")
     table = table.reindex([t for t in TRAINED_ON if t in table.index])[[s for s in SYSTEMS if s in table.columns]]
     uniform = table["mas-uniform"].dropna() if "mas-uniform" in table else pd.Series(dtype=float)

@@ -63,6 +63,7 @@ def test_the_summary_compares_the_validation_winner_with_the_lora_trained_on_the
         "synthetic/mas-uniform": 5,
         "mas-lora-beside/mas-uniform": 3,
         "mas-lora-instead/mas-uniform": 2,  # the winner on validation, whatever test says
+        "lora-beside/lora": 1,  # shown beside the candidates, never one of them
     }
     test = {
         "none/base": 4,
