@@ -2,7 +2,7 @@
 real speakers that none of them heard.
 
     python -m train.real_speech --corpus ../shared/data/speechocean762-train [--only mas-lora-beside,lora-beside]
-                                [--quick] [--seed 0] [--synthetic assets/experts/tiny.en] [--split FILE]
+                                [--quick] [--seed 0] [--synthetic assets/synthetic-experts/tiny.en] [--split FILE]
                                 [--runs runs/real-speech] [--results assets/results]
 
 Training runs: the cpu profile's recipe (train.experiments) on fold 1 of the embedded corpus, plus the
@@ -11,7 +11,8 @@ split's real training speakers (assets/splits/speechocean762-train.csv; maslora.
     mas-lora-instead   MAS-LoRA; the Mandarin expert learns from the real speakers alone
     lora-beside        the regular LoRA, pooled over mas-lora-beside's data
 and, on top of each MAS-LoRA, an accent classifier and a router on the run's own training clips. Beside
-them, the systems that only heard synthetic speech (--synthetic: the bundled MAS-LoRA, LoRA and classifier).
+them, the systems that only heard synthetic speech (--synthetic: the MAS-LoRA, LoRA and classifier the demo bundled
+before these runs, kept in assets/synthetic-experts/ so that the comparison stays reproducible after a rebundle).
 
 Rows, in rows/real.jsonl, tagged with fold (1), seed, trained_on (none, synthetic, or a run's name) and set:
     speechocean762-test        the split's held-out real speakers (16 adults, 14 children), every system
@@ -46,7 +47,7 @@ RUNS = {
     "mas-lora-instead": ("mas-lora", "instead"),
     "lora-beside": ("lora", "beside"),
 }  # name: (method, where the real speakers go)
-BUNDLE = ASSETS / "experts" / "tiny.en"
+SYNTHETIC_ONLY = ASSETS / "synthetic-experts" / "tiny.en"  # train/bundle.py output of the synthetic-only runs
 TEST, VALIDATION, NATIVE_SET = "speechocean762-test", "speechocean762-validation", "cc0-native"
 MAS_SYSTEMS = ["mas-uniform", "mas-beta2", "mas-matched", "mas-auto-t1", "mas-auto-beta", "mas-router"]
 CHOOSING_SYSTEMS = ["mas-uniform", "mas-beta2"]  # a MAS-LoRA's systems decoded on validation too
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--only", help=f"only these runs, comma-separated: {', '.join(RUNS)}")
     parser.add_argument("--quick", action="store_true", help="the quick profile: a few steps, for tests")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--synthetic", type=Path, default=BUNDLE, help="the synthetic-only experts' folder")
+    parser.add_argument("--synthetic", type=Path, default=SYNTHETIC_ONLY, help="the synthetic-only experts' folder")
     parser.add_argument("--runs", type=Path, help="where training runs go; default runs/real-speech/PROFILE")
     parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results")
     args = parser.parse_args()
