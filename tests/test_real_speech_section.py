@@ -3,7 +3,7 @@ direction, and a uniform mixture that misses shows why (WER by the Mandarin expe
 
 import pandas as pd
 
-from analysis.exp_real_speech import labelled, summary, targets
+from analysis.exp_real_speech import labelled, placement_lines, summary, targets
 
 WORDS = 10
 
@@ -90,3 +90,21 @@ def test_the_summary_compares_the_validation_winner_with_the_lora_trained_on_the
         "  regular LoRA 30.0% vs Whisper 40.0%: -10.0 points (95% interval -10.0 to -10.0)",
     ]
     assert summary(tmp_path / "nothing") == ""
+
+
+def test_both_placements_of_the_real_speakers_are_compared_system_by_system():
+    errors = {
+        "mas-lora-beside/mas-uniform": 5,
+        "mas-lora-instead/mas-uniform": 3,
+        "mas-lora-beside/mas-beta2": 2,
+        "mas-lora-instead/mas-beta2": 2,
+        "mas-lora-instead/mas-matched": 1,  # beside's matched expert not decoded: no line, never a half comparison
+    }
+    lines = placement_lines(_rows(errors, "0739", "speechocean762-test")).splitlines()
+    assert lines == [
+        "- MAS-LoRA uniform (accent unknown): 30.0% instead vs 50.0% beside, -20.0 points (95% interval -20.0 to "
+        "-20.0); adults -20.0 points (95% interval -20.0 to -20.0)",
+        "- MAS-LoRA beta 2 (accent known): 20.0% instead vs 20.0% beside, +0.0 points (95% interval +0.0 to +0.0); "
+        "adults +0.0 points (95% interval +0.0 to +0.0)",
+    ]
+    assert placement_lines(_rows({"mas-lora-beside/mas-uniform": 5}, "0739", "speechocean762-test")) == ""

@@ -46,7 +46,14 @@ from maslora.auto.router import RouterConfig
 from maslora.data.corpora import NATIVE_RECORDINGS, load_librispeech, load_manifest
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, evaluate, lowest_wer_system, read_rows
+from maslora.systems.evaluation import (
+    TEMPERED_SYSTEMS,
+    Models,
+    evaluate,
+    expert_matrix_systems,
+    lowest_wer_system,
+    read_rows,
+)
 from maslora.training.checkpoint import HISTORY_FILE
 from maslora.training.recipes import RECIPES, recipe_config
 from train.train import train_in_processes
@@ -192,7 +199,7 @@ def evaluate_runs(
         fit_classifier(features, split.train, folder / "accent-classifier", seed)
         fit_router(profile.model, window, models.experts, split.train, features, folder / "router", router_config)
         evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
-        evaluate(split.test, [f"expert-{a}" for a in accents], models, rows / "matrix.jsonl", tags)  # the bundle's
+        evaluate(split.test, expert_matrix_systems(accents), models, rows / "matrix.jsonl", tags)  # the bundle's
     # The matrix (the bundle needs it) and the paper's comparisons before the automatic weightings: what a
     # sitting cut short leaves undone is the least needed.
     mas_systems = ["mas-uniform", *(f"mas-beta{b:g}" for b in BETAS)] if mas else []

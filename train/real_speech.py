@@ -38,7 +38,7 @@ from maslora.data.corpora import ASSETS
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.evaluation import Models, evaluate
+from maslora.systems.evaluation import Models, evaluate, expert_matrix_systems
 from maslora.training.recipes import recipe_config
 from train.experiments import PROFILES, ROOT, held_out_native, train_profile_run
 
@@ -125,7 +125,7 @@ def main() -> None:
         )
         systems[name] = (models, MAS_SYSTEMS, CHOOSING_SYSTEMS)
     decode(sets, systems, args.results / "rows" / "real.jsonl", args.seed)
-    experts = [f"expert-{accent}" for accent in sorted(set(fold.train.accent) - {NATIVE})]
+    experts = expert_matrix_systems(set(fold.train.accent) - {NATIVE})
     for name in chosen:
         if RUNS[name][0] == "mas-lora":  # last: the bundle needs it only if this run wins
             tags = {"fold": 1, "seed": args.seed, "trained_on": name}

@@ -27,7 +27,7 @@ Any grouping (accent, speaker, system, seed) is computed from the rows afterward
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,11 @@ def check_system(system: str) -> None:
             f"unknown system {system!r}: base, full, lora, mas-uniform, mas-matched, mas-beta<B> (e.g. mas-beta2), "
             "expert-<accent> (e.g. expert-arabic), mas-auto-t<T> (e.g. mas-auto-t1), mas-auto-beta or mas-router"
         )
+
+
+def expert_matrix_systems(accents: Iterable[str]) -> list[str]:
+    """The expert x accent matrix's systems: each accent's expert alone (weight 1), in accent order."""
+    return [f"expert-{accent}" for accent in sorted(accents)]
 
 
 def system_row(system: str, accent: str, accents: list[str]) -> tuple[str, dict[str, float] | None] | None:
