@@ -11,8 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.report_tools import load_rows, pooled_wer, results_argument, save_figure, save_table
+from maslora.data.corpora import ASSETS
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
+from maslora.systems.bundle import bundled_real_speech
 
 NAMES = [
     "Whisper",
@@ -26,6 +28,7 @@ NAMES = [
 ]  # the table's columns, in order
 ADD_BACK = "add-back"  # rows of an accent added back to experts trained without it
 TARGET = (NAMES[5], NAMES[6])  # issue #15: the speaker's own expert against the bundled mixture
+SHIPPED = "experts/tiny.en"  # the demo's bundle (a row's tag "bundle", under assets/)
 
 
 def system_name(source: str, clips: int, system: str) -> str:
@@ -49,6 +52,26 @@ def named(rows: pd.DataFrame) -> pd.DataFrame:
     groups[added] = ADD_BACK + ": " + rows.accent[added]
     names = [system_name(*values) for values in zip(rows.source, rows.clips, rows.system)]
     return rows.assign(group=groups, name=names)
+
+
+def of_one_bundle(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of one bundle, and its name: the demo's if it was measured, else the first measured. Rows of a
+    replaced bundle stay (`--bundles` reproduces them) but never mix with the new one's."""
+    bundle = SHIPPED if (rows.bundle == SHIPPED).any() else sorted(set(rows.bundle))[0]
+    return rows[rows.bundle == bundle], bundle
+
+
+def bundle_line(bundle: str) -> str:
+    """Which experts the rows are of, and what the bundle's Mandarin expert heard (the real speakers' L1)."""
+    folder, size = bundle.split("/")
+    heard = bundled_real_speech(size, ASSETS / folder)["mas-lora"]
+    which = "the demo's" if bundle == SHIPPED else f"not the demo's: `--bundles assets/{folder}` measures them"
+    if heard is None:
+        mandarin = "knows only from synthetic voices"
+    else:
+        placement = "beside" if heard["placement"] == "beside" else "instead of"
+        mandarin = f"knows from {heard['speakers']} real training speakers (none of these) {placement} synthetic voices"
+    return f"The bundled experts: assets/{bundle} ({which}); the real speakers' accent (Mandarin L1) it {mandarin}.\n"
 
 
 def row_label(group: str, clips: int, speakers: int) -> str:
@@ -156,6 +179,7 @@ def report(results) -> str:
             title
             + "Not run yet (`python -m train.new_expert_experiment --real ../shared/data/speechocean762-train`).\n"
         )
+    rows, bundle = of_one_bundle(rows)
     rows = named(rows)
     return (
         title
@@ -163,9 +187,7 @@ def report(results) -> str:
         "held-out speechocean762 speakers. For each, an expert trained on k of their clips (the app's recipe) joins\n"
         "the bundled six as expert 7; every system decodes the same other clips of that speaker. The synthetic\n"
         "speakers' accents each have a bundled expert already (trained on other voices of that accent), so their own\n"
-        "expert competes with it; the real speakers' accent (Mandarin L1) the bundle knows only from synthetic "
-        "voices.\n"
-        "Pooled WER; seeds: "
+        "expert competes with it. " + bundle_line(bundle) + "Pooled WER; seeds: "
         f"{sorted(set(rows.seed))}.\n\n"
         + save_table(wer_by_clips(rows), results, "new_expert")
         + "\n\nIssue #15's target (the speaker's own expert beats the bundled mixture on their other clips), "

@@ -45,6 +45,18 @@ def test_each_speaker_is_read_at_their_largest_k_and_ties_are_not_gains():
     assert "better for 2 of 4; tied for b; worse for c (+2.5)" in line
 
 
+def test_the_section_reads_one_bundle_the_demos_when_measured():
+    rows = pd.DataFrame({"bundle": ["synthetic-experts/tiny.en", exp_new_expert.SHIPPED, exp_new_expert.SHIPPED]})
+    chosen, bundle = exp_new_expert.of_one_bundle(rows)
+    assert bundle == exp_new_expert.SHIPPED and list(chosen.index) == [1, 2]
+    chosen, bundle = exp_new_expert.of_one_bundle(rows.head(1))  # the demo's bundle not measured yet
+    assert bundle == "synthetic-experts/tiny.en" and len(chosen) == 1
+    older = exp_new_expert.bundle_line(bundle)
+    assert "--bundles assets/synthetic-experts" in older and "only from synthetic voices" in older
+    shipped = exp_new_expert.bundle_line(exp_new_expert.SHIPPED)  # issue #14: the demo's experts heard real speech
+    assert "the demo's" in shipped and "real training speakers" in shipped
+
+
 def _run(results) -> subprocess.CompletedProcess:
     split = results / "split.csv"  # the fixture's three speakers, all held out
     split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,test\n2168,20,f,test\n")
@@ -61,6 +73,7 @@ def test_quick_new_expert_experiment_rows_report_and_resume(tmp_path, private_mo
     first = _run(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     rows = pd.DataFrame(read_rows(tmp_path / "rows" / "new_expert.jsonl"))
+    assert set(rows.bundle) == {exp_new_expert.SHIPPED}
     synthetic = rows[rows.source == "synthetic"]
     assert synthetic.speaker.nunique() == 2 and set(synthetic.clips) == {0, 5}
     assert set(synthetic[synthetic.clips == 5].system) == {"mas-beta2", "expert-newcomer", "mas-uniform"}

@@ -2,7 +2,7 @@
 
     python -m train.new_expert_experiment [--real ../shared/data/speechocean762-train [--split FILE]]
                                           [--add-back RUN/best] [--skip-synthetic] [--seed 0] [--quick]
-                                          [--results assets/results]
+                                          [--size tiny.en] [--bundles assets/experts] [--results assets/results]
 
 For each new speaker the bundled experts never heard, an expert is trained on k of their clips
 (maslora.training.new_expert, its default recipe: what the app's second tab runs) and added to the
@@ -24,8 +24,10 @@ Speakers:
                 that accent's expert trained from k = 20, 40, 80 clips of its training speakers and added
                 to the run's experts, on its held-out test speaker, beside the bundled expert that trained
                 with the others (tagged clips -1) and the run's experts alone (clips 0)
-Rows go to rows/new_expert.jsonl tagged experiment, source, speaker, clips (k) and seed; a rerun skips
-what is there (a sitting cut short resumes). analysis.exp_new_expert turns them into the report's section.
+Rows go to rows/new_expert.jsonl tagged experiment, bundle (whose experts: "experts/tiny.en" is the demo's),
+source, speaker, clips (k) and seed; a rerun skips what is there (a sitting cut short resumes). The committed
+rows were measured with the synthetic-only experts (--bundles assets/synthetic-experts), the demo's bundle
+before issue #14's rebundle. analysis.exp_new_expert turns them into the report's section.
 """
 
 import argparse
@@ -79,6 +81,13 @@ def real_speakers(source: str, split: str | None) -> dict[str, tuple[pd.DataFram
     return speakers
 
 
+def row_tags(args, source: str) -> dict:
+    """Tags of this run's rows. The bundle they were measured with ("experts/tiny.en",
+    "synthetic-experts/tiny.en") among them, so that a rebundle starts new rows instead of resuming the old's."""
+    bundle = f"{args.bundles.name}/{args.size}"
+    return {"experiment": "new-expert", "bundle": bundle, "source": source, "seed": args.seed}
+
+
 def measured(rows_path: Path, tags: dict, count: int) -> bool:
     """Whether `rows_path` holds `count` rows with these tags: an earlier sitting measured them."""
     rows = read_rows(rows_path)
@@ -98,7 +107,7 @@ def score_new_experts(
     """For each k of `sizes` not measured yet: train expert `name` on k clips drawn from `pool`, add it to the
     experts folder `start`, and decode `test` with NEW_SYSTEMS and the new expert alone (rows tagged clips k);
     a k larger than the clips that fit is skipped."""
-    bundle = read_bundle(args.size)
+    bundle = read_bundle(args.size, args.bundles)
     pool = clips_that_fit(pool, bundle["encoder_seconds"])
     rows_path = args.results / "rows" / "new_expert.jsonl"
     for k in sizes:
@@ -118,10 +127,10 @@ def measure_speaker(
     speaker: str, source: str, pool: pd.DataFrame, test: pd.DataFrame, sizes: tuple[int, ...], args, config
 ) -> None:
     """The bundled systems once, then for each k a new expert trained on k of `pool` and its systems."""
-    bundle = read_bundle(args.size)
-    experts = BUNDLED_EXPERTS / args.size / "mas-lora"
+    bundle = read_bundle(args.size, args.bundles)
+    experts = args.bundles / args.size / "mas-lora"
     test = test.assign(accent=NEWCOMER)
-    tags = {"experiment": "new-expert", "source": source, "speaker": speaker, "seed": args.seed}
+    tags = row_tags(args, source) | {"speaker": speaker}
     rows_path = args.results / "rows" / "new_expert.jsonl"
     bundled = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
     evaluate(test, BUNDLED_SYSTEMS, bundled, rows_path, tags | {"clips": 0}, progress=False)
@@ -132,16 +141,16 @@ def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, confi
     """The accent an experts folder was trained without (a leave-one-accent-out run's best/), added back
     from k clips of that accent's training speakers, against the bundled expert that trained with the
     others; on that accent's held-out test speakers (tagged clips -1: the bundled systems, 0: the run's)."""
-    bundled_folder = BUNDLED_EXPERTS / args.size / "mas-lora"
+    bundled_folder = args.bundles / args.size / "mas-lora"
     missing = [a for a in read_manifest(bundled_folder)["accents"] if a not in read_manifest(run)["accents"]]
     if len(missing) != 1:
         raise SystemExit(f"{run} lacks {len(missing)} of the bundled accents; --add-back needs a run without one")
     accent = missing[0]
-    split = paper_fold(corpus_or_embedded(None, prompts), bundle_fold(args.size))
+    split = paper_fold(corpus_or_embedded(None, prompts), bundle_fold(args.size, args.bundles))
     pool, test = split.train[split.train.accent == accent], split.test[split.test.accent == accent]
     test = test.head(SYNTHETIC_TEST_CLIPS) if not args.quick else test.head(QUICK["test"])
-    bundle = read_bundle(args.size)
-    tags = {"experiment": "new-expert", "source": "add-back", "seed": args.seed}  # the rows say accent and speaker
+    bundle = read_bundle(args.size, args.bundles)
+    tags = row_tags(args, "add-back")  # the rows name accent and speaker
     rows_path = args.results / "rows" / "new_expert.jsonl"
     with_others = Models(bundle["model"], bundled_folder, encoder_seconds=bundle["encoder_seconds"])
     evaluate(
@@ -157,6 +166,12 @@ def main() -> None:
     parser.add_argument("--real", help="speechocean762 (either layout): its split's held-out test speakers too")
     parser.add_argument("--split", help="its speaker split file (default: assets/splits/speechocean762-train.csv)")
     parser.add_argument("--size", default="tiny.en", help="whose bundled experts get the new expert")
+    parser.add_argument(
+        "--bundles",
+        type=Path,
+        default=BUNDLED_EXPERTS,
+        help="where that bundle lies: the demo's (default), or assets/synthetic-experts (the synthetic-only experts)",
+    )
     parser.add_argument("--add-back", type=Path, help="an experts folder trained without one accent: add it back")
     parser.add_argument("--skip-synthetic", action="store_true", help="only --real and --add-back: no corpus synthesis")
     parser.add_argument("--seed", type=int, default=0, help="which clips are drawn, and the expert's training")
@@ -166,7 +181,7 @@ def main() -> None:
     config = NewExpertConfig(seed=args.seed, steps=QUICK["steps"] if args.quick else NewExpertConfig.steps)
     groups = []
     if not args.skip_synthetic:
-        synthetic = synthetic_speakers(bundle_fold(args.size), 20 if args.quick else None)
+        synthetic = synthetic_speakers(bundle_fold(args.size, args.bundles), 20 if args.quick else None)
         groups.append(("synthetic", synthetic, SYNTHETIC_CLIPS))
     if args.real:
         groups.append(("real", real_speakers(args.real, args.split), REAL_CLIPS))

@@ -10,6 +10,7 @@ and the demo's example clips. The demo, `record` and the benchmarks start from h
 """
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -29,22 +30,26 @@ BUNDLE_MANIFEST = "bundle.json"  # {"model", "encoder_seconds", how it was train
 BUNDLED_EXAMPLES = ASSETS / "examples" / "examples.csv"  # a manifest; see train/examples.py
 
 
-def bundled_sizes() -> list[str]:
+def bundled_sizes(under: Path | None = None) -> list[str]:
     """Model sizes that ship with trained experts and a regular LoRA (the demo's choices)."""
-    return sorted(manifest.parent.name for manifest in BUNDLED_EXPERTS.glob(f"*/{BUNDLE_MANIFEST}"))
+    return sorted(manifest.parent.name for manifest in (under or BUNDLED_EXPERTS).glob(f"*/{BUNDLE_MANIFEST}"))
 
 
-def read_bundle(size: str) -> dict:
-    """The bundle.json of `size`'s bundled experts: base model, encoder window, training configs."""
-    path = BUNDLED_EXPERTS / size / BUNDLE_MANIFEST
+def read_bundle(size: str, under: Path | None = None) -> dict:
+    """The bundle.json of `size`'s bundled experts: base model, encoder window, training configs. `under`: the
+    demo's bundles by default, or a folder of earlier bundles kept for their results (assets/synthetic-experts)."""
+    under = under or BUNDLED_EXPERTS  # resolved here, not as a default, so that tests can point it elsewhere
+    path = under / size / BUNDLE_MANIFEST
     if not path.is_file():
-        raise AdapterError(f"no bundled experts for {size}; bundled: {', '.join(bundled_sizes()) or 'none'}")
+        raise AdapterError(
+            f"no bundled experts for {size} in {under}; there: {', '.join(bundled_sizes(under)) or 'none'}"
+        )
     return json.loads(path.read_text())
 
 
-def bundle_fold(size: str) -> int:
+def bundle_fold(size: str, under: Path | None = None) -> int:
     """The paper fold `size`'s experts trained on: its held-out speakers and prompts they never heard."""
-    return read_bundle(size)["runs"]["mas-lora"]["config"]["fold"]
+    return read_bundle(size, under)["runs"]["mas-lora"]["config"]["fold"]
 
 
 def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Systems:
@@ -55,12 +60,12 @@ def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Syste
     return Systems(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
 
 
-def bundled_real_speech(size: str) -> dict[str, dict | None]:
+def bundled_real_speech(size: str, under: Path | None = None) -> dict[str, dict | None]:
     """What real accented speech each bundled run ("mas-lora", "lora") heard: {"speakers": how many real
     training speakers of accent "accent", "placement": "beside" or "instead" of that accent's synthetic
     voices, "ages"}, or None for synthetic accents only. From the runs' configs (train/real_speech.py)."""
     heard = {}
-    for name, run in read_bundle(size)["runs"].items():
+    for name, run in read_bundle(size, under)["runs"].items():
         config = run["config"]
         if not config.get("real_corpus"):
             heard[name] = None
