@@ -14,7 +14,7 @@ from analysis.report_tools import load_rows, pooled_wer, results_argument, save_
 from maslora.data.corpora import ASSETS
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
-from maslora.systems.bundle import bundled_real_speech
+from maslora.systems.bundle import BUNDLED_EXPERTS, bundled_real_speech
 
 NAMES = [
     "Whisper",
@@ -28,7 +28,7 @@ NAMES = [
 ]  # the table's columns, in order
 ADD_BACK = "add-back"  # rows of an accent added back to experts trained without it
 TARGET = (NAMES[5], NAMES[6])  # issue #15: the speaker's own expert against the bundled mixture
-SHIPPED = "experts/tiny.en"  # the demo's bundle (a row's tag "bundle", under assets/)
+SHIPPED = f"{BUNDLED_EXPERTS.name}/tiny.en"  # the demo's bundle, as rows tag it (train.new_expert_experiment.row_tags)
 
 
 def system_name(source: str, clips: int, system: str) -> str:

@@ -168,7 +168,7 @@ def targets(test: pd.DataFrame, native: pd.DataFrame, run: str) -> str:
 def placement_lines(test: pd.DataFrame) -> str:
     """Issue #14 asks for both: the real speakers instead of the synthetic Mandarin ones minus beside them, per
     system, on every held-out speaker and on the adults (paired over the utterances both decoded)."""
-    beside, instead = "mas-lora-beside", "mas-lora-instead"
+    _, beside, instead = MAS_RUNS
     adults = test[test.age_group == "adults"]
     lines = []
     for system in ("mas-uniform", "mas-beta2", "mas-matched"):
