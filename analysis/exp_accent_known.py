@@ -49,9 +49,8 @@ def report(results) -> str:
     )
     betas = {f"mas-beta{b:g}": f"beta {b:g}" for b in sorted(set(rows.beta))}
     uniform = list(betas)[-1]  # beta = N, the largest beta evaluated
-    pooled_by_system = mean_and_spread(wer_per_seed(rows, ["system"]))
     lines = "".join(
-        versus(pooled_by_system, rows, a, b, betas)
+        versus(rows, a, b, betas)
         for a, b in [("mas-beta1", "mas-beta2"), ("mas-beta2", uniform), ("mas-beta1", uniform)]
         if a != b
     )

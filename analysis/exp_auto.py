@@ -94,7 +94,7 @@ def report(results) -> str:
         yaxis_title="WER (%)",
     )
     lines = "".join(
-        versus(pooled, l2, a, b, AUTO_NAMES)
+        versus(l2, a, b, AUTO_NAMES)
         for a, b in [
             (TEMPERED, "mas-uniform"),
             (TEMPERED, "mas-beta2"),

@@ -25,7 +25,7 @@ from analysis import (
     exp_unseen_accent,
     exp_variants,
 )
-from analysis.exp_seeds import headline_per_seed, headline_rows
+from analysis.exp_seeds import headline_rows
 from analysis.exp_unseen_accent import unseen_stats
 from analysis.exp_variants import against_baselines, variant_rows
 from analysis.report_tools import (
@@ -48,10 +48,10 @@ where the paper trains about 27 passes at 5e-5 (see maslora/training/recipes.py)
 best checkpoint of a run is picked on {validation}, itself a noisy choice."""
 
 
-def _headlines(results) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The headline systems' L2 rows, and their pooled WER's mean and spread over seeds."""
+def _headline_rows(results) -> pd.DataFrame:
+    """The headline systems' L2 rows (empty if none yet)."""
     rows = load_rows(results, "main")
-    return (rows, pd.DataFrame()) if rows.empty else (headline_rows(rows), mean_and_spread(headline_per_seed(rows)))
+    return rows if rows.empty else headline_rows(rows)
 
 
 def _unseen(results) -> str:
@@ -125,7 +125,7 @@ def write_report(results: Path) -> None:
     """Every section's tables and figures, then REPORT.md, from the rows in `results`."""
     sections = [experiment.report(results) for experiment in SECTIONS]
     profile = profile_of(results)
-    headline, stats = _headlines(results)
+    headline = _headline_rows(results)
     ran = (
         (
             f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
@@ -140,7 +140,7 @@ def write_report(results: Path) -> None:
         else "No run recorded yet."
     )
     comparisons = "".join(
-        versus(stats, headline, a, b, SYSTEM_NAMES)
+        versus(headline, a, b, SYSTEM_NAMES)
         for a, b in [
             ("mas-uniform", "lora"),
             ("mas-uniform", "full"),

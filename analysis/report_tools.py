@@ -52,16 +52,23 @@ def mean_and_spread(per_seed: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def versus(stats: pd.DataFrame, rows: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
-    """'a is X points below/above b' from our numbers (mean_and_spread rows named by system), weighed against
-    the seed spread and against the paired bootstrap interval over the utterances of `rows` (the rows the
-    stats came from); then the paper's numbers when it has both."""
-    if a not in stats.index or b not in stats.index:
+def versus(rows: pd.DataFrame, a: str, b: str, names: dict[str, str]) -> str:
+    """'a is X points below/above b' from our numbers (pooled WER of `rows`' systems a and b, mean over the
+    seeds both ran: a system with a seed more would otherwise be compared on other training runs), weighed
+    against the seed spread and against the paired bootstrap interval over the utterances; then the paper's
+    numbers when it has both."""
+    per_seed = wer_per_seed(rows[rows.system.isin([a, b])], ["system"])
+    if a not in per_seed.index or b not in per_seed.index:
         return ""
+    shared = per_seed.loc[[a, b]].dropna(axis=1)  # the seeds both ran
+    if shared.empty:
+        return ""
+    stats = mean_and_spread(shared)
     difference = stats.loc[a, "mean"] - stats.loc[b, "mean"]
     noise = stats.loc[a, "spread"] + stats.loc[b, "spread"]
-    if min(stats.loc[a, "seeds"], stats.loc[b, "seeds"]) < 2:
-        verdict = "from one seed, so no seed spread to weigh it against"
+    if len(shared.columns) < 2:
+        only = f" (seed {shared.columns[0]}, the only one both ran)" if len(per_seed.columns) > 1 else ""
+        verdict = f"from one seed{only}, so no seed spread to weigh it against"
     else:
         verdict = f"{'within' if abs(difference) <= noise else 'beyond'} the seed spread (±{noise:.1f})"
     paired = paired_difference(rows, a, b)

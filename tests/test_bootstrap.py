@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis.bootstrap import paired_difference, pooled_interval
+from analysis.report_tools import versus
 
 
 def _rows(errors_by_system: dict[str, list[int]], words: list[int], seeds=(0,)) -> pd.DataFrame:
@@ -91,3 +92,27 @@ def test_a_pooled_wer_interval_holds_its_point_and_vanishes_when_every_utterance
     assert wer == pytest.approx(100 * 11 / 57) and low < wer < high
     same = _rows({"a": [1, 2, 3]}, [10, 20, 30])  # 10% on every utterance: any draw gives 10%
     assert pooled_interval(same) == pytest.approx((10.0, 10.0, 10.0))
+
+
+def test_versus_compares_two_systems_on_the_seeds_both_ran():
+    """A system with a second seed must not be compared, by its mean over both, with one that has only the
+    first: a second seed's rows are other training runs."""
+    words = [10] * 100
+    first = _rows({"mas-uniform": [2] * 100, "lora": [1] * 100}, words)  # seed 0: 20% vs 10%
+    second = _rows({"mas-uniform": [6] * 100}, words, seeds=(1,))  # seed 1 of MAS-LoRA only: 60%
+    line = versus(pd.concat([first, second]), "mas-uniform", "lora", {"mas-uniform": "MAS", "lora": "LoRA"})
+    assert line.startswith("- MAS vs LoRA: 20.0% vs 10.0%, 10.0 points higher, from one seed (seed 0, the only")
+    assert "+10.0 points" in line
+
+
+def test_versus_weighs_a_difference_against_the_seed_spread_when_both_ran_two_seeds():
+    words = [10] * 100
+    rows = pd.concat(
+        [
+            _rows({"a": [2] * 100, "b": [1] * 100}, words),
+            _rows({"a": [4] * 100, "b": [1] * 100}, words, seeds=(1,)),
+        ]
+    )
+    line = versus(rows, "a", "b", {"a": "A", "b": "B"})
+    assert "A vs B: 30.0% vs 10.0%, 20.0 points higher, beyond the seed spread (±10.0)" in line
+    assert versus(rows, "a", "missing", {"a": "A"}) == ""
