@@ -28,7 +28,7 @@ def report(results) -> str:
     per_accent = mean_and_spread(wer_per_seed(rows, ["beta", "accent"])).reset_index()
     pooled = mean_and_spread(wer_per_seed(rows, ["beta"]))
     means, spreads, shown = pivot_cells(per_accent, "beta", "accent")
-    shown["L2 pooled"] = [cell(pooled.loc[b, "mean"], pooled.loc[b, "spread"]) for b in shown.index]
+    shown["L2 pooled"] = [cell(pooled.loc[b]) for b in shown.index]
     shown.index = [f"{b:g}" for b in shown.index]
     shown = shown.rename_axis("beta")
     figure = go.Figure([go.Scatter(name=a, x=means.index, y=means[a], mode="lines+markers") for a in means.columns])

@@ -34,10 +34,8 @@ def report(results) -> str:
     accents = sorted(set(l2.accent))
     table, spread, shown = pivot_cells(per_accent.reset_index(), "system", "accent")
     shown = shown[[*accents, *([NATIVE] if NATIVE in shown.columns else [])]]
-    shown.insert(len(accents), "L2 pooled", [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in shown.index])
-    shown.insert(
-        len(accents) + 1, "L2 macro", [cell(macro.loc[s, "mean"], macro.loc[s, "spread"]) for s in shown.index]
-    )
+    shown.insert(len(accents), "L2 pooled", [cell(pooled.loc[s]) for s in shown.index])
+    shown.insert(len(accents) + 1, "L2 macro", [cell(macro.loc[s]) for s in shown.index])
     shown["paper (L2-ARCTIC, small)"] = [paper_cell(PAPER_L2ARCTIC, s) for s in shown.index]
     shown = shown.loc[[s for s in SYSTEMS if s in shown.index]].rename(index=SYSTEMS).rename_axis("system")
     drawn = [s for s in SYSTEMS if s in table.index]

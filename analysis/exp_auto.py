@@ -78,7 +78,7 @@ def report(results) -> str:
     pooled = mean_and_spread(per_seed)
     order = [s for s in AUTO_NAMES if s in pooled.index]
     means, spreads, shown = pivot_cells(per_accent, "accent", "system", order)
-    shown.loc["L2 pooled"] = [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in order]
+    shown.loc["L2 pooled"] = [cell(pooled.loc[s]) for s in order]
     shown = shown.rename(columns=AUTO_NAMES).rename_axis("WER (%)")
     figure = go.Figure(
         go.Bar(
@@ -209,7 +209,7 @@ def _unseen(results, picked: pd.DataFrame) -> str:
     order = [s for s in AUTO_NAMES if s in set(stats.system)]
     _, _, shown = pivot_cells(stats, "accent", "system", order)
     pooled = mean_and_spread(wer_per_seed(rows, ["system"]))
-    shown.loc["pooled"] = [cell(pooled.loc[s, "mean"], pooled.loc[s, "spread"]) for s in order]
+    shown.loc["pooled"] = [cell(pooled.loc[s]) for s in order]
     taken = guesses(rows).groupby("accent").guess.agg(lambda g: g.value_counts().index[0])
     return (
         "### Accents no expert was trained for\n\nEach accent's test speakers, decoded by the MAS-LoRA trained "

@@ -27,6 +27,7 @@ NAMES = [
     "all experts, uniform",
 ]  # the table's columns, in order
 ADD_BACK = "add-back"  # rows of an accent added back to experts trained without it
+SOURCES = {"synthetic": "the synthetic speakers", "real": "the real speakers", ADD_BACK: "the added-back accent"}
 TARGET = (NAMES[5], NAMES[6])  # issue #15: the speaker's own expert against the bundled mixture
 SHIPPED = f"{BUNDLED_EXPERTS.name}/tiny.en"  # the demo's bundle, as rows tag it (train.new_expert_experiment.row_tags)
 
@@ -54,24 +55,39 @@ def named(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(group=groups, name=names)
 
 
-def of_one_bundle(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The rows of one bundle, and its name: the demo's if it was measured, else the first measured. Rows of a
-    replaced bundle stay (`--bundles` reproduces them) but never mix with the new one's."""
-    bundle = SHIPPED if (rows.bundle == SHIPPED).any() else sorted(set(rows.bundle))[0]
-    return rows[rows.bundle == bundle], bundle
+def one_bundle_per_source(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The rows of one bundle per source (synthetic, real, add-back), and {source: bundle}: the demo's bundle
+    where it was measured, else the first measured. Rows of a replaced bundle stay (`--bundles` reproduces
+    them) but never mix with the new one's in one source; a source not yet rerun keeps the old bundle's."""
+    chosen = {
+        source: SHIPPED if (part.bundle == SHIPPED).any() else sorted(set(part.bundle))[0]
+        for source, part in rows.groupby("source")
+    }
+    return rows[rows.bundle == rows.source.map(chosen)], chosen
 
 
-def bundle_line(bundle: str) -> str:
-    """Which experts the rows are of, and what the bundle's Mandarin expert heard (the real speakers' L1)."""
+def mandarin_heard(bundle: str) -> str:
+    """What a bundle's Mandarin expert heard (the real speakers' L1)."""
     folder, size = bundle.split("/")
     heard = bundled_real_speech(size, ASSETS / folder)["mas-lora"]
-    which = "the demo's" if bundle == SHIPPED else f"not the demo's: `--bundles assets/{folder}` measures them"
     if heard is None:
-        mandarin = "knows only from synthetic voices"
-    else:
-        placement = "beside" if heard["placement"] == "beside" else "instead of"
-        mandarin = f"knows from {heard['speakers']} real training speakers (none of these) {placement} synthetic voices"
-    return f"The bundled experts: assets/{bundle} ({which}); the real speakers' accent (Mandarin L1) it {mandarin}.\n"
+        return "knows only from synthetic voices"
+    placement = "beside" if heard["placement"] == "beside" else "instead of"
+    return f"knows from {heard['speakers']} real training speakers (none of these) {placement} synthetic voices"
+
+
+def bundle_lines(chosen: dict[str, str]) -> str:
+    """A line per bundle read ({source: bundle}, one_bundle_per_source's): its speakers, whose experts they are."""
+    lines = []
+    for bundle in sorted(set(chosen.values()), key=lambda b: b != SHIPPED):  # the demo's first
+        folder = bundle.split("/")[0]
+        which = "the demo's" if bundle == SHIPPED else f"not the demo's: `--bundles assets/{folder}` measures them"
+        sources = ", ".join(name for source, name in SOURCES.items() if chosen.get(source) == bundle)
+        lines.append(
+            f"- {sources}: the experts of assets/{bundle} ({which}); the real speakers' accent (Mandarin L1) "
+            f"it {mandarin_heard(bundle)}\n"
+        )
+    return "".join(lines)
 
 
 def row_label(group: str, clips: int, speakers: int) -> str:
@@ -179,7 +195,7 @@ def report(results) -> str:
             title
             + "Not run yet (`python -m train.new_expert_experiment --real ../shared/data/speechocean762-train`).\n"
         )
-    rows, bundle = of_one_bundle(rows)
+    rows, bundles = one_bundle_per_source(rows)
     rows = named(rows)
     return (
         title
@@ -187,8 +203,10 @@ def report(results) -> str:
         "held-out speechocean762 speakers. For each, an expert trained on k of their clips (the app's recipe) joins\n"
         "the bundled six as expert 7; every system decodes the same other clips of that speaker. The synthetic\n"
         "speakers' accents each have a bundled expert already (trained on other voices of that accent), so their own\n"
-        "expert competes with it. " + bundle_line(bundle) + "Pooled WER; seeds: "
-        f"{sorted(set(rows.seed))}.\n\n"
+        f"expert competes with it. Pooled WER; seeds: {sorted(set(rows.seed))}. The bundle each part was measured "
+        "with:\n\n"
+        + bundle_lines(bundles)
+        + "\n"
         + save_table(wer_by_clips(rows), results, "new_expert")
         + "\n\nIssue #15's target (the speaker's own expert beats the bundled mixture on their other clips), "
         "per speaker, each at their largest k. The target names 20 clips; a speechocean762 speaker reads 20 "

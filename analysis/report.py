@@ -44,8 +44,9 @@ WHY = """Why ours may differ from the paper: (1) the accents here are synthetic,
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
 any gain is adaptation to the synthesizer; (2) {model}, not whisper-small; (3) the {recipe} recipe ({settings})
 where the paper trains about 27 passes at 5e-5 (see maslora/training/recipes.py); (4) the test set holds
-{clips} utterances per seed, so a few words move a WER by a point; the seed spread says how much; (5) the
-best checkpoint of a run is picked on {validation}, itself a noisy choice."""
+{clips} utterances per seed, so a few words move a WER by a point; the seed spread says how much (a value
+without "±" comes from one seed and has none); (5) the best checkpoint of a run is picked on {validation},
+itself a noisy choice."""
 
 
 def _headline_rows(results) -> pd.DataFrame:

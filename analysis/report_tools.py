@@ -1,7 +1,8 @@
 """What every experiment script shares: reading rows, WER per seed with its spread, tables and figures on disk.
 
 Numbers are WER in percent, pooled (all errors / all reference words) unless a name says "macro"; a
-spread over seeds is written "mean ± half the range" (with 2 seeds: the two values are mean ± spread).
+spread over seeds is written "mean ± half the range" (with 2 seeds: the two values are mean ± spread); a value
+from one seed is written alone, with no spread.
 """
 
 import argparse
@@ -89,8 +90,12 @@ def paper_cell(paper: dict[str, float], system: str) -> str:
     return f"{paper[system]:.2f}" if system in paper else ""
 
 
-def cell(mean: float, spread: float) -> str:
-    return "" if pd.isna(mean) else f"{mean:.1f} ± {spread:.1f}"
+def cell(stats: pd.Series) -> str:
+    """ "mean ± spread" from one row of mean_and_spread; the mean alone from one seed, which has no spread
+    (a "± 0.0" would claim a measured spread of zero)."""
+    if pd.isna(stats["mean"]):
+        return ""
+    return f"{stats['mean']:.1f}" if stats["seeds"] < 2 else f"{stats['mean']:.1f} ± {stats['spread']:.1f}"
 
 
 def pivot_cells(
@@ -101,10 +106,8 @@ def pivot_cells(
     spreads = stats.pivot(index=index, columns=columns, values="spread")
     if order is not None:
         means, spreads = means[order], spreads[order]
-    cells = means.astype(object)
-    for column in means.columns:
-        cells[column] = [cell(m, s) for m, s in zip(means[column], spreads[column])]
-    return means, spreads, cells
+    cells = stats.assign(cell=stats.apply(cell, axis=1)).pivot(index=index, columns=columns, values="cell")
+    return means, spreads, cells.reindex(index=means.index, columns=means.columns).fillna("")
 
 
 def markdown_table(table: pd.DataFrame) -> str:

@@ -45,16 +45,22 @@ def test_each_speaker_is_read_at_their_largest_k_and_ties_are_not_gains():
     assert "better for 2 of 4; tied for b; worse for c (+2.5)" in line
 
 
-def test_the_section_reads_one_bundle_the_demos_when_measured():
-    rows = pd.DataFrame({"bundle": ["synthetic-experts/tiny.en", exp_new_expert.SHIPPED, exp_new_expert.SHIPPED]})
-    chosen, bundle = exp_new_expert.of_one_bundle(rows)
-    assert bundle == exp_new_expert.SHIPPED and list(chosen.index) == [1, 2]
-    chosen, bundle = exp_new_expert.of_one_bundle(rows.head(1))  # the demo's bundle not measured yet
-    assert bundle == "synthetic-experts/tiny.en" and len(chosen) == 1
-    older = exp_new_expert.bundle_line(bundle)
-    assert "--bundles assets/synthetic-experts" in older and "only from synthetic voices" in older
-    shipped = exp_new_expert.bundle_line(exp_new_expert.SHIPPED)  # issue #14: the demo's experts heard real speech
-    assert "the demo's" in shipped and "real training speakers" in shipped
+def test_the_section_reads_one_bundle_per_source_the_demos_where_measured():
+    older, shipped = "synthetic-experts/tiny.en", exp_new_expert.SHIPPED
+    rows = pd.DataFrame(
+        {
+            "bundle": [older, shipped, shipped, older, older],
+            "source": ["real", "real", "real", "synthetic", "add-back"],
+        }
+    )
+    chosen, bundles = exp_new_expert.one_bundle_per_source(rows)
+    assert bundles == {"real": shipped, "synthetic": older, "add-back": older}
+    assert list(chosen.index) == [1, 2, 3, 4]  # the real speakers' older rows never mix with the demo's
+    lines = exp_new_expert.bundle_lines(bundles).splitlines()
+    assert len(lines) == 2 and lines[0].startswith("- the real speakers: the experts of assets/experts/tiny.en")
+    assert "the demo's" in lines[0] and "real training speakers" in lines[0]  # issue #14: they heard real speech
+    assert lines[1].startswith("- the synthetic speakers, the added-back accent: the experts of assets/synthetic")
+    assert "--bundles assets/synthetic-experts" in lines[1] and "only from synthetic voices" in lines[1]
 
 
 def _run(results) -> subprocess.CompletedProcess:
