@@ -26,8 +26,9 @@ Speakers:
                 with the others (tagged clips -1) and the run's experts alone (clips 0)
 Rows go to rows/new_expert.jsonl tagged experiment, bundle (whose experts: "experts/tiny.en" is the demo's),
 source, speaker, clips (k) and seed; a rerun skips what is there (a sitting cut short resumes). The committed
-rows were measured with the synthetic-only experts (--bundles assets/synthetic-experts), the demo's bundle
-before issue #14's rebundle. analysis.exp_new_expert turns them into the report's section.
+rows: the synthetic and real speakers with the demo's bundle and, from before issue #14's rebundle, all three
+parts with the synthetic-only experts (--bundles assets/synthetic-experts; the add-back only with them).
+analysis.exp_new_expert turns them into the report's section, one bundle per part, the demo's where measured.
 """
 
 import argparse
