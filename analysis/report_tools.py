@@ -102,12 +102,9 @@ def pivot_cells(
     stats: pd.DataFrame, index: str, columns: str, order: list | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(means, spreads, "mean ± spread" cells), each `index` x `columns`, from mean_and_spread(...).reset_index()."""
-    means = stats.pivot(index=index, columns=columns, values="mean")
-    spreads = stats.pivot(index=index, columns=columns, values="spread")
-    if order is not None:
-        means, spreads = means[order], spreads[order]
-    cells = stats.assign(cell=stats.apply(cell, axis=1)).pivot(index=index, columns=columns, values="cell")
-    return means, spreads, cells.reindex(index=means.index, columns=means.columns).fillna("")
+    table = stats.assign(cell=stats.apply(cell, axis=1)).pivot(index=index, columns=columns)
+    means, spreads, cells = (table[v] if order is None else table[v][order] for v in ("mean", "spread", "cell"))
+    return means.astype(float), spreads.astype(float), cells.fillna("")
 
 
 def markdown_table(table: pd.DataFrame) -> str:
