@@ -262,7 +262,8 @@ def _add_model_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--encoder-seconds",
         type=positive_int,
-        help="crop the encoder window; default: the window the experts or adapter were trained in (else 30)",
+        help="crop the encoder window of the adapted model; default: the window the experts or adapter were "
+        "trained in (else 30). evaluate and record run base as released, in its own 30 s, whatever this says",
     )
 
 

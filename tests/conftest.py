@@ -8,6 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "assets" / "native"
+LOOPS_IN_TEN_SECONDS = ROOT / "tests" / "data" / "speechocean762-loop" / "014190088.opus"  # see its README
 
 # No test may reach a model hub: an accidental download must fail loudly, not pass slowly.
 os.environ["HF_HUB_OFFLINE"] = "1"

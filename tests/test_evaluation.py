@@ -110,5 +110,6 @@ def test_a_killed_evaluate_command_resumes_to_exactly_one_row_each(bundled_model
     examples = load_manifest(EXAMPLES)
     expected = len(examples) * len(SYSTEMS) - (examples.accent == "native").sum()  # no mas-beta2 for native clips
     assert 0 < interrupted < expected and len(keys) == len(set(keys)) == expected
-    assert {row["encoder_seconds"] for row in rows} == {10} and "warning" not in result.stderr
+    windows = {row["system"]: row["encoder_seconds"] for row in rows}  # the adapters' 10 s; base as released
+    assert windows == {"base": 30, "lora": 10, "mas-uniform": 10, "mas-beta2": 10} and "warning" not in result.stderr
     assert "pooled" in result.stdout and "mas-beta2" in result.stdout

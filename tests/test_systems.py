@@ -1,13 +1,20 @@
-"""Base, regular LoRA and MAS-LoRA as rows of one batch equal the three models run separately."""
+"""Base, regular LoRA and MAS-LoRA as rows of one batch equal the three models run separately; base runs in
+Whisper's own 30 s window, the adapters in theirs."""
 
 import pytest
 import torch
 
+from maslora.data.audio import load_audio
+from maslora.data.corpora import load_manifest
 from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, merge, routed
 from maslora.mixture.peft_io import RunsWith, experts_folder, load_adapter, load_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
+from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_systems
 from maslora.systems.systems import Column, read_column, routing_row, stack_columns
+from maslora.whisper.encoder_window import windowed_whisper
+from maslora.whisper.transcribe import transcribe
+from tests.conftest import LOOPS_IN_TEN_SECONDS, ROOT
 from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
 
 # The regular LoRA deliberately has another rank, alpha and target set than the experts, and MAS-LoRA
@@ -76,3 +83,20 @@ def test_adapters_of_another_model_size_are_refused(folders):
     wrong = Column("lora", None, {name: (torch.zeros(A.shape[0], 64), torch.zeros(64, A.shape[0]))})
     with pytest.raises(AdapterError, match="another model size"):
         stack_columns(tiny_whisper(), [wrong])
+
+
+@pytest.mark.slow
+def test_base_runs_in_whispers_own_window_and_the_adapters_in_theirs(tiny_en):
+    bundle = ROOT / "assets" / "experts" / "tiny.en"
+    paths = [*load_manifest(BUNDLED_EXAMPLES).path.iloc[:2], LOOPS_IN_TEN_SECONDS]
+    audios = [load_audio(path) for path in paths]
+    systems = load_bundled_systems("tiny.en")
+    assert systems.windows == {"base": 30, "lora": 10, "mas-lora": 10}
+    texts = systems.transcribe(audios * 2, [("base", None)] * 3 + [("lora", None)] * 3, guards=None)
+    assert texts[:3] == transcribe(tiny_en, audios, guards=None)  # Whisper as released, in its 30 s
+    cropped = windowed_whisper("tiny.en", 10)
+    load_adapter(cropped.model, bundle / "lora")
+    merge(cropped.model, torch.ones(1))
+    assert texts[3:] == transcribe(cropped, audios, guards=None)  # the LoRA in the window it trained in
+    in_ten_seconds = transcribe(windowed_whisper("tiny.en", 10), audios[2:], guards=None)[0]
+    assert len(in_ten_seconds.split()) > 2 * len(texts[2].split())  # what the page showed before: a loop

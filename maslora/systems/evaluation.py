@@ -2,7 +2,7 @@
 
 A system name says what decodes, and with which expert weights:
 
-    base            Whisper as released
+    base            Whisper as released, in its own 30 s window whatever window the adapters trained in
     full            a fully fine-tuned Whisper (its folder)
     lora            the regular LoRA (one adapter, all accents pooled)
     mas-uniform     MAS-LoRA, accent unknown: every expert 1/N
@@ -54,13 +54,14 @@ ROWS_PER_WRITE = 32  # rows decoded between two appends: a kill loses at most th
 
 @dataclass(frozen=True)
 class Models:
-    """Where each system's weights are; all of them run in the same encoder window."""
+    """Where each system's weights are. The adapted systems and full fine-tuning run in the window they were
+    trained in (`encoder_seconds`); base, Whisper as released, in its own 30 s window."""
 
     model: str = DEFAULT_MODEL  # the base Whisper (and the base of the experts and the adapter)
     experts: Path | None = None  # a MAS-LoRA experts folder (mas-* systems)
     adapter: Path | None = None  # a regular LoRA adapter folder (lora)
     full: Path | None = None  # a fully fine-tuned Whisper folder (full)
-    encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; applied to every system
+    encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; base keeps its 30 s
     classifier: Path | None = None  # an accent classifier folder (mas-auto-*; see maslora.auto.accent_id)
     router: Path | None = None  # a learned router folder (mas-router; see maslora.auto.router)
     # Greedy by default: every committed result decodes as the paper does; `evaluate` (the command) guards.
@@ -179,7 +180,8 @@ class _Engines:
             if engine == "full":
                 if m.full is None:
                     raise WeightsError("system full needs the fine-tuned model's folder (--full DIR)")
-                self._loaded[engine] = Systems(load_whisper(str(m.full)), None, None, m.encoder_seconds)
+                whisper = load_whisper(str(m.full))  # its "base" rows are the fine-tuned model: its own window
+                self._loaded[engine] = Systems(whisper, None, None, m.encoder_seconds, m.encoder_seconds)
             else:
                 self._loaded[engine] = Systems(load_whisper(m.model), m.experts, m.adapter, m.encoder_seconds)
         return self._loaded[engine]
@@ -233,6 +235,7 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
     audio = {path: load_audio(path) for path in {u.path for u, _, _ in chunk}}  # read once, whatever the systems
     chunk, extras = _audio_weights(engines, chunk, audio)
     texts: dict[int, str] = {}
+    windows: dict[int, int] = {}  # the encoder window each row decoded in
     for engine_name in ("adapted", "full"):
         indices = [i for i, (_, system, _) in enumerate(chunk) if engines.name_for(system) == engine_name]
         if indices:
@@ -245,6 +248,7 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
                 models.guards,
             )
             texts.update(zip(indices, hypotheses))
+            windows.update((i, engine.windows[chunk[i][2][0]]) for i in indices)
     results = []
     for index, (utterance, system, _) in enumerate(chunk):
         counts = error_counts([utterance.text], [texts[index]])
@@ -264,7 +268,7 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
                 "insertions": counts.insertions,
                 "reference_words": counts.reference_words,
                 "model": str(models.full) if system == "full" else models.model,
-                "encoder_seconds": models.encoder_seconds,
+                "encoder_seconds": windows[index],
                 **extras.get(index, {}),
             }
         )

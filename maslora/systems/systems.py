@@ -1,4 +1,4 @@
-"""Base Whisper, a regular LoRA and MAS-LoRA side by side: rows of one batch through one model.
+"""Base Whisper, a regular LoRA and MAS-LoRA side by side: rows of batches through one model.
 
 Comparing three systems could take three models (three times the memory) or merging and unmerging in
 turn (three passes, and merged weights that every user of the model shares). Instead one Whisper holds
@@ -8,9 +8,10 @@ every adapter as an expert column of its adapted projections:
     decoder projections: [MAS-LoRA's shared decoder LoRA (or its N decoder experts), regular LoRA]
 
 and a system is a routing row over the columns: base = all zeros, regular LoRA = its own columns,
-MAS-LoRA = the expert weights (and its decoder). A comparison is one batch of three rows; a WER-vs-beta
-sweep is one batch of many rows. Nothing is merged, so requests with different weights never write
-shared weights; the routing rows are set on the layers for the length of one call, hence the lock.
+MAS-LoRA = the expert weights (and its decoder). A comparison is one batch of the two adapted rows, and
+base as its own batch in Whisper's own 30 s window; a WER-vs-beta sweep is one batch of many rows.
+Nothing is merged, so requests with different weights never write shared weights; the routing rows
+are set on the layers for the length of one call, hence the lock.
 """
 
 import contextlib
@@ -36,7 +37,7 @@ from maslora.mixture.lora import lora_scale
 from maslora.mixture.peft_io import experts_folder, read_adapter
 from maslora.mixture.weights import normalized_weights
 from maslora.whisper.encoder_states import pooled_encoder_states
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, crop_encoder_window
+from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fit_encoder_window, in_window
 from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import Whisper
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
@@ -125,9 +126,13 @@ Weighting = (
 
 
 class Systems:
-    """One Whisper holding base, a regular LoRA and MAS-LoRA; thread-safe; transcribes rows in one batch.
+    """One Whisper holding base, a regular LoRA and MAS-LoRA; thread-safe; transcribes rows in batches.
 
     Without `experts` (or `adapter`) the MAS-LoRA (or regular LoRA) rows are refused; base always runs.
+    The adapted rows run in the window the adapters were trained in (`encoder_seconds`); base rows in
+    `base_seconds`: Whisper as released in its own 30 s (in the adapters' 10 s tiny.en loops on clips it
+    transcribes well in 30 s), a fully fine-tuned Whisper in the window it was trained in. Rows of
+    different windows decode as separate batches of the same model (see encoder_window.in_window).
     """
 
     def __init__(
@@ -136,6 +141,7 @@ class Systems:
         experts: str | Path | None,
         adapter: str | Path | None,
         encoder_seconds: int = FULL_WINDOW_SECONDS,
+        base_seconds: int = FULL_WINDOW_SECONDS,
     ):
         expert_folders, shared_decoder = experts_folder(experts) if experts is not None else ({}, None)
         self.accents = list(expert_folders)
@@ -144,11 +150,16 @@ class Systems:
             columns.append(read_column("mas-lora", None, shared_decoder))
         if adapter is not None:
             columns.append(read_column("lora", None, Path(adapter)))
-        if encoder_seconds < FULL_WINDOW_SECONDS:
-            crop_encoder_window(whisper, encoder_seconds)
         self.available = {"base"} | {column.system for column in columns}
         self.sides = stack_columns(whisper.model, columns) if columns else {"encoder": [], "decoder": []}
         whisper.model.eval()
+        self.windows = {system: base_seconds if system == "base" else encoder_seconds for system in SYSTEMS}
+        if min(self.windows.values()) < FULL_WINDOW_SECONDS:
+            fit_encoder_window(whisper)
+        self._heard = {  # the model through each window its rows use
+            seconds: whisper if seconds == FULL_WINDOW_SECONDS else in_window(whisper, seconds)
+            for seconds in sorted(set(self.windows.values()))
+        }
         self.whisper = whisper
         self.encoder_seconds = encoder_seconds
         self._lock = threading.Lock()  # routing rows live on the shared layers during a call
@@ -171,7 +182,7 @@ class Systems:
         """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router."""
         no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
         with self._lock, routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
-            return pooled_encoder_states(self.whisper, audios, batch_size)
+            return pooled_encoder_states(self._heard[self.encoder_seconds], audios, batch_size)
 
     def transcribe(
         self,
@@ -181,8 +192,8 @@ class Systems:
         progress: bool = False,
         guards: DecodingGuards | None = DecodingGuards(),
     ) -> list[str]:
-        """Clip i decoded by row i (system, MAS-LoRA weights or None), all rows as batches of one model;
-        under openai/whisper's decoding guards unless `guards` is None (see maslora.whisper.guards).
+        """Clip i decoded by row i (system, MAS-LoRA weights or None), the rows of each window as batches of
+        one model; under the decoding guards unless `guards` is None (see maslora.whisper.guards).
 
         Per-block weights route the encoder's experts block by block; experts in the decoder (a MAS
         decoder) then take their average over the blocks."""
@@ -200,14 +211,26 @@ class Systems:
             decoder_rows.append(routing_row(self.sides["decoder"], system, decoder_vector, self.accents))
         encoder_routing = stack_rows(encoder_rows)
         decoder_routing = torch.stack(decoder_rows) if self.sides["decoder"] else None
+        texts: list[str] = [""] * len(rows)
+        with self._lock:
+            for seconds, whisper in self._heard.items():
+                indices = [i for i, (system, _) in enumerate(rows) if self.windows[system] == seconds]
+                if not indices:
+                    continue
+                decoder_part = None if decoder_routing is None else decoder_routing[indices]
+                context = self._router(encoder_routing[indices], decoder_part) if self.injected else None
+                clips = [audios[i] for i in indices]
+                for index, text in zip(indices, transcribe(whisper, clips, batch_size, progress, context, guards)):
+                    texts[index] = text
+        return texts
+
+    def _router(self, encoder_routing: torch.Tensor, decoder_routing: torch.Tensor | None):
+        """transcribe's batch_context: the routing rows of each batch's clips on the layers (see
+        maslora.mixture.layer.routed), from the rows of the clips handed to transcribe."""
 
         def route_clips(clips: list[int]):
-            """The routing rows of this batch's clips on the layers (see maslora.mixture.layer.routed)."""
             return routed(
                 self.whisper.model, encoder_routing[clips], None if decoder_routing is None else decoder_routing[clips]
             )
 
-        with self._lock:
-            return transcribe(
-                self.whisper, audios, batch_size, progress, route_clips if self.injected else None, guards
-            )
+        return route_clips

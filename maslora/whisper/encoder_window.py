@@ -3,8 +3,10 @@
 Whisper pads every clip to 30 s (1,500 encoder frames), so a 4 s clip costs as much as a 30 s one.
 With a 10 s window (500 frames: the first 500 position embeddings, 1,000 mel frames), a tiny.en
 training step was measured about 4x cheaper, and zero-shot WER on native speech barely moved
-(16.5% -> 15.1%). The model then only accepts windows of that length: transcription cuts audio into
-windows of the cropped size, so every system compared must be cropped alike.
+(16.5% -> 15.1%). A cropped model only accepts windows of that length: transcription cuts audio into
+windows of the cropped size. Adapters trained in a cropped window run in it; Whisper as released is
+compared in its own 30 s window (in 10 s tiny.en loops on some short real accented clips that it
+transcribes well in 30 s), so one model serves both windows through in_window on a fitted encoder.
 
 A fitted window goes further, for training: each batch is padded only to its longest clip plus a second
 of silence, rounded up to whole seconds (a batch of 3-4 s clips pays for 5 s, not 10), and the encoder
@@ -13,6 +15,7 @@ windows base tiny.en repeats its sentence (79% WER on real native speech, 5.8% i
 trained on fitted batches transcribes as well in the whole window (18.2% vs 18.8% fitted, validation).
 """
 
+import dataclasses
 import math
 
 import torch
@@ -45,10 +48,21 @@ def crop_encoder_window(whisper: Whisper, seconds: int) -> None:
     encoder.embed_positions = cropped
     whisper.model.config.max_source_positions = positions
     encoder.max_source_positions = positions
-    extractor = whisper.feature_extractor
-    whisper.feature_extractor = WhisperFeatureExtractor(
+    whisper.feature_extractor = window_extractor(whisper.feature_extractor, seconds)
+
+
+def window_extractor(extractor: WhisperFeatureExtractor, seconds: int) -> WhisperFeatureExtractor:
+    """`extractor`'s log-mel features, padded (and audio cut into windows) to `seconds` instead of 30."""
+    return WhisperFeatureExtractor(
         feature_size=extractor.feature_size, sampling_rate=extractor.sampling_rate, chunk_length=seconds
     )
+
+
+def in_window(whisper: Whisper, seconds: int) -> Whisper:
+    """The same model heard through a `seconds` window: audio cut into and padded to `seconds`, the encoder
+    taking its first positions for it (the model must be fitted: fit_encoder_window). Several windows can
+    share one model this way, each giving exactly what the model cropped to it gives."""
+    return dataclasses.replace(whisper, feature_extractor=window_extractor(whisper.feature_extractor, seconds))
 
 
 def fit_encoder_window(whisper: Whisper) -> None:
