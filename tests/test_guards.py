@@ -7,14 +7,28 @@ import pytest
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.wer import error_counts
 from maslora.whisper.decoding import Decoded, decode, no_speech_id, token_budget
-from maslora.whisper.guards import DecodingGuards, compression_ratio, decode_with_fallback, is_silence, needs_fallback
+from maslora.whisper.encoder_window import windowed_whisper
+from maslora.whisper.guards import (
+    DecodingGuards,
+    compression_ratio,
+    decode_with_fallback,
+    first_repetition,
+    is_silence,
+    kept_attempt,
+    needs_fallback,
+    without_loop,
+)
 from maslora.whisper.transcribe import log_mel_features, transcribe
+from tests.conftest import LOOPS_IN_TEN_SECONDS
 
 GUARDS = DecodingGuards()
 
 
-def _decoded(text: str, avg_logprob: float, no_speech_prob: float = 0.0) -> Decoded:
-    return Decoded(tokens=[], text=text, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob)
+def _decoded(text: str, avg_logprob: float, no_speech_prob: float = 0.0, ended: bool = True) -> Decoded:
+    return Decoded(tokens=[], text=text, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob, ended=ended)
+
+
+LOOP = "He was a saunter of Zhen " * 6  # compresses like a loop (ratio above 2.4)
 
 
 def test_compression_ratio_is_high_for_a_loop_and_low_for_a_sentence():
@@ -24,12 +38,44 @@ def test_compression_ratio_is_high_for_a_loop_and_low_for_a_sentence():
 
 
 def test_the_rules_as_openai_whisper_states_them():
-    assert needs_fallback(_decoded("plump-" * 40, -0.2), GUARDS)  # a loop, however confident
-    assert needs_fallback(_decoded("some words", -1.5), GUARDS)  # a guess
-    assert not needs_fallback(_decoded("some words", -0.3), GUARDS)
+    openai = DecodingGuards(resample_below_logprob=-1.0)
+    assert needs_fallback(_decoded("plump-" * 40, -0.2, ended=False), openai)  # a loop, however confident
+    assert not needs_fallback(_decoded("plump-" * 40, -0.2), openai)  # repetitive, but it ended: said so
+    assert needs_fallback(_decoded("some words", -1.5), openai)  # a guess
+    assert not needs_fallback(_decoded("some words", -0.3), openai)
+    assert not needs_fallback(_decoded("some words", -1.5), DecodingGuards(resample_below_logprob=None))
     assert is_silence(_decoded("you", -1.5, no_speech_prob=0.9), GUARDS)
     assert not is_silence(_decoded("you", -0.3, no_speech_prob=0.9), GUARDS)  # sure of its words: kept
     assert not needs_fallback(_decoded("you", -1.5, no_speech_prob=0.9), GUARDS)  # silence is not retried
+
+
+def test_a_looping_attempt_is_kept_only_when_every_attempt_loops():
+    looping, worse, better, last = (
+        _decoded(LOOP, -0.1, ended=False),
+        _decoded("he was a saunter", -1.4),
+        _decoded("He was a saunter of Zhen Hane.", -1.2),
+        _decoded("garbage " + LOOP, -2.0, ended=False),
+    )
+    assert compression_ratio(LOOP) > GUARDS.compression_ratio_threshold
+    assert kept_attempt([looping, worse, better, last], GUARDS) is better  # not the loop, the most likely of all
+    only_loops = [_decoded(LOOP + end, logprob, ended=False) for end, logprob in (("", -0.5), ("a", -0.3), ("b", -0.9))]
+    assert kept_attempt(only_loops, GUARDS) is only_loops[1]  # real repetition: the most likely of all
+    passing = _decoded("he was a saunter", -0.2)
+    assert kept_attempt([looping, passing], GUARDS) is passing
+
+
+def test_a_loop_cut_at_its_budget_is_cut_at_its_first_repetition():
+    assert first_repetition("a b c a b c a b c d".split(), 3) == 3
+    assert first_repetition("Sandi has a bid for shorts. Sandi has a bid for shorts Sandi has".split(), 3) is None
+    assert first_repetition("no no no".split(), 3) == 1
+    assert first_repetition("It's a bit of a bit of a bit of a bit".split(), 3) == 4
+    assert first_repetition("the cat sat on the mat".split(), 3) is None
+    seven = "Sandi has a bid for shorts. " * 7 + "Sandi has"
+    assert without_loop(_decoded(seven, -0.2, ended=False), GUARDS) == "Sandi has a bid for shorts."
+    said_three_times = "Sandy has a bit for shorts. " * 3  # ended on its own: real speech repeating itself
+    assert without_loop(_decoded(said_three_times.strip(), -0.2), GUARDS) == said_three_times.strip()
+    unlooped = "He was a saunter of Zhen Hane and"  # cut at its budget without a loop: kept as it is
+    assert without_loop(_decoded(unlooped, -0.2, ended=False), GUARDS) == unlooped
 
 
 @pytest.mark.slow
@@ -65,8 +111,8 @@ def test_sampling_is_seeded_and_only_failing_rows_are_decoded_again(tiny_en, nat
 
     greedy = decode(tiny_en, features, budgets)
     # A threshold between the clips' own log-probabilities: the less likely half fails and is sampled again.
-    strict = DecodingGuards(logprob_threshold=float(np.median([r.avg_logprob for r in greedy])))
-    failing = [row for row, result in enumerate(greedy) if result.avg_logprob < strict.logprob_threshold]
+    strict = DecodingGuards(resample_below_logprob=float(np.median([r.avg_logprob for r in greedy])))
+    failing = [row for row, result in enumerate(greedy) if result.avg_logprob < strict.resample_below_logprob]
     asked: list[tuple[list[int], float]] = []
 
     def decode_rows(rows: list[int], temperature: float) -> list[Decoded]:
@@ -82,7 +128,7 @@ def test_sampling_is_seeded_and_only_failing_rows_are_decoded_again(tiny_en, nat
 
 
 @pytest.mark.slow
-def test_a_loop_is_sampled_away_and_real_repetition_keeps_its_most_likely_attempt(tiny_en, native_clips):
+def test_a_loop_is_sampled_away_and_real_repetition_is_left_alone(tiny_en, native_clips):
     path, reference = native_clips[60]  # arctic_a0061: clipped at 200x gain, greedy tiny.en loops on it
     looping = np.clip(load_audio(path) * 200, -1.0, 1.0).astype(np.float32)
     (said, text), times = native_clips[0], 6  # one sentence six times over: repetitive text for real
@@ -91,4 +137,14 @@ def test_a_loop_is_sampled_away_and_real_repetition_keeps_its_most_likely_attemp
     guarded = transcribe(tiny_en, [looping, repeated])
     assert len(greedy[0].split()) > 2 * len(reference.split()) >= len(guarded[0].split())
     assert error_counts([reference], [guarded[0]]).wer < error_counts([reference], [greedy[0]]).wer
-    assert error_counts([repeated_text], [guarded[1]]).wer <= error_counts([repeated_text], [greedy[1]]).wer
+    assert guarded[1] == greedy[1]  # repetitive text for real: it ends on its own, so it is no loop
+    assert error_counts([repeated_text], [guarded[1]]).wer < 0.5  # and nothing cut it short
+
+
+@pytest.mark.slow
+def test_a_real_childs_reading_that_loops_in_ten_seconds_keeps_no_loop_under_the_guards():
+    ten_seconds = windowed_whisper("tiny.en", 10)  # where greedy tiny.en writes the sentence seven times
+    audio = load_audio(LOOPS_IN_TEN_SECONDS)
+    greedy, guarded = transcribe(ten_seconds, [audio], guards=None)[0], transcribe(ten_seconds, [audio])[0]
+    words = len("SANDY HAS A BEAUTIFUL SHORTS".split())
+    assert len(greedy.split()) > 2 * words + 5 >= len(guarded.split()) > 0

@@ -27,6 +27,7 @@ class Decoded:
     text: str
     avg_logprob: float  # mean log-probability of the tokens and the end token (openai/whisper's avg_logprob)
     no_speech_prob: float  # probability of <|nospeech|> at <|startoftranscript|>: the window holds no speech
+    ended: bool  # chose the end token; False: cut at its token budget still writing (what a loop does)
 
 
 def token_budget(seconds: float) -> int:
@@ -87,6 +88,7 @@ def decode(
 
     step_input, cache = prompt, None
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)  # finished by choosing the end token
     sum_logprobs = torch.zeros(batch, device=device)
     no_speech_probs = torch.zeros(batch, device=device)
     generated: list[torch.Tensor] = []
@@ -107,6 +109,7 @@ def decode(
         logprobs = torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None]).squeeze(1)
         sum_logprobs += torch.where(chose, logprobs, 0.0)
         next_token = torch.where(chose, chosen, end_of_text)
+        ended |= chose & (chosen == end_of_text)
         generated.append(next_token)
         finished |= next_token == end_of_text
         if bool(finished.all()):
@@ -121,6 +124,9 @@ def decode(
             text=whisper.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
             avg_logprob=float(sum_logprob) / (len(tokens) + 1),
             no_speech_prob=float(no_speech_prob),
+            ended=bool(row_ended),
         )
-        for tokens, sum_logprob, no_speech_prob in zip(token_rows, sum_logprobs.tolist(), no_speech_probs.tolist())
+        for tokens, sum_logprob, no_speech_prob, row_ended in zip(
+            token_rows, sum_logprobs.tolist(), no_speech_probs.tolist(), ended.tolist()
+        )
     ]
