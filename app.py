@@ -73,8 +73,9 @@ speakers of that accent, in the encoder. At inference the experts are mixed:
   read its guess as a hint, not a verdict.
 
 The **regular LoRA** is one adapter trained on all accents pooled, in the same places; **base Whisper**
-is not adapted at all. All three decode your clip as one batch through one model. The bundled experts
-were trained on a CPU until held-out speakers stopped improving (about an hour each).
+is Whisper as released, in its own 30 s window; the two adapted systems decode your clip as one batch
+of the same model, in the shorter window their adapters were trained in. The bundled experts were
+trained on a CPU until held-out speakers stopped improving (about an hour each).
 """
 SYNTHETIC_SPEECH = "synthetic accented speech (espeak-ng with accent rules)"
 
@@ -158,7 +159,7 @@ def system_outputs(comparison: Comparison) -> list:
     outputs = []
     for result in comparison.results:
         wer = "no reference to score against" if result.wer is None else f"WER **{result.wer:.1%}**"
-        outputs.append(f"### {TITLES[result.system]}\n{wer} · {comparison.seconds:.2f} s (one batch for all three)")
+        outputs.append(f"### {TITLES[result.system]}\n{wer} · {comparison.seconds:.2f} s for all three")
         outputs.append(result.text or "(nothing recognized)")
         outputs.append([(f"{text} ", kind) for text, kind in result.diff])  # words shown with spaces between
     return outputs
@@ -492,6 +493,17 @@ def build_app(size: str) -> gr.Blocks:
                             )
                         )
                     reset_button = gr.Button("Reset weights")
+            columns = []  # right under the input: what Compare did is the first thing in view
+            with gr.Row():
+                for system in SYSTEMS:
+                    with gr.Column(elem_id=f"column-{system}"):
+                        columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
+                        columns.append(
+                            gr.Textbox(label="Transcript", interactive=False, elem_id=f"transcript-{system}")
+                        )
+                        columns.append(
+                            gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True)
+                        )
             with gr.Row():
                 posterior_plot = gr.Plot(label="What the accent classifier hears", elem_id="posterior")
                 weights_plot = gr.Plot(label="Effective weights", elem_id="weights")
@@ -507,17 +519,6 @@ def build_app(size: str) -> gr.Blocks:
                 else None
             )
             gr.Markdown(example_credits(), elem_id="example-credits")
-            columns = []
-            with gr.Row():
-                for system in SYSTEMS:
-                    with gr.Column(elem_id=f"column-{system}"):
-                        columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
-                        columns.append(
-                            gr.Textbox(label="Transcript", interactive=False, elem_id=f"transcript-{system}")
-                        )
-                        columns.append(
-                            gr.HighlightedText(label="Against the reference", color_map=DIFF_COLORS, show_legend=True)
-                        )
             with gr.Row():
                 curve_button = gr.Button("WER vs beta for this clip")
                 curve_plot = gr.Plot(label="WER vs beta")

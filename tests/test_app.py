@@ -90,6 +90,11 @@ def _drag_slider(page, container: str, fraction: float) -> None:
     page.mouse.up()
 
 
+def _bottom(locator) -> float:
+    box = locator.bounding_box()
+    return box["y"] + box["height"]
+
+
 def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example):
     path, _ = example
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -102,6 +107,10 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         summaries = {s: page.locator(f"#summary-{s}") for s in ("base", "lora", "mas-lora")}
         for summary in summaries.values():
             expect(summary).to_contain_text("WER", timeout=120_000)
+        compare_bottom = _bottom(page.get_by_role("button", name="Compare", exact=True))
+        results_top = min(page.locator(f"#column-{s}").bounding_box()["y"] for s in summaries)
+        examples_top = page.get_by_text(path.name).bounding_box()["y"]
+        assert compare_bottom <= results_top < examples_top, "the results sit right under Compare, above the examples"
         weights_plot = page.locator("#weights .js-plotly-plot")
         expect(weights_plot).to_contain_text("0.50", timeout=60_000)  # korean at beta 2: 1/2, others 0.1
         _drag_slider(page, "#beta", 0.0)  # beta -> 1: the Korean expert alone
