@@ -15,9 +15,14 @@ def default_input() -> dict:
     """The default input device (sounddevice's description: name, default_samplerate, ...)."""
     try:
         import sounddevice  # imported here: its import fails without PortAudio, and only recording needs it
+    except ImportError as error:
+        raise MicrophoneError(
+            f"recording needs the Python package sounddevice: pip install sounddevice ({error})"
+        ) from error
     except OSError as error:
         raise MicrophoneError(
-            f"recording needs the PortAudio library, which is missing ({error}); install libportaudio2"
+            f"recording needs the PortAudio library, which is missing ({error}); install the system package "
+            "libportaudio2 (Debian and Ubuntu: apt-get install libportaudio2)"
         ) from error
     try:
         return sounddevice.query_devices(kind="input")
