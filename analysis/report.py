@@ -17,6 +17,7 @@ from analysis import (
     exp_accent_unknown,
     exp_auto,
     exp_curves,
+    exp_decoding,
     exp_forgetting,
     exp_matrix,
     exp_new_expert,
@@ -119,6 +120,7 @@ SECTIONS = (
     exp_curves,
     exp_real_speech,
     exp_new_expert,
+    exp_decoding,
 )
 
 

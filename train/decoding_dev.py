@@ -1,0 +1,78 @@
+"""Issue #34's measurement: how the demo and the commands decode, chosen on development speech only.
+
+    python -m train.decoding_dev --real ../shared/data/speechocean762-train [--size tiny.en] [--native 100]
+                                 [--results assets/results]
+
+The demo's bundled systems (base in its own 30 s window; the regular LoRA and MAS-LoRA, accent unknown and
+at beta 2, in their 10 s window) decode three development sets, sets that no reported figure is measured on:
+    speechocean762-validation  the real Mandarin-L1 validation speakers of the speaker split (assets/splits/),
+                               which chose the bundled runs' checkpoints and no run trained on
+    synthetic-validation       the validation speakers of the bundle's fold of the embedded corpus
+    cc0-native-dev             real native recordings of the fold's training prompts (which synthetic voices
+                               read in training): the forgetting experiment scores the 92 of the other prompts
+under every decoding of DECODINGS, into rows/decoding.jsonl tagged with set and decoding. A rerun decodes
+only the rows missing. analysis.exp_decoding turns them into the report's decoding section.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/decoding_dev.py` works too
+
+import pandas as pd
+
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
+from maslora.data.speaker_split import real_speech_split
+from maslora.data.splits import paper_fold
+from maslora.synth.generate import corpus_or_embedded
+from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
+from maslora.systems.evaluation import Models, evaluate
+from maslora.whisper.guards import DecodingGuards
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DECODINGS = {
+    "greedy": None,  # the paper's decoding, and every experiment's
+    "guarded": DecodingGuards(resample_below_logprob=None),  # re-sample loops only
+    "guarded+logprob": DecodingGuards(resample_below_logprob=-1.0),  # openai/whisper's: loops and unlikely text
+}
+SYSTEMS = ["base", "lora", "mas-uniform", "mas-beta2"]
+
+
+def development_sets(real: str, fold: int, native_clips: int) -> dict[str, pd.DataFrame]:
+    """{set name: manifest table} of the three development sets (see the module's docstring)."""
+    split = paper_fold(corpus_or_embedded(None), fold)
+    cathy = load_manifest(NATIVE_RECORDINGS)
+    return {
+        "speechocean762-validation": real_speech_split(real).validation,
+        "synthetic-validation": split.validation,
+        "cc0-native-dev": cathy[cathy.utterance_id.isin(set(split.train.utterance_id))].head(native_clips),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real", required=True, help="speechocean762 (either layout): its validation speakers")
+    parser.add_argument("--size", default="tiny.en", help="whose bundled experts decode")
+    parser.add_argument("--native", type=int, default=100, help="native development clips")
+    parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results")
+    args = parser.parse_args()
+    bundle = read_bundle(args.size)
+    folder = BUNDLED_EXPERTS / args.size
+    for set_name, table in development_sets(args.real, bundle_fold(args.size), args.native).items():
+        for decoding, guards in DECODINGS.items():
+            print(f"{set_name}: {len(table)} clips, {decoding}", flush=True)
+            models = Models(
+                bundle["model"],
+                folder / "mas-lora",
+                folder / "lora",
+                encoder_seconds=bundle["encoder_seconds"],
+                guards=guards,
+            )
+            tags = {"set": set_name, "decoding": decoding}
+            evaluate(table, SYSTEMS, models, args.results / "rows" / "decoding.jsonl", tags)
+
+
+if __name__ == "__main__":
+    main()
