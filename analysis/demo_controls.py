@@ -1,10 +1,12 @@
-"""Do the demo's controls matter? On every bundled accented example, MAS-LoRA's transcript at each beta.
+"""What a visitor sees on the demo's examples: the compare a click gives, and whether the controls matter.
 
     python -m analysis.demo_controls [--size tiny.en]
 
-The demo's lesson is that weights you control change what MAS-LoRA hears. For each bundled example of an
-accent the experts know, this decodes the whole beta grid around the example's accent (beta 1 = the
-matched expert alone, N = uniform) and prints, per example, WER at beta 1 and N and how many distinct
+First, every bundled example as a click on it compares it (the example's accent at beta 2, uniform for an
+accent without an expert): each system's WER, and whether any transcript loops (more words than twice the
+reference's plus 5; issue #34's target: none does). Then the demo's lesson, that weights you control
+change what MAS-LoRA hears: for each example of an accent the experts know, the whole beta grid around
+its accent (beta 1 = the matched expert alone, N = uniform), with WER at beta 1 and N and how many distinct
 transcripts the grid gives; then how many examples beta 1 vs N changes at all.
 """
 
@@ -12,16 +14,19 @@ import argparse
 
 import pandas as pd
 
+from analysis.exp_decoding import loops
 from maslora.data.audio import load_audio
 from maslora.data.corpora import load_manifest
+from maslora.mixture.weights import choose_weights
 from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_systems
-from maslora.systems.compare import wer_vs_beta
+from maslora.systems.compare import compare, wer_vs_beta
+from maslora.systems.systems import Systems
+from maslora.wer import error_counts
 
 
-def beta_sensitivity(size: str) -> pd.DataFrame:
+def beta_sensitivity(systems: Systems) -> pd.DataFrame:
     """One row per accented example: accent, WER (%) at beta 1 and at beta N (N experts: uniform), distinct
     transcripts over the grid, and whether beta 1 and N transcribe it differently."""
-    systems = load_bundled_systems(size)
     examples = load_manifest(BUNDLED_EXAMPLES)
     rows = []
     for example in examples[examples.accent.isin(systems.accents)].itertuples():
@@ -40,10 +45,30 @@ def beta_sensitivity(size: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def page_compares(systems: Systems) -> pd.DataFrame:
+    """One row per bundled example: each system's WER (%) as a click on it compares it, and its loops."""
+    rows = []
+    for example in load_manifest(BUNDLED_EXAMPLES).itertuples():
+        accent = example.accent if example.accent in systems.accents else None
+        comparison = compare(systems, load_audio(example.path), choose_weights(systems.accents, accent), example.text)
+        words = error_counts([example.text], [""]).reference_words
+        row = {"example": f"{example.accent} {example.speaker} {example.utterance_id}"}
+        for result in comparison.results:
+            row[f"{result.system} WER"] = 100 * result.wer
+            row[f"{result.system} loops"] = loops(result.text, words)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en")
-    table = beta_sensitivity(parser.parse_args().size)
+    systems = load_bundled_systems(parser.parse_args().size)
+    compares = page_compares(systems)
+    print(compares.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    looping = compares.filter(like="loops").sum()
+    print("looping transcripts: " + ", ".join(f"{name.split()[0]} {int(n)}" for name, n in looping.items()) + "\n")
+    table = beta_sensitivity(systems)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(
         f"\nbeta 1 vs N (uniform) changes MAS-LoRA's transcript on {int(table.changed.sum())} of "
