@@ -62,9 +62,10 @@ def median_seconds(run, repeats: int) -> float:
 
 def ways(size: str) -> dict[str, Systems]:
     """The three ways of the module's docstring, each its own model."""
-    window = read_bundle(size)["encoder_seconds"]
+    bundle = read_bundle(size)
+    window = bundle["encoder_seconds"]
     experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
-    whisper = load_whisper(read_bundle(size)["model"])
+    whisper = load_whisper(bundle["model"])
     return {
         "the page's way": load_bundled_systems(size),
         f"one batch of 3 in {window} s": Systems(whisper, experts, adapter, window, base_seconds=window),
