@@ -25,7 +25,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import soundfile
 
-from analysis.report_tools import annotated_heatmap
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.clip_archive import read_clip_archive
 from maslora.data.corpora import load_manifest
@@ -40,11 +39,12 @@ from maslora.systems.bundle import (
     bundled_real_speech,
     bundled_sizes,
     load_bundled_auto,
-    load_bundled_systems,
+    load_bundled_whisper,
     read_bundle,
 )
+from maslora.systems.combined_whisper import ROUTES, CombinedWhisper
 from maslora.systems.compare import AutoWeighting, Comparison, compare, wer_vs_beta
-from maslora.systems.systems import SYSTEMS, Systems
+from maslora.systems.figures import annotated_heatmap
 from maslora.systems.visitors import Bundle, VisitorExperts, score_new_expert, visitor_prompts
 from maslora.training.new_expert import MIN_CLIPS, checked_clip, longest_clip_seconds, train_new_expert
 
@@ -118,8 +118,8 @@ def readable_errors(handler):
 
 
 @functools.cache
-def systems_for(size: str) -> Systems:
-    return load_bundled_systems(size)
+def systems_for(size: str) -> CombinedWhisper:
+    return load_bundled_whisper(size)
 
 
 @functools.cache
@@ -159,7 +159,7 @@ def system_outputs(comparison: Comparison) -> list:
     outputs = []
     for result in comparison.results:
         wer = "no reference to score against" if result.wer is None else f"WER **{result.wer:.1%}**"
-        outputs.append(f"### {TITLES[result.system]}\n{wer} · {comparison.seconds:.2f} s for all three")
+        outputs.append(f"### {TITLES[result.route]}\n{wer} · {comparison.seconds:.2f} s for all three")
         outputs.append(result.text or "(nothing recognized)")
         outputs.append([(f"{text} ", kind) for text, kind in result.diff])  # words shown with spaces between
     return outputs
@@ -251,11 +251,11 @@ def visitors_for(size: str) -> VisitorExperts:
     return VISITORS[size]
 
 
-def session_systems(size: str, request: gr.Request | None) -> Systems:
+def session_systems(size: str, request: gr.Request | None) -> CombinedWhisper:
     """The visitor's own N + 1 experts when they trained one on `size`, else the bundled ones."""
     key = request.session_hash if request is not None else None
     expert = VISITORS[size].get(key) if key and size in VISITORS else None
-    return expert.systems if expert is not None else systems_for(size)
+    return expert.whisper if expert is not None else systems_for(size)
 
 
 def slider_weights(accents: list[str], sliders) -> list[float]:
@@ -412,7 +412,7 @@ def train_expert(request: gr.Request, size, name, takes, progress=gr.Progress())
         )
     expert = store.add(key, name, layers)
     scored = score_new_expert(expert, [load_audio(p) for p in test.path], list(test.text)) if len(test) else None
-    accents = expert.systems.accents
+    accents = expert.whisper.accents
     return [
         trained_summary(name, len(training), len(accents), scored),
         scored if scored is not None else pd.DataFrame(),
@@ -495,7 +495,7 @@ def build_app(size: str) -> gr.Blocks:
                     reset_button = gr.Button("Reset weights")
             columns = []  # right under the input: what Compare did is the first thing in view
             with gr.Row():
-                for system in SYSTEMS:
+                for system in ROUTES:
                     with gr.Column(elem_id=f"column-{system}"):
                         columns.append(gr.Markdown(f"### {TITLES[system]}", elem_id=f"summary-{system}"))
                         columns.append(

@@ -30,11 +30,11 @@ from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
     BUNDLED_EXPERTS,
     load_bundled_auto,
-    load_bundled_systems,
+    load_bundled_whisper,
     read_bundle,
 )
+from maslora.systems.combined_whisper import ROUTES, CombinedWhisper, Request
 from maslora.systems.compare import compare
-from maslora.systems.systems import SYSTEMS, Systems
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 from maslora.whisper.load import bundled_ctranslate2_folder, load_whisper
 
@@ -60,16 +60,16 @@ def median_seconds(run, repeats: int) -> float:
     return statistics.median(times)
 
 
-def ways(size: str) -> dict[str, Systems]:
+def ways(size: str) -> dict[str, CombinedWhisper]:
     """The three ways of the module's docstring, each its own model."""
     bundle = read_bundle(size)
     window = bundle["encoder_seconds"]
     experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
     whisper = load_whisper(bundle["model"])
     return {
-        "the page's way": load_bundled_systems(size),
-        f"one batch of 3 in {window} s": Systems(whisper, experts, adapter, window, base_seconds=window),
-        "all in 30 s": load_bundled_systems(size, FULL_WINDOW_SECONDS),
+        "the page's way": load_bundled_whisper(size),
+        f"one batch of 3 in {window} s": CombinedWhisper(whisper, experts, adapter, window, base_seconds=window),
+        "all in 30 s": load_bundled_whisper(size, FULL_WINDOW_SECONDS),
     }
 
 
@@ -83,11 +83,11 @@ def main() -> None:
     print(f"{'':>22} {'compare s':>10} {'/ the page':>11} {'one by one s':>13} {'one by one / compare':>21}")
     compares = {}  # way -> the compare's median seconds
     loaded = ways(args.size)
-    for name, systems in loaded.items():
-        weights = beta_weights(accent, 2.0, systems.accents)
-        compares[name] = median_seconds(lambda: compare(systems, audio, weights), args.repeats)
-        rows = [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]
-        apart = median_seconds(lambda: [systems.transcribe([audio], [row]) for row in rows], args.repeats)
+    for name, combined in loaded.items():
+        weights = beta_weights(accent, 2.0, combined.accents)
+        compares[name] = median_seconds(lambda: compare(combined, audio, weights), args.repeats)
+        requests = [Request(route, weights if route == "mas-lora" else None) for route in ROUTES]
+        apart = median_seconds(lambda: [combined.transcribe([audio], [request]) for request in requests], args.repeats)
         ratio = compares[name] / compares["the page's way"]
         print(f"{name:>22} {compares[name]:>10.2f} {ratio:>11.2f} {apart:>13.2f} {apart / compares[name]:>21.2f}")
     auto, page = load_bundled_auto(args.size), compares["the page's way"]

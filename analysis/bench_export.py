@@ -35,9 +35,14 @@ from maslora.systems.bundle import BUNDLED_EXPERTS
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.load import bundled_ctranslate2_folder
-from maslora.whisper.transcribe import transcribe
+from maslora.whisper.transcribe import GREEDY, transcribe
 
-GREEDY = {"beam_size": 1, "temperature": 0.0, "without_timestamps": True, "condition_on_previous_text": False}
+FASTER_WHISPER_GREEDY = {
+    "beam_size": 1,
+    "temperature": 0.0,
+    "without_timestamps": True,
+    "condition_on_previous_text": False,
+}
 
 
 def ours(size: str, experts: Path | None, seconds: int, audios: list) -> list[str]:
@@ -45,7 +50,7 @@ def ours(size: str, experts: Path | None, seconds: int, audios: list) -> list[st
     if experts is not None:
         accents = load_experts(whisper.model, experts)
         merge(whisper.model, normalized_weights(uniform_weights(accents), accents))
-    return transcribe(whisper, audios, guards=None)
+    return transcribe(whisper, audios, GREEDY)
 
 
 def with_transformers(folder: Path, audios: list) -> list[str]:
@@ -60,7 +65,9 @@ def with_transformers(folder: Path, audios: list) -> list[str]:
 
 def with_faster_whisper(folder: Path, audios: list) -> list[str]:
     model = WhisperModel(str(folder), device="cpu", compute_type="float32", cpu_threads=torch.get_num_threads())
-    return [" ".join(s.text.strip() for s in model.transcribe(a, language="en", **GREEDY)[0]) for a in audios]
+    return [
+        " ".join(s.text.strip() for s in model.transcribe(a, language="en", **FASTER_WHISPER_GREEDY)[0]) for a in audios
+    ]
 
 
 def export(experts: Path, file_format: str, quantization: str, out: Path) -> None:

@@ -22,7 +22,7 @@ from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.wer import error_counts
 from maslora.whisper.load import load_whisper
-from maslora.whisper.transcribe import transcribe
+from maslora.whisper.transcribe import GREEDY, transcribe
 
 GAIN = 50.0  # the gain at which plain greedy tiny.en was seen looping ("Plump-plump-plump-...")
 LOOPING = ("arctic_a0061", 200.0)  # at 200x, greedy tiny.en writes "It's a bit of a bit of a bit of ..."
@@ -76,7 +76,7 @@ def main() -> None:
 
     robustness = robustness_set(args.clipped)
     audios = [audio for audio, _ in robustness.values()]
-    greedy, guarded = transcribe(whisper, audios, guards=None), transcribe(whisper, audios)
+    greedy, guarded = transcribe(whisper, audios, GREEDY), transcribe(whisper, audios)
     print("\nrobustness set: words written (reference words); * more than twice the reference")
     print(f"{'clip':>34} {'reference':>9} {'greedy':>7} {'guarded':>8}  guarded transcript")
     too_long = {"greedy": 0, "guarded": 0}
@@ -91,7 +91,7 @@ def main() -> None:
 
     native = load_manifest(NATIVE_RECORDINGS).head(args.clips)
     clean = [load_audio(path) for path in native.path]
-    greedy, greedy_seconds = timed(lambda: transcribe(whisper, clean, guards=None))
+    greedy, greedy_seconds = timed(lambda: transcribe(whisper, clean, GREEDY))
     guarded, guarded_seconds = timed(lambda: transcribe(whisper, clean))
     references = list(native.text)
     print(f"\n{len(clean)} clean native recordings")

@@ -18,19 +18,19 @@ from analysis.exp_decoding import loops
 from maslora.data.audio import load_audio
 from maslora.data.corpora import load_manifest
 from maslora.mixture.weights import choose_weights
-from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_systems
+from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_whisper
+from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import compare, wer_vs_beta
-from maslora.systems.systems import Systems
 from maslora.wer import normalize
 
 
-def beta_sensitivity(systems: Systems) -> pd.DataFrame:
+def beta_sensitivity(combined: CombinedWhisper) -> pd.DataFrame:
     """One row per accented example: accent, WER (%) at beta 1 and at beta N (N experts: uniform), distinct
     transcripts over the grid, and whether beta 1 and N transcribe it differently."""
     examples = load_manifest(BUNDLED_EXAMPLES)
     rows = []
-    for example in examples[examples.accent.isin(systems.accents)].itertuples():
-        curve = wer_vs_beta(systems, load_audio(example.path), example.text, example.accent)
+    for example in examples[examples.accent.isin(combined.accents)].itertuples():
+        curve = wer_vs_beta(combined, load_audio(example.path), example.text, example.accent)
         first, last = curve.iloc[0], curve.iloc[-1]
         rows.append(
             {
@@ -45,17 +45,17 @@ def beta_sensitivity(systems: Systems) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def page_compares(systems: Systems) -> pd.DataFrame:
+def page_compares(combined: CombinedWhisper) -> pd.DataFrame:
     """One row per bundled example: each system's WER (%) as a click on it compares it, and its loops."""
     rows = []
     for example in load_manifest(BUNDLED_EXAMPLES).itertuples():
-        accent = example.accent if example.accent in systems.accents else None
-        comparison = compare(systems, load_audio(example.path), choose_weights(systems.accents, accent), example.text)
+        accent = example.accent if example.accent in combined.accents else None
+        comparison = compare(combined, load_audio(example.path), choose_weights(combined.accents, accent), example.text)
         words = len(normalize(example.text).split())  # the reference's words, as WER counts them
         row = {"example": f"{example.accent} {example.speaker} {example.utterance_id}"}
         for result in comparison.results:
-            row[f"{result.system} WER"] = 100 * result.wer
-            row[f"{result.system} loops"] = loops(result.text, words)
+            row[f"{result.route} WER"] = 100 * result.wer
+            row[f"{result.route} loops"] = loops(result.text, words)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -63,12 +63,12 @@ def page_compares(systems: Systems) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en")
-    systems = load_bundled_systems(parser.parse_args().size)
-    compares = page_compares(systems)
+    combined = load_bundled_whisper(parser.parse_args().size)
+    compares = page_compares(combined)
     print(compares.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     looping = compares.filter(like="loops").sum()
     print("looping transcripts: " + ", ".join(f"{name.split()[0]} {int(n)}" for name, n in looping.items()) + "\n")
-    table = beta_sensitivity(systems)
+    table = beta_sensitivity(combined)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(
         f"\nbeta 1 vs N (uniform) changes MAS-LoRA's transcript on {int(table.changed.sum())} of "

@@ -21,10 +21,9 @@ from analysis.report_tools import (
 def report(results) -> str:
     title = "## 2. Accent known: WER vs beta\n\n"
     rows = load_rows(results, "main")
-    rows = rows[rows.system.str.startswith("mas-beta")] if not rows.empty else rows
+    rows = rows[rows.weighting == "beta"] if not rows.empty else rows
     if rows.empty:
         return title + "Not run yet.\n"
-    rows = rows.assign(beta=rows.system.str.removeprefix("mas-beta").astype(float))
     per_accent = mean_and_spread(wer_per_seed(rows, ["beta", "accent"])).reset_index()
     pooled = mean_and_spread(wer_per_seed(rows, ["beta"]))
     means, spreads, shown = pivot_cells(per_accent, "beta", "accent")

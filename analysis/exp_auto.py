@@ -13,7 +13,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.report_tools import (
-    annotated_heatmap,
     cell,
     load_rows,
     mean_and_spread,
@@ -25,7 +24,9 @@ from analysis.report_tools import (
     wer_per_seed,
 )
 from maslora.data.splits import NATIVE
-from maslora.systems.evaluation import TEMPERED_SYSTEMS, automatic_rule, lowest_wer_system
+from maslora.systems.evaluation import lowest_wer_system
+from maslora.systems.figures import annotated_heatmap
+from maslora.systems.system import TEMPERED_SYSTEMS
 
 TEMPERED = "mas-auto-tempered"  # the tempered posterior at the temperature validation picked for its seed
 AUTO_NAMES = {
@@ -44,7 +45,8 @@ def picked_temperatures(validation: pd.DataFrame) -> pd.DataFrame:
     picks = []
     for (fold, seed), rows in validation.groupby(["fold", "seed"]):
         system, wer = lowest_wer_system(rows, tempered)
-        picks.append({"fold": fold, "seed": seed, "system": system, "t": automatic_rule(system)[1], "wer": 100 * wer})
+        t = rows.temperature[rows.system == system].iloc[0]
+        picks.append({"fold": fold, "seed": seed, "system": system, "t": t, "wer": 100 * wer})
     return pd.DataFrame(picks)
 
 

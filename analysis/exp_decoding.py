@@ -3,7 +3,7 @@
     python -m analysis.exp_decoding [--results assets/results]
 
 Rows: rows/decoding.jsonl, written by train.decoding_dev (the demo's bundled systems on three development
-sets, under each decoding of train.decoding_dev.DECODINGS). A transcript loops when it has more words than
+sets, under each decoding of DECODINGS). A transcript loops when it has more words than
 twice its reference's, plus 5. The rule, chosen on these rows only: among the guarded decodings that are
 not worse than greedy for any system (pooled over the sets) and keep none of greedy's loops, the one with
 the lowest pooled WER; maslora.whisper.guards' default should be it.
@@ -14,13 +14,18 @@ import pandas as pd
 from analysis.report_tools import load_rows, pooled_wer, results_argument, save_table
 from maslora.wer import normalize
 from maslora.whisper.guards import DecodingGuards
-from train.decoding_dev import DECODINGS
+from maslora.whisper.transcribe import GREEDY, GUARDED, DecodingOptions
 
 SYSTEMS = {
     "base": "Whisper (30 s window)",
     "lora": "regular LoRA",
     "mas-uniform": "MAS-LoRA uniform",
     "mas-beta2": "MAS-LoRA beta 2",
+}
+DECODINGS = {  # what the section compares (train.decoding_dev decodes the rows)
+    "greedy": GREEDY,  # the paper's decoding, and every experiment's
+    "guarded": GUARDED,  # re-sample loops only
+    "guarded+logprob": DecodingOptions(guards=DecodingGuards(resample_below_logprob=-1.0)),  # openai/whisper's
 }
 LOOP_WORDS = (2, 5)  # a hypothesis of more than 2 x reference words + 5 loops
 
@@ -37,8 +42,8 @@ def looping(rows: pd.DataFrame) -> pd.Series:
 
 
 def default_decoding() -> str:
-    """The name, in DECODINGS, of the decoding maslora.whisper.guards uses by default."""
-    return next(name for name, guards in DECODINGS.items() if guards == DecodingGuards())
+    """The name, in DECODINGS, of the decoding a listener gets by default (maslora.whisper.transcribe.GUARDED)."""
+    return next(name for name, options in DECODINGS.items() if options == GUARDED)
 
 
 def decoding_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,6 @@ import pandas as pd
 
 from analysis.bootstrap import paired_difference
 from analysis.report_tools import (
-    annotated_heatmap,
     load_rows,
     mean_and_spread,
     pivot_cells,
@@ -19,6 +18,7 @@ from analysis.report_tools import (
     wer_per_seed,
 )
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS
+from maslora.systems.figures import annotated_heatmap
 
 
 def own_expert_verdicts(means: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
@@ -48,7 +48,6 @@ def report(results) -> str:
     rows = load_rows(results, "matrix")
     if rows.empty:
         return title + "Not run yet.\n"
-    rows = rows.assign(expert=rows.system.str.removeprefix("expert-"))
     stats = mean_and_spread(wer_per_seed(rows, ["expert", "accent"])).reset_index()
     experts = [a for a in L2_ARCTIC_SPEAKERS if a in set(stats.expert)] + sorted(
         set(stats.expert) - set(L2_ARCTIC_SPEAKERS)

@@ -32,10 +32,10 @@ TARGET = (NAMES[5], NAMES[6])  # issue #15: the speaker's own expert against the
 SHIPPED = f"{BUNDLED_EXPERTS.name}/tiny.en"  # the demo's bundle, as rows tag it (train.new_expert_experiment.row_tags)
 
 
-def system_name(source: str, clips: int, system: str) -> str:
+def system_name(source: str, clips: int, system: str, weighting: str | None) -> str:
     """What a row's system is, given its k: -1 the bundled systems of an added-back accent, 0 the systems
     before any own clip, k > 0 the systems holding the expert trained on k clips."""
-    alone = system.startswith("expert-")
+    alone = weighting == "expert"
     if clips < 0:
         return NAMES[3] if alone else {"base": NAMES[0], "mas-uniform": NAMES[1], "mas-beta2": NAMES[2]}[system]
     if clips == 0:
@@ -51,7 +51,7 @@ def named(rows: pd.DataFrame) -> pd.DataFrame:
     if real.any():
         groups[real] = "real " + age_group(rows.speaker[real].map(ages))
     groups[added] = ADD_BACK + ": " + rows.accent[added]
-    names = [system_name(*values) for values in zip(rows.source, rows.clips, rows.system)]
+    names = [system_name(*values) for values in zip(rows.source, rows.clips, rows.system, rows.weighting)]
     return rows.assign(group=groups, name=names)
 
 

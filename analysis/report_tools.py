@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.bootstrap import paired_difference
-from maslora.systems.evaluation import read_rows
+from maslora.systems.evaluation import rows_table
 
 FIGURE_SIZE = {"width": 900, "height": 480}
 SYSTEM_NAMES = {
@@ -29,8 +29,8 @@ PAPER_LIBRISPEECH = {"base": 5.78, "mas-uniform": 5.95, "full": 7.90}
 
 
 def load_rows(results: Path, name: str) -> pd.DataFrame:
-    """The rows of one experiment (results/rows/NAME.jsonl); empty if it has not run."""
-    return pd.DataFrame(read_rows(results / "rows" / f"{name}.jsonl"))
+    """The rows of one experiment (results/rows/NAME.jsonl), with their systems' columns; empty if it has not run."""
+    return rows_table(results / "rows" / f"{name}.jsonl")
 
 
 def pooled_wer(rows: pd.DataFrame) -> float:
@@ -138,32 +138,14 @@ def grouped_bars(
     return figure
 
 
-def annotated_heatmap(values: pd.DataFrame, text, colorscale: str, **heatmap) -> go.Figure:
-    """A heatmap of `values` (its rows down, read top to bottom as the table reads; its columns across)
-    with `text` written in each cell; `heatmap` passes further go.Heatmap settings (zmin, colorbar, ...)."""
-    figure = go.Figure(
-        go.Heatmap(
-            z=values.values,
-            x=list(values.columns),
-            y=list(values.index),
-            colorscale=colorscale,
-            text=text,
-            texttemplate="%{text}",
-            **heatmap,
-        )
-    )
-    figure.update_layout(yaxis_autorange="reversed")
-    return figure
-
-
 def save_figure(figure: go.Figure, results: Path, name: str) -> str:
     """figures/NAME.html (interactive) and figures/NAME.png (for the report); returns the Markdown to show it."""
     folder = results / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     figure.update_layout(**FIGURE_SIZE, template="plotly_white")
-    figure.write_html(
-        folder / f"{name}.html", include_plotlyjs="directory"
-    )  # one plotly.min.js beside them: offline, 4.6 MB once
+    # One plotly.min.js beside them (offline, 4.6 MB once); the div named after the figure, not a random id,
+    # so that a redraw from the same rows writes the same file.
+    figure.write_html(folder / f"{name}.html", include_plotlyjs="directory", div_id=name)
     figure.write_image(folder / f"{name}.png", **FIGURE_SIZE)
     return f"![{name}](figures/{name}.png)\n\n[interactive version](figures/{name}.html)"
 

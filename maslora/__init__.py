@@ -7,8 +7,8 @@ The small public API; everything else lives in the module that owns the idea.
     merge(whisper.model, normalized_weights(beta_weights("korean", 2, accents), accents))
     print(transcribe(whisper, [load_audio("clip.wav")]))
 
-    systems = Systems(load_whisper("tiny.en"), "runs/mas/best", "runs/lora/best")   # base, LoRA, MAS-LoRA in one model
-    print(compare(systems, load_audio("clip.wav"), uniform_weights(systems.accents), reference="what was said"))
+    combined = CombinedWhisper(load_whisper("tiny.en"), "runs/mas/best", "runs/lora/best")  # base, LoRA, MAS-LoRA
+    print(compare(combined, load_audio("clip.wav"), uniform_weights(combined.accents), reference="what was said"))
 """
 
 from maslora.data.audio import SAMPLE_RATE, load_audio, to_model_audio
@@ -17,12 +17,13 @@ from maslora.errors import AudioError, ModelNotFoundError
 from maslora.mixture.layer import merge, unmerge
 from maslora.mixture.peft_io import load_adapter, load_experts
 from maslora.mixture.weights import beta_weights, normalized_weights, uniform_weights
-from maslora.systems.bundle import load_bundled_systems
+from maslora.systems.bundle import load_bundled_whisper
+from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate
-from maslora.systems.systems import Systems
+from maslora.systems.system import System
 from maslora.whisper.load import DEFAULT_MODEL, Whisper, load_whisper
-from maslora.whisper.transcribe import transcribe, transcribe_files
+from maslora.whisper.transcribe import GREEDY, GUARDED, DecodingOptions, transcribe, transcribe_files
 
 __all__ = [
     "SAMPLE_RATE",
@@ -33,14 +34,18 @@ __all__ = [
     "compare",
     "Models",
     "evaluate",
-    "Systems",
-    "load_bundled_systems",
+    "System",
+    "CombinedWhisper",
+    "load_bundled_whisper",
     "merge",
     "unmerge",
     "load_adapter",
     "load_experts",
     "transcribe",
     "transcribe_files",
+    "DecodingOptions",
+    "GREEDY",
+    "GUARDED",
     "beta_weights",
     "normalized_weights",
     "uniform_weights",

@@ -39,6 +39,7 @@ export: the experts merged with the weights transcribe would use (or the adapter
 import argparse
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,20 +52,19 @@ from maslora.data.corpora import load_manifest
 from maslora.data.microphone import default_input, record
 from maslora.data.splits import paper_fold
 from maslora.errors import USER_ERRORS, AudioError, CorpusError, WeightsError
-from maslora.mixture.expert_folders import add_expert, check_addition, read_manifest, remove_expert
+from maslora.mixture.expert_folders import add_expert, check_addition, remove_expert
 from maslora.mixture.layer import merge
-from maslora.mixture.peft_io import RunsWith, load_adapter, load_experts, resolve_settings
+from maslora.mixture.peft_io import RunsWith, load_adapter, load_experts, read_experts_manifest, resolve_settings
 from maslora.mixture.weights import choose_weights, normalized_weights, parse_weights
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.bundle import load_bundled_auto, load_bundled_systems
+from maslora.systems.bundle import load_bundled_auto, load_bundled_whisper
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
 from maslora.systems.export import FORMATS, QUANTIZATIONS, export, window_for
 from maslora.training.new_expert import NewExpertConfig, Progress, train_new_expert
 from maslora.whisper.encoder_window import windowed_whisper
-from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe_segments
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, GREEDY, GUARDED, DecodingOptions, transcribe_segments
 from maslora.whisper.transcript_files import OUTPUT_FORMATS, as_text, output_paths, write_transcript
 
 
@@ -106,8 +106,8 @@ def adapted_whisper(args: argparse.Namespace) -> tuple[Whisper, dict[str, float]
     return whisper, None
 
 
-def guards(args: argparse.Namespace) -> DecodingGuards | None:
-    return None if args.greedy else DecodingGuards()
+def decoding_options(args: argparse.Namespace) -> DecodingOptions:
+    return replace(GREEDY if args.greedy else GUARDED, batch_size=args.batch_size)
 
 
 def readable_audio(paths: list[str]) -> dict[str, np.ndarray]:
@@ -130,7 +130,7 @@ def transcribe_command(args: argparse.Namespace) -> int:
     files = output_paths(args.files, formats, Path(args.output_dir))  # a clash of names fails before decoding
     audios = readable_audio(args.files)
     whisper, _ = adapted_whisper(args)
-    clips = transcribe_segments(whisper, list(audios.values()), args.batch_size, guards=guards(args))
+    clips = transcribe_segments(whisper, list(audios.values()), decoding_options(args))
     for path, segments in zip(audios, clips):
         text = as_text(segments).strip()
         print(text if len(args.files) == 1 else f"{path}\t{text}")
@@ -166,19 +166,18 @@ def evaluate_command(args: argparse.Namespace) -> None:
     given = [("lora", args.adapter), ("mas-uniform", args.experts), ("full", args.full)]
     systems = args.systems.split(",") if args.systems else ["base"] + [name for name, folder in given if folder]
     models = Models(
-        args.model,
-        args.experts,
-        args.adapter,
-        args.full,
-        trained_window(args).encoder_seconds,
-        args.classifier,
-        args.router,
-        guards(args),
+        model=args.model,
+        experts=args.experts,
+        adapter=args.adapter,
+        full=args.full,
+        encoder_seconds=trained_window(args).encoder_seconds,
+        classifier=args.classifier,
+        router=args.router,
     )
     tags = {"fold": args.fold or 0, "guards": not args.greedy}  # a rows file may hold both decodings
     with tempfile.TemporaryDirectory() as scratch:
         rows_path = Path(args.rows) if args.rows else Path(scratch) / "rows.jsonl"
-        rows = evaluate(table, systems, models, rows_path, tags, args.batch_size)
+        rows = evaluate(table, systems, models, rows_path, tags, decoding=decoding_options(args))
     print(wer_table(rows).to_string(float_format=lambda wer: f"{wer:.1f}%"))
 
 
@@ -186,7 +185,7 @@ def record_command(args: argparse.Namespace) -> None:
     if args.auto and (args.accent or args.beta or args.weights):
         raise WeightsError("--auto takes the weights from the recording: no --accent, --beta or --weights with it")
     device = default_input()  # no microphone: say so before anything is loaded
-    systems = load_bundled_systems(args.size)  # before recording, so the transcripts follow at once
+    systems = load_bundled_whisper(args.size)  # before recording, so the transcripts follow at once
     auto = load_bundled_auto(args.size) if args.auto else None
     if args.auto and auto is None:
         raise WeightsError(f"the {args.size} experts ship without an accent classifier (train/auto_heads.py makes one)")
@@ -229,7 +228,7 @@ def add_expert_command(args: argparse.Namespace) -> None:
     layers = train_new_expert(args.experts, clips, NewExpertConfig(steps=args.steps, seed=args.seed), show)
     progress.close()
     accents = add_expert(args.experts, args.name, layers, args.out)
-    print(f"{args.out}: {len(accents)} experts ({', '.join(accents)}); {len(before['accents'])} in {args.experts}")
+    print(f"{args.out}: {len(accents)} experts ({', '.join(accents)}); {len(before.accents)} in {args.experts}")
 
 
 def remove_expert_command(args: argparse.Namespace) -> None:
@@ -238,15 +237,14 @@ def remove_expert_command(args: argparse.Namespace) -> None:
 
 
 def experts_command(args: argparse.Namespace) -> None:
-    manifest = read_manifest(args.folder)
-    placement = manifest["placement"]
-    decoder = {0: "none", 1: "one shared LoRA"}.get(placement["decoder_experts"], "one expert per accent")
+    manifest = read_experts_manifest(args.folder)
+    placement = manifest.placement
+    decoder = {0: "none", 1: "one shared LoRA"}.get(placement.decoder_experts, "one expert per accent")
     print(
-        f"{args.folder}: {len(manifest['accents'])} encoder experts on {manifest['base_model']}, "
-        f"{manifest.get('encoder_seconds', 30)} s window, rank {placement['rank']}, targets {placement['targets']}; "
-        f"decoder: {decoder}"
+        f"{args.folder}: {len(manifest.accents)} encoder experts on {manifest.base_model}, "
+        f"{manifest.window} s window, rank {placement.rank}, targets {placement.targets}; decoder: {decoder}"
     )
-    for accent in manifest["accents"]:
+    for accent in manifest.accents:
         print(accent)
 
 

@@ -26,7 +26,7 @@ from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
     BUNDLED_EXPERTS,
     load_bundled_auto,
-    load_bundled_systems,
+    load_bundled_whisper,
     read_bundle,
 )
 from maslora.systems.evaluation import Models, evaluate
@@ -145,12 +145,12 @@ def test_router_starts_uniform_and_trains_the_same_way_twice(tiny_en, tmp_path):
     """A router over the bundled experts, two steps on four real clips: same seed, same gate."""
     table = load_manifest(BUNDLED_EXAMPLES)
     table = table[table.accent.isin(ACCENTS)].head(4)
-    systems = load_bundled_systems("tiny.en")
-    features = systems.encoder_features([load_audio(p) for p in table.path])
+    combined = load_bundled_whisper("tiny.en")
+    features = combined.encoder_features([load_audio(p) for p in table.path])
     config = RouterConfig(steps=2, batch_size=4, micro_batch_size=2)
     gates = []
     for _ in range(2):
-        whisper = windowed_whisper("tiny.en", systems.encoder_seconds)
+        whisper = windowed_whisper("tiny.en", combined.encoder_seconds)
         accents = load_experts(whisper.model, BUNDLED_EXPERTS / "tiny.en" / "mas-lora")
         router, losses = train_router(whisper, accents, table, features, config, progress=False)
         assert len(losses) == 2 and all(math.isfinite(loss) for loss in losses)
@@ -165,12 +165,12 @@ def test_router_starts_uniform_and_trains_the_same_way_twice(tiny_en, tmp_path):
 def bundled(tiny_en):
     auto = load_bundled_auto("tiny.en")
     assert auto is not None, "the bundled tiny.en experts ship with an accent classifier (train/auto_heads.py)"
-    return load_bundled_systems("tiny.en"), auto
+    return load_bundled_whisper("tiny.en"), auto
 
 
 @pytest.mark.slow
 def test_bundled_auto_weights_are_a_distribution_for_every_input_silence_included(bundled):
-    systems, auto = bundled
+    combined, auto = bundled
     rng = np.random.default_rng(0)
     inputs = {
         "silence": np.zeros(3 * SAMPLE_RATE, dtype=np.float32),
@@ -183,26 +183,29 @@ def test_bundled_auto_weights_are_a_distribution_for_every_input_silence_include
         ],
     }
     for name, audio in inputs.items():
-        posterior, weights = auto.weigh(systems, audio)
-        assert _is_distribution(posterior, systems.accents), name
-        assert _is_distribution(weights, systems.accents), name
+        posterior, weights = auto.weigh(combined, audio)
+        assert _is_distribution(posterior, combined.accents), name
+        assert _is_distribution(weights, combined.accents), name
         for rule in RULES:
-            assert _is_distribution(auto_weights(posterior, rule, 2.0), systems.accents), (name, rule)
+            assert _is_distribution(auto_weights(posterior, rule, 2.0), combined.accents), (name, rule)
     assert read_bundle("tiny.en")["auto"]["rule"] in RULES
 
 
 @pytest.mark.slow
 def test_audio_routed_systems_write_their_weights_into_the_rows(bundled, tmp_path):
-    systems, _ = bundled
+    combined, _ = bundled
     table = load_manifest(BUNDLED_EXAMPLES).head(3)
     classifier = BUNDLED_EXPERTS / "tiny.en" / "accent-classifier"
     models = Models(
-        "tiny.en", BUNDLED_EXPERTS / "tiny.en" / "mas-lora", None, None, systems.encoder_seconds, classifier
+        model="tiny.en",
+        experts=BUNDLED_EXPERTS / "tiny.en" / "mas-lora",
+        encoder_seconds=combined.encoder_seconds,
+        classifier=classifier,
     )
     rows = evaluate(table, ["mas-auto-t1", "mas-auto-beta"], models, tmp_path / "rows.jsonl", progress=False)
     assert len(rows) == 6
     for row in rows.itertuples():
-        assert _is_distribution(row.posterior, systems.accents) and _is_distribution(row.weights, systems.accents)
+        assert _is_distribution(row.posterior, combined.accents) and _is_distribution(row.weights, combined.accents)
     plain = rows[rows.system == "mas-auto-t1"]
     assert all(r.weights == pytest.approx(r.posterior, abs=1e-6) for r in plain.itertuples())  # T = 1: w = p
     with pytest.raises(WeightsError, match="--router"):
@@ -262,8 +265,8 @@ def test_heads_script_then_the_evaluate_command_with_every_automatic_system(fake
 
 
 def test_a_classifier_for_other_experts_is_refused(bundled):
-    systems, auto = bundled
+    combined, auto = bundled
     features, accents, speakers = _synthetic_features()
     other = type(auto)(train_classifier(features, accents, speakers), "tempered", 1.0)  # knows two accents only
     with pytest.raises(AdapterError, match="the accent classifier knows arabic, hindi; the experts are"):
-        other.weigh(systems, np.zeros(SAMPLE_RATE, dtype=np.float32))
+        other.weigh(combined, np.zeros(SAMPLE_RATE, dtype=np.float32))

@@ -12,7 +12,8 @@ import pytest
 from maslora.data.corpora import load_manifest
 from maslora.errors import WeightsError
 from maslora.mixture.weights import beta_weights
-from maslora.systems.evaluation import Models, check_system, evaluate, system_row, wer_by
+from maslora.systems.evaluation import Models, evaluate, request_for, wer_by
+from maslora.systems.system import COLUMNS, System
 from tests.conftest import ROOT
 
 
@@ -32,24 +33,26 @@ SYSTEMS = ["base", "lora", "mas-uniform", "mas-beta2"]
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 
 
-def test_system_names_map_to_weights_and_accent_known_systems_skip_accents_without_an_expert():
-    assert system_row("mas-matched", "korean", ACCENTS) == ("mas-lora", beta_weights("korean", 1.0, ACCENTS))
-    assert system_row("mas-beta1.5", "hindi", ACCENTS)[1]["hindi"] == pytest.approx(1 / 1.5)
-    assert system_row("mas-beta2", "native", ACCENTS) is None
-    assert system_row("mas-uniform", "native", ACCENTS)[1]["arabic"] == pytest.approx(1 / 6)
-    assert system_row("full", "native", ACCENTS) == ("base", None)  # the fine-tuned model, run as it is
-    arabic_alone = system_row("expert-arabic", "native", ACCENTS)  # one expert on any accent, native too
+def request(name: str, accent: str):
+    return request_for(System.parse(name), accent, ACCENTS)
+
+
+def test_systems_map_to_requests_and_accent_known_systems_skip_accents_without_an_expert():
+    assert request("mas-matched", "korean") == ("mas-lora", beta_weights("korean", 1.0, ACCENTS))
+    assert request("mas-beta1.5", "hindi").weights["hindi"] == pytest.approx(1 / 1.5)
+    assert request("mas-beta2", "native") is None
+    assert request("mas-uniform", "native").weights["arabic"] == pytest.approx(1 / 6)
+    assert request("full", "native") == ("base", None)  # the fine-tuned model, run as it is
+    arabic_alone = request("expert-arabic", "native")  # one expert on any accent, native too
     assert arabic_alone == ("mas-lora", {a: float(a == "arabic") for a in ACCENTS})
-    check_system("expert-arabic")
+    assert request("mas-auto-t2", "native") == ("mas-lora", None)  # weighed once the clip is read
     with pytest.raises(WeightsError, match="no welsh expert"):
-        system_row("expert-welsh", "korean", ACCENTS)
-    with pytest.raises(WeightsError, match="unknown system"):
-        check_system("mas-beta")
+        request("expert-welsh", "korean")
 
 
 @pytest.fixture(scope="module")
 def bundled_models(tiny_en):
-    return Models("tiny.en", BUNDLE / "mas-lora", BUNDLE / "lora", None, encoder_seconds=10)
+    return Models(model="tiny.en", experts=BUNDLE / "mas-lora", adapter=BUNDLE / "lora", encoder_seconds=10)
 
 
 @pytest.mark.slow
@@ -58,6 +61,8 @@ def test_a_rerun_decodes_only_missing_rows_and_drops_a_torn_line(bundled_models,
     rows_path = tmp_path / "rows.jsonl"
     first = evaluate(table.iloc[:3], SYSTEMS, bundled_models, rows_path, {"seed": 0}, progress=False)
     assert len(first) == 3 * 4 and rows_path.read_text().count("\n") == 12
+    for written in map(json.loads, rows_path.read_text().splitlines()):  # each row names its system's fields
+        assert {column: written[column] for column in COLUMNS} == System.parse(written["system"]).columns()
     finished = rows_path.read_bytes()
     with open(rows_path, "ab") as handle:
         handle.write(b'{"seed": 0, "utterance_id": "torn mid-wri')  # what a kill during a write leaves

@@ -15,7 +15,7 @@ from maslora.mixture.weights import beta_weights, normalized_weights, uniform_we
 from maslora.systems.export import EXPORT_INFO
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import windowed_whisper
-from maslora.whisper.transcribe import transcribe
+from maslora.whisper.transcribe import GREEDY, transcribe
 from tests.conftest import ROOT
 
 EXPERTS = ROOT / "assets" / "experts" / "tiny.en" / "mas-lora"
@@ -51,7 +51,7 @@ def test_an_exported_mixture_is_our_merge_and_transformers_transcribes_it_as_we_
     assert features.shape[-1] == 1000  # the 10 s window the experts were trained in
     with torch.inference_mode():
         generated = processor.batch_decode(theirs.generate(features), skip_special_tokens=True)
-    our_wer = error_counts(references, transcribe(ours, audios, guards=None)).wer
+    our_wer = error_counts(references, transcribe(ours, audios, GREEDY)).wer
     assert abs(error_counts(references, generated).wer - our_wer) <= 0.005
     asr = pipeline("automatic-speech-recognition", model=str(out))
     assert asr(audios[0])["text"].strip() == generated[0].strip()
@@ -79,7 +79,7 @@ def test_a_ct2_export_runs_in_faster_whisper_as_our_decoder_runs_the_same_weight
     theirs = [
         " ".join(s.text.strip() for s in faster.transcribe(audio, language="en", **greedy)[0]) for audio in audios
     ]
-    our_wer = error_counts(references, transcribe(ours, audios, guards=None)).wer
+    our_wer = error_counts(references, transcribe(ours, audios, GREEDY)).wer
     # Not word for word: faster-whisper computes its own log-mels over differently padded audio and runs
     # CTranslate2's kernels, so tiny.en's fragile greedy choices differ on a few words (here 9.9% vs 11.1%
     # on these 523 words); a broken export would be tens of points off. The whole set: bench_export.py.

@@ -18,7 +18,7 @@ from maslora.whisper.guards import (
     needs_fallback,
     without_loop,
 )
-from maslora.whisper.transcribe import log_mel_features, transcribe
+from maslora.whisper.transcribe import GREEDY, log_mel_features, transcribe
 from tests.conftest import LOOPS_IN_TEN_SECONDS
 
 GUARDS = DecodingGuards()
@@ -93,11 +93,11 @@ def test_silence_noise_and_a_5_ms_clip_give_nothing_clean_speech_is_unchanged(ti
         "a 5 ms click": (rng.standard_normal(SAMPLE_RATE // 200) * 0.3).astype(np.float32),
         "3 s of noise": (rng.standard_normal(3 * SAMPLE_RATE) * 0.05).astype(np.float32),
     }
-    greedy = transcribe(tiny_en, list(nothing.values()), guards=None)
+    greedy = transcribe(tiny_en, list(nothing.values()), GREEDY)
     assert all(greedy)  # what the guards are for: plain greedy Whisper writes words for each of these
     assert transcribe(tiny_en, list(nothing.values())) == [""] * len(nothing)
     speech = [load_audio(path) for path, _ in native_clips[100:108]]
-    assert transcribe(tiny_en, speech) == transcribe(tiny_en, speech, guards=None)
+    assert transcribe(tiny_en, speech) == transcribe(tiny_en, speech, GREEDY)
 
 
 @pytest.mark.slow
@@ -133,7 +133,7 @@ def test_a_loop_is_sampled_away_and_real_repetition_is_left_alone(tiny_en, nativ
     looping = np.clip(load_audio(path) * 200, -1.0, 1.0).astype(np.float32)
     (said, text), times = native_clips[0], 6  # one sentence six times over: repetitive text for real
     repeated, repeated_text = np.concatenate([load_audio(said)] * times), " ".join([text] * times)
-    greedy = transcribe(tiny_en, [looping, repeated], guards=None)
+    greedy = transcribe(tiny_en, [looping, repeated], GREEDY)
     guarded = transcribe(tiny_en, [looping, repeated])
     assert len(greedy[0].split()) > 2 * len(reference.split()) >= len(guarded[0].split())
     assert error_counts([reference], [guarded[0]]).wer < error_counts([reference], [greedy[0]]).wer
@@ -145,6 +145,6 @@ def test_a_loop_is_sampled_away_and_real_repetition_is_left_alone(tiny_en, nativ
 def test_a_real_childs_reading_that_loops_in_ten_seconds_keeps_no_loop_under_the_guards():
     ten_seconds = windowed_whisper("tiny.en", 10)  # where greedy tiny.en writes the sentence seven times
     audio = load_audio(LOOPS_IN_TEN_SECONDS)
-    greedy, guarded = transcribe(ten_seconds, [audio], guards=None)[0], transcribe(ten_seconds, [audio])[0]
+    greedy, guarded = transcribe(ten_seconds, [audio], GREEDY)[0], transcribe(ten_seconds, [audio])[0]
     words = len("SANDY HAS A BEAUTIFUL SHORTS".split())
     assert len(greedy.split()) > 2 * words + 5 >= len(guarded.split()) > 0

@@ -14,9 +14,9 @@ import torch
 
 from maslora.data.speechocean import load_speechocean762
 from maslora.errors import AdapterError, AudioError, CorpusError, TrainingCancelled
-from maslora.mixture.expert_folders import add_expert, read_manifest, remove_expert
+from maslora.mixture.expert_folders import add_expert, remove_expert
 from maslora.mixture.layer import AdapterPlacement, adapter_layers
-from maslora.mixture.peft_io import RunsWith, load_experts, read_adapter, save_experts
+from maslora.mixture.peft_io import RunsWith, load_experts, read_adapter, read_experts_manifest, save_experts
 from maslora.training.new_expert import NewExpertConfig, longest_clip_seconds, train_new_expert
 from tests.conftest import ROOT
 from tests.test_mixture_layer import ACCENTS, tiny_whisper, trained_looking
@@ -57,8 +57,8 @@ def test_adding_an_expert_writes_n_plus_1_and_leaves_the_others_byte_for_byte(ex
     assert {path: digest for path, digest in after.items() if not path.startswith(("mine/", "experts.json"))} == {
         path: digest for path, digest in before.items() if path != "experts.json"
     }
-    manifest = read_manifest(tmp_path / "more")
-    assert manifest["placement"]["encoder_experts"] == 7 and manifest["encoder_seconds"] == 10
+    manifest = read_experts_manifest(tmp_path / "more")
+    assert manifest.placement.encoder_experts == 7 and manifest.encoder_seconds == 10
     model = tiny_whisper()
     assert load_experts(model, tmp_path / "more") == [*ACCENTS, "mine"]
     for name, (A, B) in new.items():
@@ -70,7 +70,7 @@ def test_removing_an_expert_and_its_limits(experts, tmp_path):
     source, _ = experts
     assert remove_expert(source, "hindi", tmp_path / "fewer") == [a for a in ACCENTS if a != "hindi"]
     assert not (tmp_path / "fewer" / "hindi").exists() and (tmp_path / "fewer" / "decoder").is_dir()
-    assert read_manifest(tmp_path / "fewer")["placement"]["encoder_experts"] == 5
+    assert read_experts_manifest(tmp_path / "fewer").placement.encoder_experts == 5
     assert load_experts(tiny_whisper(), tmp_path / "fewer") == [a for a in ACCENTS if a != "hindi"]
     with pytest.raises(AdapterError, match="no expert 'welsh'"):
         remove_expert(source, "welsh", tmp_path / "x")
@@ -107,7 +107,7 @@ def test_folders_with_an_expert_per_accent_in_the_decoder_take_no_new_expert(tmp
     with pytest.raises(AdapterError, match="decoder expert per accent"):
         add_expert(tmp_path / "mas", "mine", {}, tmp_path / "out")
     remove_expert(tmp_path / "mas", "korean", tmp_path / "fewer")  # removing keeps decoder and encoder in step
-    assert read_manifest(tmp_path / "fewer")["placement"]["decoder_experts"] == 5
+    assert read_experts_manifest(tmp_path / "fewer").placement.decoder_experts == 5
     assert load_experts(tiny_whisper(), tmp_path / "fewer") == [a for a in ACCENTS if a != "korean"]
 
 

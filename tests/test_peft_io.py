@@ -14,10 +14,12 @@ from maslora.mixture.peft_io import (
     load_adapter,
     load_experts,
     load_peft_experts,
+    read_experts_manifest,
     resolve_settings,
     runs_with,
     save_adapter,
     save_experts,
+    write_experts_manifest,
 )
 from maslora.mixture.weights import beta_weights, normalized_weights
 from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
@@ -112,6 +114,36 @@ def test_bad_adapters_are_named(tmp_path):
     config.write_text(json.dumps({**json.loads(config.read_text()), "peft_type": "IA3"}))
     with pytest.raises(AdapterError, match="IA3 adapter, not LoRA"):
         load_adapter(tiny_whisper(), tmp_path / "experts" / "arabic")
+
+
+@pytest.mark.parametrize("option", ["use_rslora", "use_dora", "rank_pattern", "alpha_pattern"])
+def test_peft_adapters_that_are_not_plain_lora_are_refused_not_run_at_the_wrong_scale(tmp_path, option):
+    lora = AdapterPlacement(encoder_experts=1, decoder_experts=0)
+    save_adapter(trained_looking(tiny_whisper(), lora), lora, tmp_path / "lora", RunsWith("tiny-random"))
+    config = tmp_path / "lora" / "adapter_config.json"
+    value = {"q_proj": 8} if option.endswith("pattern") else True
+    config.write_text(json.dumps({**json.loads(config.read_text()), option: value}))
+    with pytest.raises(AdapterError, match=f"an adapter with {option}; only plain LoRA"):
+        load_adapter(tiny_whisper(), tmp_path / "lora")
+
+
+def test_the_experts_manifest_round_trips_and_a_later_or_damaged_one_is_refused(tmp_path):
+    save_experts(trained_looking(tiny_whisper(), ENCODER_ONLY), ACCENTS, ENCODER_ONLY, tmp_path, RunsWith("t", 10))
+    manifest = read_experts_manifest(tmp_path)
+    assert manifest.accents == ACCENTS and manifest.placement == ENCODER_ONLY and manifest.window == 10
+    path = tmp_path / "experts.json"
+    written = path.read_text()
+    write_experts_manifest(tmp_path, manifest)
+    assert path.read_text() == written  # read and written back byte for byte
+    path.write_text(json.dumps({**json.loads(written), "format": 2}))
+    with pytest.raises(AdapterError, match="format 2; this maslora reads format 1"):
+        read_experts_manifest(tmp_path)
+    path.write_text(written[:40])
+    with pytest.raises(AdapterError, match="not valid JSON"):
+        load_experts(tiny_whisper(), tmp_path)
+    path.write_text(json.dumps({**json.loads(written), "placement": {"rank": 4, "experts": 2}}))
+    with pytest.raises(AdapterError, match="placement .*experts"):
+        read_experts_manifest(tmp_path)
 
 
 def test_folders_say_how_they_run_and_an_explicit_window_is_warned_about(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.wer import error_counts
 from maslora.whisper.decoding import MAX_NEW_TOKENS, token_budget
-from maslora.whisper.transcribe import WINDOW_SAMPLES, split_into_windows, transcribe
+from maslora.whisper.transcribe import WINDOW_SAMPLES, DecodingOptions, split_into_windows, transcribe
 
 
 def test_short_audio_is_one_window():
@@ -37,8 +37,8 @@ def test_token_budget_grows_with_duration_up_to_whispers_limit():
 @pytest.mark.slow
 def test_batched_transcripts_equal_one_by_one(tiny_en, native_clips):
     audios = [load_audio(path) for path, _ in native_clips[100:106]]
-    batched = transcribe(tiny_en, audios, batch_size=6)
-    single = [transcribe(tiny_en, [audio], batch_size=1)[0] for audio in audios]
+    batched = transcribe(tiny_en, audios, DecodingOptions(batch_size=6))
+    single = [transcribe(tiny_en, [audio], DecodingOptions(batch_size=1))[0] for audio in audios]
     assert batched == single
     assert all(text for text in batched)
 

@@ -11,7 +11,7 @@ from maslora.data.splits import prompt_sets
 from maslora.errors import TrainingError
 from maslora.mixture.peft_io import read_adapter
 from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
-from maslora.systems.visitors import Bundle, VisitorExperts, new_expert_rows, score_new_expert, visitor_prompts
+from maslora.systems.visitors import Bundle, VisitorExperts, new_expert_requests, score_new_expert, visitor_prompts
 
 EXPERTS = BUNDLED_EXPERTS / "tiny.en" / "mas-lora"
 
@@ -27,16 +27,17 @@ def test_visitors_read_prompts_the_bundled_experts_never_trained_on():
 
 
 def test_the_bundled_mixture_row_is_the_bundled_mas_lora():
-    rows = new_expert_rows("mine", ["arabic", "hindi", "mine"])
-    assert rows["MAS-LoRA, bundled experts"] == ("mas-lora", {"arabic": 1.0, "hindi": 1.0, "mine": 0.0})
-    assert rows["mine alone"] == ("mas-lora", {"arabic": 0.0, "hindi": 0.0, "mine": 1.0})
-    assert rows["MAS-LoRA + mine (beta 2)"][1]["mine"] == pytest.approx(0.5)
-    assert rows["base Whisper"] == ("base", None)
+    requests = new_expert_requests("mine", ["arabic", "hindi", "mine"])
+    assert requests["MAS-LoRA, bundled experts"] == ("mas-lora", {"arabic": 1.0, "hindi": 1.0, "mine": 0.0})
+    assert requests["mine alone"] == ("mas-lora", {"arabic": 0.0, "hindi": 0.0, "mine": 1.0})
+    assert requests["MAS-LoRA + mine (beta 2)"].weights["mine"] == pytest.approx(0.5)
+    assert requests["base Whisper"] == ("base", None)
 
 
 @pytest.fixture
 def store(tmp_path):
-    bundle = Bundle(EXPERTS, BUNDLED_EXPERTS / "tiny.en" / "lora", "tiny.en", read_bundle("tiny.en")["encoder_seconds"])
+    bundle = Bundle.for_size("tiny.en")
+    assert bundle.experts == EXPERTS and bundle.encoder_seconds == read_bundle("tiny.en")["encoder_seconds"]
     return VisitorExperts(bundle, tmp_path / "visitors", capacity=1)
 
 
@@ -56,7 +57,7 @@ def test_one_training_per_visitor_capacity_and_cancel(store):
 def test_a_visitors_expert_is_theirs_scored_downloadable_and_removed_with_them(store, private_model_cache):
     arabic = read_adapter(EXPERTS / "arabic")[1]  # stands in for a trained expert: a copy of the Arabic one
     expert = store.add("a", "mine", arabic)
-    assert expert.systems.accents[-1] == "mine" and len(expert.systems.accents) == 7
+    assert expert.whisper.accents[-1] == "mine" and len(expert.whisper.accents) == 7
     assert store.get("b") is None  # another visitor still has the bundled experts only
     with pytest.raises(TrainingError, match="its limit"):  # capacity 1: a second visitor cannot add one
         with store.training("b"):
@@ -65,8 +66,8 @@ def test_a_visitors_expert_is_theirs_scored_downloadable_and_removed_with_them(s
     scored = score_new_expert(expert, [load_audio(p) for p in clips.path], list(clips.text))
     assert len(scored) == 2 * 5 and set(scored["clip"]) == {1, 2}
     by_system = scored.set_index(["clip", "system"]).transcript
-    arabic_alone = expert.systems.transcribe(
-        [load_audio(clips.path.iloc[0])], [("mas-lora", {a: float(a == "arabic") for a in expert.systems.accents})]
+    arabic_alone = expert.whisper.transcribe(
+        [load_audio(clips.path.iloc[0])], [("mas-lora", {a: float(a == "arabic") for a in expert.whisper.accents})]
     )
     assert by_system[(1, "mine alone")] == arabic_alone[0]  # the new expert's column holds its own weights
     archive = store.archive("a")

@@ -18,9 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from maslora.atomic import replace_file, replace_folder
-from maslora.auto.heads import clip_features, fit_classifier, split_of_run
+from maslora.auto.heads import clip_features, fit_classifier
 from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_CLASSIFIER, BUNDLED_EXPERTS, read_bundle
-from maslora.systems.evaluation import TEMPERED_SYSTEMS, Models, automatic_rule, evaluate, lowest_wer_system
+from maslora.systems.evaluation import Models, evaluate, lowest_wer_system
+from maslora.systems.system import TEMPERED_SYSTEMS, System
+from maslora.training.config import split_of_run
 
 RULE_SYSTEMS = [*TEMPERED_SYSTEMS, "mas-auto-beta"]  # candidates, in tie-breaking order
 
@@ -44,10 +46,15 @@ def main() -> None:
         trained["seed"],
         {"model": model, "encoder_seconds": window},
     )
-    models = Models(model, BUNDLED_EXPERTS / args.size / "mas-lora", None, None, window, args.work / BUNDLED_CLASSIFIER)
+    models = Models(
+        model=model,
+        experts=BUNDLED_EXPERTS / args.size / "mas-lora",
+        encoder_seconds=window,
+        classifier=args.work / BUNDLED_CLASSIFIER,
+    )
     rows = evaluate(split.validation, RULE_SYSTEMS, models, args.work / "validation.jsonl")
     system, wer = lowest_wer_system(rows, RULE_SYSTEMS)
-    rule = dict(zip(("rule", "temperature"), automatic_rule(system)))
+    rule = dict(zip(("rule", "temperature"), System.parse(system).automatic_rule))
     validation = {s: round(lowest_wer_system(rows, [s])[1], 4) for s in RULE_SYSTEMS}
     auto = {
         **rule,

@@ -29,11 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-import pandas as pd
 
 from maslora.atomic import replace_folder
 from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_EXPERTS
-from maslora.systems.evaluation import read_rows, wer_table
+from maslora.systems.evaluation import rows_table, wer_table
 
 
 def _run(folder: Path, method: str) -> dict:
@@ -56,20 +55,20 @@ def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str], run
     """{"rows", "fold", "seed", "wer": {expert: {accent: WER %}}}: every expert alone on every accent's test
     speakers, pooled, from the experiments' rows of the bundled run's fold and seed (and, where the rows
     name the run they come from, as train.real_speech's do in `trained_on`, of the run called `run`)."""
-    rows = pd.DataFrame(read_rows(rows_path))
+    rows = rows_table(rows_path)
     rows = rows[(rows.fold == fold) & (rows.seed == seed)] if not rows.empty else rows
     if "trained_on" in rows:
         rows = rows[rows.trained_on == run]
     if rows.empty:
         of_run = f", run {run}" if run else ""
         raise SystemExit(f"{rows_path} has no rows of fold {fold}, seed {seed}{of_run} (the bundled run's)")
-    experts = sorted(set(rows.system.str.removeprefix("expert-")))
+    experts = sorted(set(rows.expert))
     if experts != sorted(accents):
         raise SystemExit(f"{rows_path} scores experts {experts}, but the bundled run has {sorted(accents)}")
-    per_accent = wer_table(rows).drop(index=["pooled", "macro mean"])  # accents down, one column per expert
+    per_accent = wer_table(rows, systems_in="expert").drop(index=["pooled", "macro mean"])  # accents down
     wer = {
-        system.removeprefix("expert-"): {accent: round(value, 2) for accent, value in column.dropna().items()}
-        for system, column in sorted(per_accent.items())
+        expert: {accent: round(value, 2) for accent, value in column.dropna().items()}
+        for expert, column in sorted(per_accent.items())
     }
     return {"rows": str(rows_path), "fold": fold, "seed": seed, "wer": wer}
 

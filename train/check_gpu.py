@@ -60,7 +60,12 @@ def write_manifest(folder: Path) -> Path:
 def evaluate_all(model: str, runs: Path, rows_name: str) -> dict:
     split = paper_fold(load_corpus(runs / "manifest.csv"), 1)
     models = Models(
-        model, runs / "mas" / "best", runs / "lora" / "best", None, WINDOW, runs / "classifier", runs / "router"
+        model=model,
+        experts=runs / "mas" / "best",
+        adapter=runs / "lora" / "best",
+        encoder_seconds=WINDOW,
+        classifier=runs / "classifier",
+        router=runs / "router",
     )
     began = time.perf_counter()
     rows = evaluate(split.test, SYSTEMS, models, runs / rows_name, progress=False)

@@ -10,8 +10,9 @@ at beta 2, in their 10 s window) decode three development sets, sets that no rep
     synthetic-validation       the validation speakers of the bundle's fold of the embedded corpus
     cc0-native-dev             real native recordings of the fold's training prompts (which synthetic voices
                                read in training): the forgetting experiment scores the 92 of the other prompts
-under every decoding of DECODINGS, into rows/decoding.jsonl tagged with set and decoding. A rerun decodes
-only the rows missing. analysis.exp_decoding turns them into the report's decoding section.
+under every decoding of analysis.exp_decoding.DECODINGS, into rows/decoding.jsonl tagged with set and
+decoding. A rerun decodes only the rows missing. analysis.exp_decoding turns them into the report's
+decoding section.
 """
 
 import argparse
@@ -22,21 +23,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train
 
 import pandas as pd
 
+from analysis.exp_decoding import DECODINGS
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
 from maslora.systems.evaluation import Models, evaluate
-from maslora.whisper.guards import DecodingGuards
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DECODINGS = {
-    "greedy": None,  # the paper's decoding, and every experiment's
-    "guarded": DecodingGuards(resample_below_logprob=None),  # re-sample loops only
-    "guarded+logprob": DecodingGuards(resample_below_logprob=-1.0),  # openai/whisper's: loops and unlikely text
-}
 SYSTEMS = ["base", "lora", "mas-uniform", "mas-beta2"]
 
 
@@ -61,17 +57,16 @@ def main() -> None:
     bundle = read_bundle(args.size)
     folder = BUNDLED_EXPERTS / args.size
     for set_name, table in development_sets(args.real, bundle_fold(args.size), args.native).items():
-        for decoding, guards in DECODINGS.items():
+        models = Models(
+            model=bundle["model"],
+            experts=folder / "mas-lora",
+            adapter=folder / "lora",
+            encoder_seconds=bundle["encoder_seconds"],
+        )
+        for decoding, options in DECODINGS.items():
             print(f"{set_name}: {len(table)} clips, {decoding}", flush=True)
-            models = Models(
-                bundle["model"],
-                folder / "mas-lora",
-                folder / "lora",
-                encoder_seconds=bundle["encoder_seconds"],
-                guards=guards,
-            )
             tags = {"set": set_name, "decoding": decoding}
-            evaluate(table, SYSTEMS, models, args.results / "rows" / "decoding.jsonl", tags)
+            evaluate(table, SYSTEMS, models, args.results / "rows" / "decoding.jsonl", tags, decoding=options)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ from maslora.data.speaker_split import real_speech_split
 from maslora.data.speechocean import age_group
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.bundle import BUNDLED_EXAMPLES, bundle_fold, load_bundled_systems
+from maslora.systems.bundle import BUNDLED_EXAMPLES, bundle_fold, load_bundled_whisper
+from maslora.systems.combined_whisper import Request
 from maslora.systems.evaluation import read_rows
 from maslora.wer import error_counts
 
@@ -60,10 +61,10 @@ def hardest_real_clips(source: str, size: str, per_group: int) -> pd.DataFrame:
     of the untrained Whisper (the bundle's base model in its window, as the demo decodes), one per speaker.
     Only clips that fit the window: a longer one is cut, and the short tail left over makes every system
     hallucinate (a 10.7 s reading gave 20 "nice"s), an artefact of the cut rather than of the accent."""
-    systems = load_bundled_systems(size)
+    combined = load_bundled_whisper(size)
     test = real_speech_split(source).test
-    test = test[[audio_seconds(path) <= systems.encoder_seconds for path in test.path]]
-    hypotheses = systems.transcribe([load_audio(path) for path in test.path], [("base", None)] * len(test))
+    test = test[[audio_seconds(path) <= combined.encoder_seconds for path in test.path]]
+    hypotheses = combined.transcribe([load_audio(path) for path in test.path], [Request("base")] * len(test))
     errors = [error_counts([text], [hypothesis]).errors for text, hypothesis in zip(test.text, hypotheses)]
     test = test.assign(errors=errors, group=age_group(test.age))
     test = test.sort_values(["group", "errors", "utterance_id"], ascending=[True, False, True], kind="stable")

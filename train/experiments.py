@@ -47,13 +47,12 @@ from maslora.data.corpora import NATIVE_RECORDINGS, load_librispeech, load_manif
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.evaluation import (
-    TEMPERED_SYSTEMS,
     Models,
     evaluate,
-    expert_matrix_systems,
     lowest_wer_system,
     read_rows,
 )
+from maslora.systems.system import TEMPERED_SYSTEMS, expert_matrix
 from maslora.training.checkpoint import HISTORY_FILE
 from maslora.training.recipes import RECIPES, recipe_config
 from train.train import train_in_processes
@@ -67,8 +66,10 @@ VARIANTS = {
 }  # beside the default: encoder MAS, shared decoder, qv
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
+    """What one sitting of experiments trains and decodes."""
+
     recipe: str
     model: str
     folds: tuple[int, ...]
@@ -93,19 +94,36 @@ class Profile:
 
 PROFILES = {
     "quick": Profile(
-        "cpu-tiny",
-        "tiny.en",
-        (1,),
-        (0, 1),
-        20,
-        4,
-        (0, 1),
-        {"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4},
-        {"steps": 1, "batch_size": 4, "micro_batch_size": 4},
+        recipe="cpu-tiny",
+        model="tiny.en",
+        folds=(1,),
+        seeds=(0, 1),
+        prompts=20,
+        native_clips=4,
+        side_seeds=(0, 1),
+        overrides={"epochs": 0.05, "batch_size": 8, "micro_batch_size": 8, "eval_every": 1000, "validation_limit": 4},
+        router={"steps": 1, "batch_size": 4, "micro_batch_size": 4},
     ),
     # 2 cores: the variant and leave-one-out runs once (seed 0), the headline systems with both seeds
-    "cpu": Profile("cpu-tiny", "tiny.en", (1,), (0, 1), None, 100, (0,), processes=2),
-    "paper": Profile("paper", "openai/whisper-small", tuple(range(1, 9)), (0, 1), None, 593, (0, 1)),
+    "cpu": Profile(
+        recipe="cpu-tiny",
+        model="tiny.en",
+        folds=(1,),
+        seeds=(0, 1),
+        prompts=None,
+        native_clips=100,
+        side_seeds=(0,),
+        processes=2,
+    ),
+    "paper": Profile(
+        recipe="paper",
+        model="openai/whisper-small",
+        folds=tuple(range(1, 9)),
+        seeds=(0, 1),
+        prompts=None,
+        native_clips=593,
+        side_seeds=(0, 1),
+    ),
 }
 
 
@@ -184,13 +202,13 @@ def evaluate_runs(
     router_config = RouterConfig(**{**profile.router, "seed": seed})
     trained = {name: folder / name / "best" if name in chosen else None for name in HEADLINE_RUNS}  # loaded as given
     models = Models(
-        profile.model,
-        trained["mas-lora"],
-        trained["lora"],
-        trained["full"],
-        window,
-        folder / "accent-classifier",
-        folder / "router",
+        model=profile.model,
+        experts=trained["mas-lora"],
+        adapter=trained["lora"],
+        full=trained["full"],
+        encoder_seconds=window,
+        classifier=folder / "accent-classifier",
+        router=folder / "router",
     )
     mas = "mas-lora" in chosen
     single = [name for name in ("full", "lora") if name in chosen]
@@ -199,7 +217,7 @@ def evaluate_runs(
         fit_classifier(features, split.train, folder / "accent-classifier", seed)
         fit_router(profile.model, window, models.experts, split.train, features, folder / "router", router_config)
         evaluate(split.validation, TEMPERED_SYSTEMS, models, rows / "validation.jsonl", tags)
-        evaluate(split.test, expert_matrix_systems(accents), models, rows / "matrix.jsonl", tags)  # the bundle's
+        evaluate(split.test, expert_matrix(accents), models, rows / "matrix.jsonl", tags)  # the bundle's
     # The matrix (the bundle needs it) and the paper's comparisons before the automatic weightings: what a
     # sitting cut short leaves undone is the least needed.
     mas_systems = ["mas-uniform", *(f"mas-beta{b:g}" for b in BETAS)] if mas else []
@@ -211,7 +229,9 @@ def evaluate_runs(
         evaluate(split.test, automatic_systems(rows, tags), models, rows / "main.jsonl", tags)
     for variant in VARIANTS:
         if f"mas-lora-{variant}" in chosen:
-            variant_models = Models(profile.model, folder / f"mas-lora-{variant}" / "best", None, None, window)
+            variant_models = Models(
+                model=profile.model, experts=folder / f"mas-lora-{variant}" / "best", encoder_seconds=window
+            )
             variant_tags = tags | {"variant": variant}
             evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", variant_tags)
     left_out = [accent for accent in accents if f"mas-lora-without-{accent}" in chosen]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run
+from maslora.auto.heads import clip_features, fit_classifier, fit_router
 from maslora.auto.router import RouterConfig
+from maslora.training.config import split_of_run
 
 
 def main() -> None:

@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train
 from maslora.data.audio import audio_seconds
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import NATIVE, paper_fold, prompt_sets
-from maslora.mixture.expert_folders import add_expert, read_manifest
+from maslora.mixture.expert_folders import add_expert
+from maslora.mixture.peft_io import read_experts_manifest
 from maslora.synth.generate import corpus_or_embedded
 from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
 from maslora.systems.evaluation import Models, evaluate, read_rows
@@ -119,7 +120,7 @@ def score_new_experts(
         with tempfile.TemporaryDirectory() as scratch:
             experts = Path(scratch) / "experts"
             add_expert(start, name, layers, experts)
-            models = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
+            models = Models(model=bundle["model"], experts=experts, encoder_seconds=bundle["encoder_seconds"])
             evaluate(test, NEW_SYSTEMS + [f"expert-{name}"], models, rows_path, tags | {"clips": k}, progress=False)
         print(f"{tags['source']} {test.speaker.iloc[0]}: {k} clips done", flush=True)
 
@@ -133,7 +134,7 @@ def measure_speaker(
     test = test.assign(accent=NEWCOMER)
     tags = row_tags(args, source) | {"speaker": speaker}
     rows_path = args.results / "rows" / "new_expert.jsonl"
-    bundled = Models(bundle["model"], experts, encoder_seconds=bundle["encoder_seconds"])
+    bundled = Models(model=bundle["model"], experts=experts, encoder_seconds=bundle["encoder_seconds"])
     evaluate(test, BUNDLED_SYSTEMS, bundled, rows_path, tags | {"clips": 0}, progress=False)
     score_new_experts(experts, NEWCOMER, pool, test, sizes, tags, args, config)
 
@@ -143,7 +144,7 @@ def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, confi
     from k clips of that accent's training speakers, against the bundled expert that trained with the
     others; on that accent's held-out test speakers (tagged clips -1: the bundled systems, 0: the run's)."""
     bundled_folder = args.bundles / args.size / "mas-lora"
-    missing = [a for a in read_manifest(bundled_folder)["accents"] if a not in read_manifest(run)["accents"]]
+    missing = [a for a in read_experts_manifest(bundled_folder).accents if a not in read_experts_manifest(run).accents]
     if len(missing) != 1:
         raise SystemExit(f"{run} lacks {len(missing)} of the bundled accents; --add-back needs a run without one")
     accent = missing[0]
@@ -153,11 +154,11 @@ def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, confi
     bundle = read_bundle(args.size, args.bundles)
     tags = row_tags(args, "add-back")  # the rows name accent and speaker
     rows_path = args.results / "rows" / "new_expert.jsonl"
-    with_others = Models(bundle["model"], bundled_folder, encoder_seconds=bundle["encoder_seconds"])
+    with_others = Models(model=bundle["model"], experts=bundled_folder, encoder_seconds=bundle["encoder_seconds"])
     evaluate(
         test, ["base", "mas-uniform", "mas-beta2", f"expert-{accent}"], with_others, rows_path, tags | {"clips": -1}
     )
-    without = Models(bundle["model"], run, encoder_seconds=bundle["encoder_seconds"])
+    without = Models(model=bundle["model"], experts=run, encoder_seconds=bundle["encoder_seconds"])
     evaluate(test, ["mas-uniform"], without, rows_path, tags | {"clips": 0}, progress=False)
     score_new_experts(run, accent, pool, test, sizes, tags, args, config)
 

@@ -32,13 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/real_speech.py` works too
 
-from maslora.auto.heads import clip_features, fit_classifier, fit_router, split_of_run
+from maslora.auto.heads import clip_features, fit_classifier, fit_router
 from maslora.auto.router import RouterConfig
 from maslora.data.corpora import ASSETS
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import NATIVE, paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.evaluation import Models, evaluate, expert_matrix_systems
+from maslora.systems.evaluation import Models, evaluate
+from maslora.systems.system import expert_matrix
+from maslora.training.config import split_of_run
 from maslora.training.recipes import recipe_config
 from train.experiments import PROFILES, ROOT, held_out_native, train_profile_run
 
@@ -98,17 +100,16 @@ def main() -> None:
         NATIVE_SET: held_out_native(fold, profile, None)["cc0-native"],
     }
     synthetic = Models(
-        profile.model,
-        args.synthetic / "mas-lora",
-        args.synthetic / "lora",
-        None,
-        window,
-        args.synthetic / "accent-classifier",
-        args.synthetic / "router" if (args.synthetic / "router").is_dir() else None,
+        model=profile.model,
+        experts=args.synthetic / "mas-lora",
+        adapter=args.synthetic / "lora",
+        encoder_seconds=window,
+        classifier=args.synthetic / "accent-classifier",
+        router=args.synthetic / "router" if (args.synthetic / "router").is_dir() else None,
     )
     synthetic_systems = [s for s in ["lora", *MAS_SYSTEMS] if s != "mas-router" or synthetic.router]
     systems = {
-        "none": (Models(profile.model, encoder_seconds=window), ["base"], ["base"]),
+        "none": (Models(model=profile.model, encoder_seconds=window), ["base"], ["base"]),
         "synthetic": (synthetic, synthetic_systems, [*CHOOSING_SYSTEMS, "lora"]),
     }
     for name in chosen:
@@ -117,15 +118,20 @@ def main() -> None:
         taking = {"real_corpus": args.corpus, "real_split": args.split, "real_speech": real_speech}
         train_profile_run(profile, f"real-{name}", method, folder, args.results, 1, args.seed, **taking)
         if method == "lora":
-            systems[name] = (Models(profile.model, adapter=folder / "best", encoder_seconds=window), ["lora"], ["lora"])
+            lora = Models(model=profile.model, adapter=folder / "best", encoder_seconds=window)
+            systems[name] = (lora, ["lora"], ["lora"])
             continue
         fit_heads(folder, profile, window, args.seed)
         models = Models(
-            profile.model, folder / "best", None, None, window, folder / "accent-classifier", folder / "router"
+            model=profile.model,
+            experts=folder / "best",
+            encoder_seconds=window,
+            classifier=folder / "accent-classifier",
+            router=folder / "router",
         )
         systems[name] = (models, MAS_SYSTEMS, CHOOSING_SYSTEMS)
     decode(sets, systems, args.results / "rows" / "real.jsonl", args.seed)
-    experts = expert_matrix_systems(set(fold.train.accent) - {NATIVE})
+    experts = expert_matrix(set(fold.train.accent) - {NATIVE})
     for name in chosen:
         if RUNS[name][0] == "mas-lora":  # last: the bundle needs it only if this run wins
             tags = {"fold": 1, "seed": args.seed, "trained_on": name}

@@ -46,7 +46,7 @@ def main() -> None:
         clips = pd.DataFrame(old)[lambda rows: rows.model == model].drop_duplicates("path")
         table = clips[["utterance_id", "speaker", "accent", "path"]].assign(text=clips.reference)
         print(f"{model}: {len(old)} base rows, {len(table)} clips", flush=True)
-        evaluate(table, ["base"], Models(model), args.scratch / f"{model}.jsonl")
+        evaluate(table, ["base"], Models(model=model), args.scratch / f"{model}.jsonl")
     decoded = {
         (row["model"], row["path"]): row for model_rows in args.scratch.glob("*.jsonl") for row in read_rows(model_rows)
     }

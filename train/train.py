@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from maslora.data.speechocean import AGE_GROUPS
 from maslora.data.splits import VALIDATION_READERS
+from maslora.mixture.layer import TARGETS
 from maslora.training.checkpoint import json_config
 from maslora.training.config import DECODER_CHOICES, METHODS, REAL_SPEECH_CHOICES, TrainConfig, config_from_json
 from maslora.training.loop import train
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, help="only the first N prompts")
     parser.add_argument("--train-prompts", type=int, help="train on only the first N of the fold's training prompts")
     parser.add_argument("--validation", choices=VALIDATION_READERS, help="held-out speakers, or the paper's prompts")
-    parser.add_argument("--targets", choices=["qv", "qkvo"])
+    parser.add_argument("--targets", choices=list(TARGETS))
     parser.add_argument("--rank", type=int)
     parser.add_argument("--alpha", type=float)
     parser.add_argument("--dropout", type=float)

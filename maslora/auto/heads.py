@@ -16,32 +16,11 @@ from maslora.atomic import replace_file
 from maslora.auto.accent_id import CONFIG_FILE, ClassifierConfig, save_head, train_classifier
 from maslora.auto.router import RouterConfig, train_router
 from maslora.data.audio import load_audio
-from maslora.data.speaker_split import join_real_speech, real_speech_split
-from maslora.data.splits import Split, training_split
 from maslora.mixture.peft_io import load_experts
-from maslora.synth.generate import corpus_or_embedded
 from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.whisper.encoder_window import windowed_whisper
 
 FEATURE_BATCH = 16  # clips per encoder pass when extracting features (no decoding, so larger than decoding's 8)
-
-
-def split_of_run(config: dict) -> Split:
-    """The split a training run trains and validates on, from its config.json (or a bundle's copy of it):
-    its fold of the corpus (corpus, prompts, fold, left-out accent, who validates, training prompts), with
-    the real speakers it takes (real_corpus, real_split, real_ages, real_speech; maslora.data.speaker_split)."""
-    table = corpus_or_embedded(config["corpus"], config.get("prompts"))
-    split = training_split(
-        table,
-        config["fold"],
-        config.get("unseen_accent"),
-        config.get("validation", "prompts"),  # runs from before held-out validation speakers
-        config.get("train_prompts"),
-    )
-    if not config.get("real_corpus"):
-        return split
-    real = real_speech_split(config["real_corpus"], config.get("real_split"), config.get("real_ages"))
-    return join_real_speech(split, real, config.get("real_speech") == "instead", config.get("unseen_accent"))
 
 
 def clip_features(model: str, encoder_seconds: int, table: pd.DataFrame, cache: Path) -> torch.Tensor:

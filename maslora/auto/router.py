@@ -42,7 +42,7 @@ def router_weights(router: PooledHead, features: torch.Tensor) -> torch.Tensor:
 
 
 def as_mappings(router: PooledHead, weights: torch.Tensor) -> list[list[dict[str, float]]]:
-    """[clips, blocks, N] -> per clip, one {accent: weight} per block (what maslora.systems.systems takes)."""
+    """[clips, blocks, N] -> per clip, one {accent: weight} per block (what maslora.systems.combined_whisper takes)."""
     return [[dict(zip(router.accents, map(float, block))) for block in clip] for clip in weights.detach()]
 
 

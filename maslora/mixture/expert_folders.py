@@ -14,40 +14,25 @@ Only folders whose decoder is shared (or not adapted) take a new expert: with MA
 each accent would also need a decoder expert, which maslora.training.new_expert does not train.
 """
 
-import json
 import re
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from maslora.atomic import replace_folder
 from maslora.errors import AdapterError
-from maslora.mixture.layer import AdapterPlacement
-from maslora.mixture.peft_io import MANIFEST, SHARED_DECODER, write_adapter
+from maslora.mixture.peft_io import (
+    SHARED_DECODER,
+    ExpertsManifest,
+    read_experts_manifest,
+    write_adapter,
+    write_experts_manifest,
+)
 
 EXPERT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # a folder name on every OS, and a slider label
 RESERVED_NAMES = {SHARED_DECODER}
-
-
-def read_manifest(folder: str | Path) -> dict:
-    """experts.json of an experts folder (see maslora.mixture.peft_io.save_experts), checked for what edits need."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise AdapterError(f"{folder}: no {MANIFEST}: not an experts folder")
-    manifest = json.loads(path.read_text())
-    for key in ("accents", "placement", "base_model"):
-        if key not in manifest:
-            raise AdapterError(f"{path}: no {key!r}")
-    missing = [accent for accent in manifest["accents"] if not (Path(folder) / accent).is_dir()]
-    if missing:
-        raise AdapterError(f"{folder}: experts.json lists {', '.join(missing)} but the folder has no such adapter")
-    return manifest
-
-
-def placement_of(manifest: dict) -> AdapterPlacement:
-    return AdapterPlacement(**manifest["placement"])
 
 
 def check_expert_name(name: str, accents: list[str]) -> None:
@@ -67,10 +52,12 @@ def _check_out(source: Path, out: Path) -> None:
         raise AdapterError(f"{out} already exists: choose a new folder (nothing is overwritten)")
 
 
-def _write_copy(source: Path, manifest: dict, kept: list[str], out: Path, new: tuple[str, dict] | None = None) -> None:
+def _write_copy(
+    source: Path, manifest: ExpertsManifest, kept: list[str], out: Path, new: tuple[str, dict] | None = None
+) -> None:
     """Write `out`: the experts `kept` and the shared decoder copied from `source`, plus `new` (name, {module
     name: (A, B)}) when given, and the manifest updated to match."""
-    placement = placement_of(manifest)
+    placement = manifest.placement
     accents = [*kept, new[0]] if new else kept
     decoder_experts = len(accents) if placement.decoder_experts > 1 else placement.decoder_experts
     updated = replace(placement, encoder_experts=len(accents), decoder_experts=decoder_experts)
@@ -81,21 +68,19 @@ def _write_copy(source: Path, manifest: dict, kept: list[str], out: Path, new: t
         if (source / SHARED_DECODER).is_dir():
             shutil.copytree(source / SHARED_DECODER, scratch / SHARED_DECODER)
         if new:
-            write_adapter(scratch / new[0], new[1], placement, manifest["base_model"])
-        (scratch / MANIFEST).write_text(
-            json.dumps({**manifest, "accents": accents, "placement": asdict(updated)}, indent=2)
-        )
+            write_adapter(scratch / new[0], new[1], placement, manifest.base_model)
+        write_experts_manifest(scratch, replace(manifest, accents=accents, placement=updated))
 
     replace_folder(out, write)
 
 
-def check_addition(source: str | Path, name: str, out: str | Path) -> dict:
+def check_addition(source: str | Path, name: str, out: str | Path) -> ExpertsManifest:
     """The manifest of `source`, once sure that an expert `name` can be added to it and written to `out`:
     what the CLI checks before it spends a minute training."""
-    manifest = read_manifest(source)
-    check_expert_name(name, manifest["accents"])
+    manifest = read_experts_manifest(source)
+    check_expert_name(name, manifest.accents)
     _check_out(Path(source), Path(out))
-    if placement_of(manifest).decoder_experts > 1:
+    if manifest.placement.decoder_experts > 1:
         raise AdapterError(
             f"{source} has one decoder expert per accent (MAS in the decoder): a new expert would need one "
             "too; add experts to folders with a shared decoder LoRA"
@@ -110,16 +95,16 @@ def add_expert(
     factors are `layers` ({module name: (A, B)}, as maslora.training.new_expert trains them). Returns the
     new folder's accents."""
     manifest = check_addition(source, name, out)
-    accents = [*manifest["accents"], name]
-    _write_copy(Path(source), manifest, manifest["accents"], Path(out), (name, layers))
+    accents = [*manifest.accents, name]
+    _write_copy(Path(source), manifest, manifest.accents, Path(out), (name, layers))
     return accents
 
 
 def remove_expert(source: str | Path, name: str, out: str | Path) -> list[str]:
     """A copy of the experts folder `source` at `out` without the expert `name`; returns the accents left."""
     source, out = Path(source), Path(out)
-    manifest = read_manifest(source)
-    accents = list(manifest["accents"])
+    manifest = read_experts_manifest(source)
+    accents = list(manifest.accents)
     if name not in accents:
         raise AdapterError(f"{source} has no expert {name!r} (experts: {', '.join(accents)})")
     if len(accents) < 3:

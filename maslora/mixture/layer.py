@@ -30,7 +30,12 @@ from maslora.mixture.lora import (
     mixture_output,
 )
 
-TARGETS = {"qv": ("q_proj", "v_proj"), "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj")}
+TARGETS = {"qv": ("q_proj", "v_proj"), "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj")}  # smallest first
+
+
+def targets_covering(projections: set[str]) -> str | None:
+    """The smallest TARGETS kind that adapts every one of `projections` ({"q_proj", "v_proj"} -> "qv")."""
+    return next((kind for kind, adapted in TARGETS.items() if projections <= set(adapted)), None)
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tenso
     training (expert indices), maslora.systems (a routing row per system) and the learned router.
 
     With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
-    can then hold several systems whose decoders differ (see maslora.systems.systems)."""
+    can then hold several systems whose decoders differ (see maslora.systems.combined_whisper)."""
     layers = {
         name: layer
         for name, layer in adapter_layers(model).items()

@@ -24,15 +24,25 @@ from torch import nn
 
 from maslora.atomic import replace_folder
 from maslora.errors import AdapterError
-from maslora.mixture.layer import AdapterPlacement, MixtureLoRALinear, adapter_layers, inject_adapters, module_side
+from maslora.mixture.layer import (
+    TARGETS,
+    AdapterPlacement,
+    MixtureLoRALinear,
+    adapter_layers,
+    inject_adapters,
+    module_side,
+    targets_covering,
+)
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 
 MANIFEST = "experts.json"
 ADAPTER_MANIFEST = "maslora.json"  # a regular LoRA's: PEFT's own config has no place for the window
+MANIFEST_FORMAT = 1  # what experts.json and maslora.json hold today; a later format is refused, never misread
 SHARED_DECODER = "decoder"
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 KEY_PREFIX = "base_model.model."  # how PEFT names the wrapped model's modules in its files
+PLAIN_LORA_ONLY = ("use_rslora", "use_dora", "rank_pattern", "alpha_pattern")  # PEFT options refused when set
 
 
 @dataclass(frozen=True)
@@ -44,15 +54,78 @@ class RunsWith:
     # (see maslora.whisper.encoder_window: base Whisper repeats itself in tight windows)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ExpertsManifest:
+    """experts.json: the experts in order (expert i is accents[i]), where their adapters sit, how they run."""
+
+    accents: list[str]
+    placement: AdapterPlacement
+    base_model: str
+    encoder_seconds: int | None = None  # None: written before the window was recorded (they ran in 30 s)
+
+    @property
+    def window(self) -> int:
+        return self.encoder_seconds or FULL_WINDOW_SECONDS
+
+
+def _manifest_json(path: Path) -> dict:
+    """A manifest's JSON, refused with its path when it is not JSON or is of a later format."""
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise AdapterError(f"{path} is not valid JSON ({error}); the folder is damaged") from None
+    if not isinstance(data, dict) or data.get("format", MANIFEST_FORMAT) > MANIFEST_FORMAT:
+        raise AdapterError(f"{path}: format {data.get('format')!r}; this maslora reads format {MANIFEST_FORMAT}")
+    return data
+
+
+def read_experts_manifest(folder: str | Path) -> ExpertsManifest:
+    """experts.json of an experts folder (written by save_experts), checked against the folder it describes."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise AdapterError(
+            f"{folder}: no {MANIFEST}: not an experts folder (for bare PEFT adapters: load_peft_experts)"
+        )
+    data = _manifest_json(path)
+    missing_keys = [key for key in ("accents", "placement", "base_model") if key not in data]
+    if missing_keys:
+        raise AdapterError(f"{path}: no {', '.join(map(repr, missing_keys))}")
+    missing = [accent for accent in data["accents"] if not (folder / accent).is_dir()]
+    if missing:
+        raise AdapterError(f"{folder}: experts.json lists {', '.join(missing)} but the folder has no such adapter")
+    try:
+        placement = AdapterPlacement(**data["placement"])
+    except TypeError as error:
+        raise AdapterError(f"{path}: placement {data['placement']}: {error}") from None
+    return ExpertsManifest(
+        accents=list(data["accents"]),
+        placement=placement,
+        base_model=data["base_model"],
+        encoder_seconds=data.get("encoder_seconds"),
+    )
+
+
+def write_experts_manifest(folder: Path, manifest: ExpertsManifest) -> None:
+    settings = {"base_model": manifest.base_model}
+    if manifest.encoder_seconds is not None:
+        settings["encoder_seconds"] = manifest.encoder_seconds
+    data = {"format": MANIFEST_FORMAT, **settings, "accents": manifest.accents, "placement": asdict(manifest.placement)}
+    (folder / MANIFEST).write_text(json.dumps(data, indent=2))
+
+
 def runs_with(folder: str | Path) -> RunsWith | None:
     """What an experts folder or a regular LoRA's folder says about how to run it; None when it says nothing
     (an adapter trained elsewhere, or written before the window was recorded)."""
     folder = Path(folder)
-    for name in (MANIFEST, ADAPTER_MANIFEST):
-        if (folder / name).is_file():
-            manifest = json.loads((folder / name).read_text())
-            if "encoder_seconds" in manifest:
-                return RunsWith(manifest["base_model"], manifest["encoder_seconds"])
+    if (folder / MANIFEST).is_file():
+        manifest = read_experts_manifest(folder)
+        seconds = manifest.encoder_seconds
+        return None if seconds is None else RunsWith(manifest.base_model, seconds)
+    if (folder / ADAPTER_MANIFEST).is_file():
+        data = _manifest_json(folder / ADAPTER_MANIFEST)
+        if "encoder_seconds" in data:
+            return RunsWith(data["base_model"], data["encoder_seconds"])
     return None
 
 
@@ -123,8 +196,13 @@ def save_experts(
         shared = {n: (layer.lora_A[0], layer.lora_B[0]) for n, layer in layers.items() if layer.n_experts == 1}
         if shared:
             write_adapter(scratch / SHARED_DECODER, shared, placement, settings.base_model)
-        manifest = {"format": 1, **asdict(settings), "accents": accents, "placement": asdict(placement)}
-        (scratch / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        manifest = ExpertsManifest(
+            accents=accents,
+            placement=placement,
+            base_model=settings.base_model,
+            encoder_seconds=settings.encoder_seconds,
+        )
+        write_experts_manifest(scratch, manifest)
 
     replace_folder(Path(folder), write)
 
@@ -140,6 +218,11 @@ def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor
     config = json.loads((folder / CONFIG_FILE).read_text())
     if config.get("peft_type") != "LORA":
         raise AdapterError(f"{folder}: a {config.get('peft_type')} adapter, not LoRA")
+    # Each of these changes what the factors mean (the scale alpha/sqrt(r), a magnitude vector, per-module
+    # ranks or alphas): loaded as plain LoRA they would run at the wrong strength, so they are refused.
+    variants = [option for option in PLAIN_LORA_ONLY if config.get(option)]
+    if variants:
+        raise AdapterError(f"{folder}: an adapter with {', '.join(variants)}; only plain LoRA (scale alpha / r) loads")
     if not (folder / WEIGHTS_FILE).is_file():
         raise AdapterError(f"{folder}: no {WEIGHTS_FILE}; only safetensors weights are loaded")
     tensors = load_file(folder / WEIGHTS_FILE)
@@ -166,9 +249,8 @@ def _placement_of(
     alphas = {float(c["lora_alpha"]) for c in configs}
     if len(ranks) != 1 or len(alphas) != 1:
         raise AdapterError(f"adapters disagree on rank {sorted(ranks)} or alpha {sorted(alphas)}")
-    known = {"qv": {"q_proj", "v_proj"}, "qkvo": {"q_proj", "k_proj", "v_proj", "out_proj"}}
-    kind = next((k for k, projections in known.items() if targets == projections), None)
-    if kind is None:
+    kind = targets_covering(targets)
+    if kind is None or set(TARGETS[kind]) != targets:
         raise AdapterError(f"adapters target {sorted(targets)}; supported: q,v or q,k,v,out")
     return AdapterPlacement(
         kind, encoder_experts, decoder_experts, ranks.pop(), alphas.pop(), float(configs[0].get("lora_dropout", 0.0))
@@ -227,11 +309,8 @@ def load_peft_experts(
 def experts_folder(folder: str | Path) -> tuple[dict[str, Path], Path | None]:
     """({accent: adapter folder}, the shared decoder's folder or None) of a folder written by save_experts."""
     folder = Path(folder)
-    if not (folder / MANIFEST).is_file():
-        raise AdapterError(f"{folder}: no {MANIFEST}; for bare PEFT adapters use load_peft_experts")
-    manifest = json.loads((folder / MANIFEST).read_text())
     shared = folder / SHARED_DECODER
-    return {a: folder / a for a in manifest["accents"]}, (shared if shared.is_dir() else None)
+    return {a: folder / a for a in read_experts_manifest(folder).accents}, (shared if shared.is_dir() else None)
 
 
 def load_experts(model: nn.Module, folder: str | Path) -> list[str]:

@@ -21,8 +21,8 @@ from maslora.data.speechocean import ACCENT as SPEECHOCEAN_ACCENT
 from maslora.data.speechocean import select_age_group
 from maslora.errors import AdapterError
 from maslora.mixture.peft_io import resolve_settings
+from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import AutoWeighting
-from maslora.systems.systems import Systems
 from maslora.whisper.load import load_whisper
 
 BUNDLED_EXPERTS = ASSETS / "experts"  # one folder per model size
@@ -52,12 +52,12 @@ def bundle_fold(size: str, under: Path | None = None) -> int:
     return read_bundle(size, under)["runs"]["mas-lora"]["config"]["fold"]
 
 
-def load_bundled_systems(size: str, encoder_seconds: int | None = None) -> Systems:
+def load_bundled_whisper(size: str, encoder_seconds: int | None = None) -> CombinedWhisper:
     """The bundled experts and regular LoRA of `size` on its base model, in the window their metadata
     records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
     experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
-    return Systems(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
+    return CombinedWhisper(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
 
 
 def bundled_real_speech(size: str, under: Path | None = None) -> dict[str, dict | None]:

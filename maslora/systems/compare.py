@@ -4,7 +4,7 @@ What the demo shows is computed here, so the app (or a notebook) only displays i
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -13,15 +13,18 @@ from maslora.auto.accent_id import PooledHead
 from maslora.auto.auto_weights import auto_weights
 from maslora.errors import WeightsError
 from maslora.mixture.weights import beta_weights
-from maslora.systems.systems import SYSTEMS, Systems
+from maslora.systems.combined_whisper import ROUTES, CombinedWhisper, Request
 from maslora.wer import error_counts, normalize, word_diff
+from maslora.whisper.transcribe import GUARDED
 
 BETA_STEP = 0.5  # the WER-vs-beta curve samples beta = 1, 1.5, ..., N
 
 
 @dataclass(frozen=True)
-class SystemResult:
-    system: str
+class RouteResult:
+    """What one route of the combined model (base, lora or mas-lora) made of the clip."""
+
+    route: str
     text: str
     wer: float | None  # None when there is no reference with words to score against
     diff: list[tuple[str, str | None]]  # see maslora.wer.word_diff; empty without a reference
@@ -29,8 +32,8 @@ class SystemResult:
 
 @dataclass(frozen=True)
 class Comparison:
-    results: list[SystemResult]
-    seconds: float  # wall time of decoding every system (adapted rows as one batch, base in its own window)
+    results: list[RouteResult]
+    seconds: float  # wall time of decoding every route (the adapted two as one batch, base in its own window)
 
 
 def has_words(reference: str | None) -> bool:
@@ -38,21 +41,23 @@ def has_words(reference: str | None) -> bool:
     return bool(reference and normalize(reference).strip())
 
 
-def score(system: str, text: str, reference: str | None) -> SystemResult:
+def score(route: str, text: str, reference: str | None) -> RouteResult:
     if not has_words(reference):
-        return SystemResult(system, text, None, [])
-    return SystemResult(system, text, error_counts([reference], [text]).wer, word_diff(reference, text))
+        return RouteResult(route, text, None, [])
+    return RouteResult(route, text, error_counts([reference], [text]).wer, word_diff(reference, text))
 
 
-def compare(systems: Systems, audio: np.ndarray, weights: dict[str, float], reference: str | None = None) -> Comparison:
-    """Base, regular LoRA and MAS-LoRA (mixed by `weights`) on one 16 kHz clip: the adapted systems as one
-    batch in their window, base in its own 30 s (see Systems)."""
+def compare(
+    whisper: CombinedWhisper, audio: np.ndarray, weights: dict[str, float], reference: str | None = None
+) -> Comparison:
+    """Base, regular LoRA and MAS-LoRA (mixed by `weights`) on one 16 kHz clip: the adapted two as one
+    batch in their window, base in its own 30 s (see CombinedWhisper)."""
     began = time.perf_counter()
-    texts = systems.transcribe(
-        [audio] * len(SYSTEMS), [(system, weights if system == "mas-lora" else None) for system in SYSTEMS]
+    texts = whisper.transcribe(
+        [audio] * len(ROUTES), [Request(route, weights if route == "mas-lora" else None) for route in ROUTES]
     )
     seconds = time.perf_counter() - began
-    return Comparison([score(system, text, reference) for system, text in zip(SYSTEMS, texts)], seconds)
+    return Comparison([score(route, text, reference) for route, text in zip(ROUTES, texts)], seconds)
 
 
 def beta_grid(n_experts: int) -> list[float]:
@@ -61,14 +66,14 @@ def beta_grid(n_experts: int) -> list[float]:
 
 
 def wer_vs_beta(
-    systems: Systems, audio: np.ndarray, reference: str, accent: str, progress: bool = False
+    whisper: CombinedWhisper, audio: np.ndarray, reference: str, accent: str, progress: bool = False
 ) -> pd.DataFrame:
-    """MAS-LoRA's WER on one clip for every beta of beta_grid, all weightings decoded as rows of batches."""
+    """MAS-LoRA's WER on one clip for every beta of beta_grid, all weightings decoded as batches of requests."""
     if not has_words(reference):
         raise WeightsError("the WER-vs-beta curve needs a reference text with words in it")
-    betas = beta_grid(len(systems.accents))
-    rows = [("mas-lora", beta_weights(accent, beta, systems.accents)) for beta in betas]
-    texts = systems.transcribe([audio] * len(rows), rows, progress=progress)
+    betas = beta_grid(len(whisper.accents))
+    requests = [Request("mas-lora", beta_weights(accent, beta, whisper.accents)) for beta in betas]
+    texts = whisper.transcribe([audio] * len(requests), requests, replace(GUARDED, progress=progress))
     return pd.DataFrame({"beta": betas, "wer": [score("mas-lora", t, reference).wer for t in texts], "text": texts})
 
 
@@ -81,8 +86,8 @@ class AutoWeighting:
     rule: str
     temperature: float = 1.0
 
-    def weigh(self, systems: Systems, audio: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+    def weigh(self, whisper: CombinedWhisper, audio: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
         """(posterior, expert weights) of one clip: one pass of the base encoder, then the rule."""
-        self.classifier.check_accents(systems.accents, "accent classifier")
-        posterior = self.classifier.posterior(systems.encoder_features([audio]))[0]
+        self.classifier.check_accents(whisper.accents, "accent classifier")
+        posterior = self.classifier.posterior(whisper.encoder_features([audio]))[0]
         return posterior, auto_weights(posterior, self.rule, self.temperature)

@@ -1,22 +1,10 @@
 """Decoding a table of utterances with several systems -> rows, written as they come; WER tables from rows.
 
-A system name says what decodes, and with which expert weights:
-
-    base            Whisper as released, in its own 30 s window whatever window the adapters trained in
-    full            a fully fine-tuned Whisper (its folder)
-    lora            the regular LoRA (one adapter, all accents pooled)
-    mas-uniform     MAS-LoRA, accent unknown: every expert 1/N
-    mas-beta2       MAS-LoRA, accent known: the beta rule around each utterance's own accent (any beta in [1, N])
-    mas-matched     MAS-LoRA with the utterance's own expert alone (the same weights as mas-beta1)
-    expert-<accent> one expert alone (weight 1) on every utterance, whatever its accent: the rows of the
-                    expert x accent matrix (expert-arabic on Mandarin speech, ...)
-    mas-auto-t<T>   MAS-LoRA, weights from the audio: the accent classifier's posterior at temperature T
-                    (mas-auto-t1: w = p; see maslora.auto.auto_weights)
-    mas-auto-beta   MAS-LoRA, the beta rule around the classifier's guess, beta from its confidence
-    mas-router      MAS-LoRA with a learned router's weights, one weighting per encoder block
+A system (see maslora.systems.system) says what decodes, and with which expert weights: base, full,
+lora, mas-uniform, mas-beta2, expert-arabic, mas-auto-t1, mas-router, ...
 
 Accent-known systems need an expert for the utterance's accent; for other utterances (native speech,
-an unseen accent) they do not apply and no row is written. Systems that take their weights from the
+an unseen accent) they do not apply and no row is written. CombinedWhisper that take their weights from the
 audio apply to every utterance; their rows also keep the posterior (or the router's weights) they used.
 
 Rows are the results: one JSON object per line per (utterance, system, tags) with reference,
@@ -26,8 +14,7 @@ Any grouping (accent, speaker, system, seed) is computed from the rows afterward
 """
 
 import json
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,22 +24,22 @@ import torch
 from tqdm import tqdm
 
 from maslora.auto.accent_id import PooledHead, load_head
-from maslora.auto.auto_weights import TEMPERATURES, auto_weights
+from maslora.auto.auto_weights import auto_weights
 from maslora.auto.router import as_mappings, router_weights
 from maslora.data.audio import load_audio
 from maslora.errors import WeightsError
 from maslora.mixture.weights import beta_weights, uniform_weights
-from maslora.systems.systems import Systems
+from maslora.systems.combined_whisper import CombinedWhisper, Request
+from maslora.systems.system import System, with_system_columns
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
-from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import DEFAULT_MODEL, load_whisper
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE
+from maslora.whisper.transcribe import GREEDY, DecodingOptions
 
 ROWS_PER_WRITE = 32  # rows decoded between two appends: a kill loses at most this much work
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Models:
     """Where each system's weights are. The adapted systems and full fine-tuning run in the window they were
     trained in (`encoder_seconds`); base, Whisper as released, in its own 30 s window."""
@@ -64,54 +51,25 @@ class Models:
     encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; base keeps its 30 s
     classifier: Path | None = None  # an accent classifier folder (mas-auto-*; see maslora.auto.accent_id)
     router: Path | None = None  # a learned router folder (mas-router; see maslora.auto.router)
-    # Greedy by default: every committed result decodes as the paper does; `evaluate` (the command) guards.
-    guards: DecodingGuards | None = None
 
 
-AUDIO_ROUTED = re.compile(r"mas-auto-t\d+(\.\d+)?|mas-auto-beta|mas-router")  # weights computed from each clip
-TEMPERED_SYSTEMS = [
-    f"mas-auto-t{t:g}" for t in TEMPERATURES
-]  # the posterior at every temperature of the validation grid
-
-
-def automatic_rule(system: str) -> tuple[str, float]:
-    """The maslora.auto.auto_weights rule of a classifier system:
-    mas-auto-beta -> ("beta", 1.0), mas-auto-t2 -> ("tempered", 2.0)."""
-    return ("beta", 1.0) if system == "mas-auto-beta" else ("tempered", float(system.removeprefix("mas-auto-t")))
-
-
-def check_system(system: str) -> None:
-    if system in ("base", "full", "lora", "mas-uniform", "mas-matched") or AUDIO_ROUTED.fullmatch(system):
-        return
-    if not re.fullmatch(r"mas-beta\d+(\.\d+)?|expert-.+", system):
-        raise WeightsError(
-            f"unknown system {system!r}: base, full, lora, mas-uniform, mas-matched, mas-beta<B> (e.g. mas-beta2), "
-            "expert-<accent> (e.g. expert-arabic), mas-auto-t<T> (e.g. mas-auto-t1), mas-auto-beta or mas-router"
-        )
-
-
-def expert_matrix_systems(accents: Iterable[str]) -> list[str]:
-    """The expert x accent matrix's systems: each accent's expert alone (weight 1), in accent order."""
-    return [f"expert-{accent}" for accent in sorted(accents)]
-
-
-def system_row(system: str, accent: str, accents: list[str]) -> tuple[str, dict[str, float] | None] | None:
-    """(what decodes in maslora.systems.systems terms, MAS-LoRA weights) for one utterance; None if not applicable."""
-    if system in ("base", "full", "lora"):
-        return ("base" if system == "full" else system), None
-    if system == "mas-uniform":
-        return "mas-lora", uniform_weights(accents)
-    if AUDIO_ROUTED.fullmatch(system):
-        return "mas-lora", None  # weights from the clip itself, once it is read (see _audio_weights)
-    if system.startswith("expert-"):
-        expert = system.removeprefix("expert-")
-        if expert not in accents:
-            raise WeightsError(f"no {expert} expert: the experts are {', '.join(accents)}")
-        return "mas-lora", {a: float(a == expert) for a in accents}
+def request_for(system: System, accent: str, accents: list[str]) -> Request | None:
+    """How `system` decodes an utterance of `accent` in a CombinedWhisper with experts for `accents`; None
+    if it does not apply (an accent-known system on an accent without an expert). Weights taken from the
+    audio are left for the clip itself, once it is read (see _audio_weights)."""
+    if system.kind != "mas":
+        return Request("base" if system.kind == "full" else system.kind)  # full: the fine-tuned model, as it is
+    if system.weighting == "uniform":
+        return Request("mas-lora", uniform_weights(accents))
+    if system.from_audio:
+        return Request("mas-lora")
+    if system.weighting == "expert":
+        if system.expert not in accents:
+            raise WeightsError(f"no {system.expert} expert: the experts are {', '.join(accents)}")
+        return Request("mas-lora", {a: float(a == system.expert) for a in accents})
     if accent not in accents:
         return None  # accent known, but no expert for it
-    beta = 1.0 if system == "mas-matched" else float(system.removeprefix("mas-beta"))
-    return "mas-lora", beta_weights(accent, beta, accents)
+    return Request("mas-lora", beta_weights(accent, 1.0 if system.weighting == "matched" else system.beta, accents))
 
 
 def _key(path: str, system: str, tags: dict) -> tuple:
@@ -139,21 +97,30 @@ def read_rows(rows_path: Path) -> list[dict]:
     return rows
 
 
+def rows_table(rows_path: Path) -> pd.DataFrame:
+    """The rows of a rows file as a table, with every system field as a column (see system.with_system_columns)."""
+    return with_system_columns(pd.DataFrame(read_rows(rows_path)))
+
+
 class _Engines:
-    """The loaded models, each loaded on first use: one Systems for base/lora/MAS-LoRA, one for full FT,
-    and the heads (accent classifier, router) that weigh MAS-LoRA's experts from the audio."""
+    """The loaded models, each loaded on first use: one CombinedWhisper for base/lora/MAS-LoRA, one for full
+    FT, and the heads (accent classifier, router) that weigh MAS-LoRA's experts from the audio."""
 
     def __init__(self, models: Models):
         self.models = models
-        self._loaded: dict[str, Systems] = {}
+        self._loaded: dict[str, CombinedWhisper] = {}
         self._heads: dict[str, PooledHead] = {}
         self._features: dict[str, torch.Tensor] = {}  # pooled base-encoder states per clip path, computed once
+
+    @property
+    def adapted(self) -> CombinedWhisper:
+        return self.for_system(System(kind="mas"))
 
     def features(self, audio: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """Pooled base-encoder states of these clips (path -> samples), each clip encoded once per run."""
         new = [path for path in audio if path not in self._features]
         if new:
-            self._features.update(zip(new, self.for_system("mas-uniform").encoder_features([audio[p] for p in new])))
+            self._features.update(zip(new, self.adapted.encoder_features([audio[p] for p in new])))
         return {path: self._features[path] for path in audio}
 
     def head(self, kind: str) -> PooledHead:
@@ -165,26 +132,35 @@ class _Engines:
                     f"mas-auto-* systems need --classifier DIR, mas-router needs --router DIR (no {kind} given)"
                 )
             head, _ = load_head(folder)
-            head.check_accents(self.for_system("mas-uniform").accents, f"{kind} in {folder}")
+            head.check_accents(self.adapted.accents, f"{kind} in {folder}")
             self._heads[kind] = head
         return self._heads[kind]
 
     @staticmethod
-    def name_for(system: str) -> str:
-        return "full" if system == "full" else "adapted"
+    def name_for(system: System) -> str:
+        return "full" if system.kind == "full" else "adapted"
 
-    def for_system(self, system: str) -> Systems:
+    def for_system(self, system: System) -> CombinedWhisper:
         engine = self.name_for(system)
         if engine not in self._loaded:
             m = self.models
             if engine == "full":
                 if m.full is None:
                     raise WeightsError("system full needs the fine-tuned model's folder (--full DIR)")
-                whisper = load_whisper(str(m.full))  # its "base" rows are the fine-tuned model: its own window
-                self._loaded[engine] = Systems(whisper, None, None, m.encoder_seconds, m.encoder_seconds)
+                whisper = load_whisper(str(m.full))  # its "base" route is the fine-tuned model: its own window
+                self._loaded[engine] = CombinedWhisper(whisper, None, None, m.encoder_seconds, m.encoder_seconds)
             else:
-                self._loaded[engine] = Systems(load_whisper(m.model), m.experts, m.adapter, m.encoder_seconds)
+                self._loaded[engine] = CombinedWhisper(load_whisper(m.model), m.experts, m.adapter, m.encoder_seconds)
         return self._loaded[engine]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One row still to decode: its utterance, its system, and how the combined model decodes it."""
+
+    utterance: tuple  # a row of the table (path, speaker, accent, text, ...)
+    system: System
+    request: Request
 
 
 def evaluate(
@@ -193,36 +169,40 @@ def evaluate(
     models: Models,
     rows_path: Path,
     tags: dict | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    decoding: DecodingOptions = GREEDY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Every applicable (utterance of `table`, system) row, tagged with `tags` (e.g. fold, seed): rows
-    already in `rows_path` are read back, the others decoded and appended. Returns this call's rows."""
+    """Every applicable (utterance of `table`, system named in `systems`) row, tagged with `tags` (e.g. fold,
+    seed): rows already in `rows_path` are read back, the others decoded and appended. Returns this call's
+    rows. Greedy by default: every committed result decodes as the paper does; `evaluate` (the command)
+    guards."""
     tags = tags or {}
-    for system in systems:
-        check_system(system)
+    parsed = [System.parse(name) for name in systems]
     engines = _Engines(models)
     done = {_key(r["path"], r["system"], {k: r[k] for k in tags}): r for r in read_rows(rows_path)}
-    wanted, pending = [], []  # pending: (utterance, system, its row in maslora.systems.systems terms)
+    wanted, pending = [], []
     for utterance in table.itertuples(index=False):
-        for system in systems:
-            key = _key(utterance.path, system, tags)
+        for system in parsed:
+            key = _key(utterance.path, system.name, tags)
             wanted.append(key)
-            row = None if key in done else system_row(system, utterance.accent, engines.for_system(system).accents)
-            if row is not None:
-                pending.append((utterance, system, row))
+            if key in done:
+                continue
+            request = request_for(system, utterance.accent, engines.for_system(system).accents)
+            if request is not None:
+                pending.append(_Pending(utterance, system, request))
     rows_path.parent.mkdir(parents=True, exist_ok=True)
     with (
         open(rows_path, "a", encoding="utf-8") as out,
         tqdm(total=len(pending), desc="evaluating", unit="row", disable=not progress) as bar,
     ):
         for chunk in _chunks(pending, ROWS_PER_WRITE):
-            for row in _decode(engines, chunk, tags, batch_size, models):
+            for row in _decode(engines, chunk, tags, decoding):
                 done[_key(row["path"], row["system"], tags)] = row
                 out.write(json.dumps(row) + "\n")
             out.flush()
             bar.update(len(chunk))
-    return pd.DataFrame([done[key] for key in wanted if key in done])
+    return with_system_columns(pd.DataFrame([done[key] for key in wanted if key in done]))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -230,27 +210,23 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models: Models) -> list[dict]:
-    """Decode one chunk of (utterance, system, row), engine by engine; results in chunk order."""
-    audio = {path: load_audio(path) for path in {u.path for u, _, _ in chunk}}  # read once, whatever the systems
+def _decode(engines: _Engines, chunk: list[_Pending], tags: dict, decoding: DecodingOptions) -> list[dict]:
+    """Decode one chunk of pending rows, engine by engine; results in chunk order."""
+    audio = {path: load_audio(path) for path in {p.utterance.path for p in chunk}}  # read once, whatever the systems
     chunk, extras = _audio_weights(engines, chunk, audio)
     texts: dict[int, str] = {}
     windows: dict[int, int] = {}  # the encoder window each row decoded in
     for engine_name in ("adapted", "full"):
-        indices = [i for i, (_, system, _) in enumerate(chunk) if engines.name_for(system) == engine_name]
+        indices = [i for i, p in enumerate(chunk) if engines.name_for(p.system) == engine_name]
         if indices:
-            engine = engines.for_system(chunk[indices[0]][1])
-            hypotheses = engine.transcribe(
-                [audio[chunk[i][0].path] for i in indices],
-                [chunk[i][2] for i in indices],
-                batch_size,
-                False,
-                models.guards,
-            )
+            engine = engines.for_system(chunk[indices[0]].system)
+            requests = [chunk[i].request for i in indices]
+            hypotheses = engine.transcribe([audio[chunk[i].utterance.path] for i in indices], requests, decoding)
             texts.update(zip(indices, hypotheses))
-            windows.update((i, engine.windows[chunk[i][2][0]]) for i in indices)
+            windows.update((i, engine.windows[chunk[i].request.route]) for i in indices)
     results = []
-    for index, (utterance, system, _) in enumerate(chunk):
+    for index, pending in enumerate(chunk):
+        utterance, system = pending.utterance, pending.system
         counts = error_counts([utterance.text], [texts[index]])
         results.append(
             {
@@ -259,7 +235,8 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
                 "speaker": utterance.speaker,
                 "accent": utterance.accent,
                 "path": str(utterance.path),
-                "system": system,
+                "system": system.name,
+                **system.columns(),
                 "reference": utterance.text,
                 "hypothesis": texts[index],
                 "errors": counts.errors,
@@ -267,7 +244,7 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
                 "deletions": counts.deletions,
                 "insertions": counts.insertions,
                 "reference_words": counts.reference_words,
-                "model": str(models.full) if system == "full" else models.model,
+                "model": str(engines.models.full) if system.kind == "full" else engines.models.model,
                 "encoder_seconds": windows[index],
                 **extras.get(index, {}),
             }
@@ -275,26 +252,27 @@ def _decode(engines: _Engines, chunk: list, tags: dict, batch_size: int, models:
     return results
 
 
-def _audio_weights(engines: _Engines, chunk: list, audio: dict) -> tuple[list, dict[int, dict]]:
-    """Fill in the weights of audio-routed rows (one encoder pass per clip, shared by all of them); returns
-    the chunk and, per row index, what to keep in its row (the posterior, or the router's weights)."""
-    routed_rows = [i for i, (_, system, _) in enumerate(chunk) if AUDIO_ROUTED.fullmatch(system)]
-    if not routed_rows:
+def _audio_weights(engines: _Engines, chunk: list[_Pending], audio: dict) -> tuple[list[_Pending], dict[int, dict]]:
+    """Fill in the weights of the rows weighted from their audio (one encoder pass per clip, shared by all of
+    them); returns the chunk and, per row index, what to keep in its row (the posterior, or the router's
+    weights)."""
+    from_audio = [i for i, p in enumerate(chunk) if p.system.from_audio]
+    if not from_audio:
         return chunk, {}
-    features = engines.features({chunk[i][0].path: audio[chunk[i][0].path] for i in routed_rows})
+    features = engines.features({chunk[i].utterance.path: audio[chunk[i].utterance.path] for i in from_audio})
     chunk, extras = list(chunk), {}
-    for i in routed_rows:
-        utterance, system, (decoded_as, _) = chunk[i]
-        clip = features[utterance.path][None]
-        if system == "mas-router":
+    for i in from_audio:
+        pending = chunk[i]
+        clip = features[pending.utterance.path][None]
+        if pending.system.weighting == "router":
             router = engines.head("router")
             weights = as_mappings(router, router_weights(router, clip))[0]
             extras[i] = {"weights": weights}
         else:
             posterior = engines.head("classifier").posterior(clip)[0]
-            weights = auto_weights(posterior, *automatic_rule(system))
+            weights = auto_weights(posterior, *pending.system.automatic_rule)
             extras[i] = {"posterior": posterior, "weights": weights}
-        chunk[i] = (utterance, system, (decoded_as, weights))
+        chunk[i] = _Pending(pending.utterance, pending.system, pending.request._replace(weights=weights))
     return chunk, extras
 
 

@@ -2,7 +2,7 @@
 
 A visitor records a few prompts, trains an expert on them (maslora.training.new_expert) and gets a
 folder of the bundled experts plus theirs (maslora.mixture.expert_folders), loaded as their own
-Systems: the bundled experts, and every other visitor's, never change. Everything a visitor leaves
+CombinedWhisper: the bundled experts, and every other visitor's, never change. Everything a visitor leaves
 lives under root/<visitor key>/ and goes with `remove(key)` (the app calls it when the browser session
 ends). Trainings run one at a time server-wide (the app's queue); this store refuses a second training
 for a visitor who already has one running, and new experts once `capacity` visitors hold one (each
@@ -11,7 +11,7 @@ holds a Whisper in memory).
     store = VisitorExperts(bundle, root)
     with store.training(key) as cancelled:               # refuses a visitor's second training
         layers = train_new_expert(bundle.experts, clips, cancelled=cancelled)
-    expert = store.add(key, "mine", layers)              # expert.systems: base, LoRA, N + 1 experts
+    expert = store.add(key, "mine", layers)              # expert.whisper: base, LoRA, N + 1 experts
 """
 
 import contextlib
@@ -30,7 +30,8 @@ from maslora.data.splits import prompt_sets
 from maslora.errors import TrainingError
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.weights import beta_weights
-from maslora.systems.systems import Systems
+from maslora.systems.bundle import BUNDLED_EXPERTS, read_bundle
+from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.wer import error_counts
 from maslora.whisper.load import load_whisper
 
@@ -49,7 +50,7 @@ def visitor_prompts(fold: int, count: int) -> list[tuple[str, str]]:
     return [(prompt, prompts[prompt]) for prompt in fitting[:count]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Bundle:
     """What every visitor's systems start from: the bundled experts, regular LoRA and how they run."""
 
@@ -58,12 +59,23 @@ class Bundle:
     model: str
     encoder_seconds: int
 
+    @classmethod
+    def for_size(cls, size: str) -> "Bundle":
+        """The demo's bundled experts of `size` (assets/experts/SIZE)."""
+        settings = read_bundle(size)
+        return cls(
+            experts=BUNDLED_EXPERTS / size / "mas-lora",
+            adapter=BUNDLED_EXPERTS / size / "lora",
+            model=settings["model"],
+            encoder_seconds=settings["encoder_seconds"],
+        )
+
 
 @dataclass(frozen=True)
 class VisitorExpert:
     name: str
     folder: Path  # the bundled experts plus the visitor's: --experts accepts it anywhere
-    systems: Systems  # base, the regular LoRA and MAS-LoRA over all N + 1 experts
+    whisper: CombinedWhisper  # base, the regular LoRA and MAS-LoRA over all N + 1 experts
 
 
 class VisitorExperts:
@@ -113,8 +125,10 @@ class VisitorExperts:
         if folder.exists():
             shutil.rmtree(folder)  # the same name trained again: the new one replaces it
         add_expert(self.bundle.experts, name, layers, folder)
-        systems = Systems(load_whisper(self.bundle.model), folder, self.bundle.adapter, self.bundle.encoder_seconds)
-        expert = VisitorExpert(name, folder, systems)
+        whisper = CombinedWhisper(
+            load_whisper(self.bundle.model), folder, self.bundle.adapter, self.bundle.encoder_seconds
+        )
+        expert = VisitorExpert(name, folder, whisper)
         with self._lock:
             previous = self._experts.get(key)
             self._experts[key] = expert
@@ -141,26 +155,26 @@ class VisitorExperts:
         return Path(shutil.make_archive(str(expert.folder), "zip", expert.folder.parent, expert.folder.name))
 
 
-def new_expert_rows(name: str, accents: list[str]) -> dict[str, tuple[str, dict[str, float] | None]]:
-    """The systems a visitor's test clips go through: {label: (system, MAS-LoRA weights)}. The bundled
-    mixture is uniform over the bundled experts with the new one at 0: exactly the bundled MAS-LoRA."""
+def new_expert_requests(name: str, accents: list[str]) -> dict[str, Request]:
+    """The systems a visitor's test clips go through: {label: request}. The bundled mixture is uniform over
+    the bundled experts with the new one at 0: exactly the bundled MAS-LoRA."""
     bundled = {accent: float(accent != name) for accent in accents}
     alone = {accent: float(accent == name) for accent in accents}
     return {
-        "base Whisper": ("base", None),
-        "regular LoRA": ("lora", None),
-        "MAS-LoRA, bundled experts": ("mas-lora", bundled),
-        f"MAS-LoRA + {name} (beta 2)": ("mas-lora", beta_weights(name, 2.0, accents)),
-        f"{name} alone": ("mas-lora", alone),
+        "base Whisper": Request("base"),
+        "regular LoRA": Request("lora"),
+        "MAS-LoRA, bundled experts": Request("mas-lora", bundled),
+        f"MAS-LoRA + {name} (beta 2)": Request("mas-lora", beta_weights(name, 2.0, accents)),
+        f"{name} alone": Request("mas-lora", alone),
     }
 
 
 def score_new_expert(expert: VisitorExpert, audios: list[np.ndarray], references: list[str]) -> pd.DataFrame:
-    """One row per (clip, system) of new_expert_rows: clip (1, 2, ...), system, transcript, errors, words;
+    """One row per (clip, system) of new_expert_requests: clip (1, 2, ...), system, transcript, errors, words;
     every row decoded as batches of one model."""
-    labels = new_expert_rows(expert.name, expert.systems.accents)
+    labels = new_expert_requests(expert.name, expert.whisper.accents)
     jobs = [(clip, label) for clip in range(len(audios)) for label in labels]
-    texts = expert.systems.transcribe([audios[clip] for clip, _ in jobs], [labels[label] for _, label in jobs])
+    texts = expert.whisper.transcribe([audios[clip] for clip, _ in jobs], [labels[label] for _, label in jobs])
     rows = []
     for (clip, label), text in zip(jobs, texts):
         counts = error_counts([references[clip]], [text])

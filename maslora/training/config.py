@@ -1,12 +1,15 @@
 """What one training run is: method, model, data, placement, optimisation, as a dataclass with the paper's
-values as defaults (each with its reason). Recipes (maslora.training.recipes) are named sets of overrides."""
+values as defaults (each with its reason); and the split a run's config names. Recipes
+(maslora.training.recipes) are named sets of overrides."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from maslora.data.augment import AugmentConfig
+from maslora.data.speaker_split import join_real_speech, real_speech_split
 from maslora.data.speechocean import AGE_GROUPS
-from maslora.data.splits import VALIDATION_READERS
+from maslora.data.splits import VALIDATION_READERS, Split, training_split
+from maslora.synth.generate import corpus_or_embedded
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 from maslora.whisper.load import DEFAULT_MODEL
 
@@ -88,3 +91,21 @@ def config_from_json(values: dict) -> TrainConfig:
             else None,
         }
     )
+
+
+def split_of_run(config: dict) -> Split:
+    """The split a training run trains and validates on, from its config.json (or a bundle's copy of it):
+    its fold of the corpus (corpus, prompts, fold, left-out accent, who validates, training prompts), with
+    the real speakers it takes (real_corpus, real_split, real_ages, real_speech; maslora.data.speaker_split)."""
+    table = corpus_or_embedded(config["corpus"], config.get("prompts"))
+    split = training_split(
+        table,
+        config["fold"],
+        config.get("unseen_accent"),
+        config.get("validation", "prompts"),  # runs from before held-out validation speakers
+        config.get("train_prompts"),
+    )
+    if not config.get("real_corpus"):
+        return split
+    real = real_speech_split(config["real_corpus"], config.get("real_split"), config.get("real_ages"))
+    return join_real_speech(split, real, config.get("real_speech") == "instead", config.get("unseen_accent"))

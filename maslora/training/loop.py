@@ -18,7 +18,7 @@ import os
 import random
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -28,7 +28,6 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from maslora.auto.heads import split_of_run
 from maslora.data.audio import audio_seconds, load_audio
 from maslora.data.augment import training_audio
 from maslora.data.corpora import L2_ARCTIC_SPEAKERS
@@ -42,12 +41,12 @@ from maslora.training.checkpoint import (
     trainable_state,
     truncate_history,
 )
-from maslora.training.config import TrainConfig
+from maslora.training.config import TrainConfig, split_of_run
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import fitted_features, windowed_whisper
 from maslora.whisper.load import Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
-from maslora.whisper.transcribe import log_mel_features, transcribe
+from maslora.whisper.transcribe import GREEDY, log_mel_features, transcribe
 
 
 def _accent_order(accents: set[str]) -> list[str]:
@@ -93,9 +92,22 @@ def _batches(seconds: list[float], config: TrainConfig, epoch: int) -> list[list
     return batches
 
 
-@dataclass
+@dataclass(kw_only=True)
+class _State:
+    """Where a training run stands: what each step and evaluation changes, and what a checkpoint keeps."""
+
+    step: int = 0
+    best_wer: float = math.inf
+    best_step: int = 0
+    stale_evaluations: int = 0  # evaluations since the best one (early stopping counts these)
+    seconds: float = 0.0  # training time before this process: a resumed run's history goes on counting
+    next_audio: tuple[int, Future] | None = None  # (step, its clips being prepared by `workers`)
+    epoch_batches: tuple[int, list[list[int]]] | None = None  # (epoch, its batches): built once an epoch
+
+
+@dataclass(frozen=True, kw_only=True)
 class _Run:
-    """What one training run holds while it trains: the model and its optimizer, the data, where it stands."""
+    """What one training run holds while it trains: the model and its optimizer, the data, and its state."""
 
     config: TrainConfig
     whisper: Whisper
@@ -116,13 +128,7 @@ class _Run:
     rank: int
     world: int
     device: str
-    step: int = 0
-    best_wer: float = math.inf
-    best_step: int = 0
-    stale_evaluations: int = 0  # evaluations since the best one (early stopping counts these)
-    seconds: float = 0.0  # training time before this process: a resumed run's history goes on counting
-    next_audio: tuple[int, Future] | None = None  # (step, its clips being prepared by `workers`)
-    epoch_batches: tuple[int, list[list[int]]] | None = None  # (epoch, its batches): built once an epoch
+    state: _State = field(default_factory=_State)
 
 
 def _share(table: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
@@ -133,16 +139,16 @@ def _share(table: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
 def _transcribe_validation(run: _Run, audios: list[np.ndarray], table: pd.DataFrame, matched: bool) -> list[str]:
     """Transcripts of the model as it stands: each clip through its own accent's expert alone (`matched`,
     MAS-LoRA only), or with the accent unknown (uniform expert weights, merged; single adapters in full).
-    Greedy, as the test rows are decoded (maslora.systems.evaluation.Models), so validation predicts them."""
+    Greedy, as the test rows are decoded (maslora.whisper.transcribe.GREEDY), so validation predicts them."""
     model = run.whisper.model
     if not audios:  # a process with no share of a tiny validation part still joins the gather
         return []
     if matched:
         experts = torch.tensor([run.accents.index(accent) for accent in table.accent], device=model.device)
-        return transcribe(run.whisper, audios, batch_context=lambda clips: routed(model, experts[clips]), guards=None)
+        return transcribe(run.whisper, audios, GREEDY, lambda clips: routed(model, experts[clips]))
     merge(model, torch.full((len(run.accents),), 1.0 / len(run.accents)))
     try:
-        return transcribe(run.whisper, audios, guards=None)
+        return transcribe(run.whisper, audios, GREEDY)
     finally:
         unmerge(model)
 
@@ -233,25 +239,25 @@ def _start(config: TrainConfig, rank: int, world: int) -> _Run:
     total_steps = min(max(1, round(config.epochs * steps_per_epoch)), config.max_steps or math.inf)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total_steps))
     return _Run(
-        config,
-        whisper,
-        trainer,
-        optimizer,
-        schedule,
-        placement,
-        split.train,
-        accents,
-        validation,
-        validation_audio,
-        paper_validation,
-        paper_validation_audio,
-        train_seconds,
-        workers,
-        steps_per_epoch,
-        total_steps,
-        rank,
-        world,
-        device,
+        config=config,
+        whisper=whisper,
+        trainer=trainer,
+        optimizer=optimizer,
+        schedule=schedule,
+        placement=placement,
+        train_table=split.train,
+        accents=accents,
+        validation=validation,
+        validation_audio=validation_audio,
+        paper_validation=paper_validation,
+        paper_validation_audio=paper_validation_audio,
+        train_seconds=train_seconds,
+        workers=workers,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        rank=rank,
+        world=world,
+        device=device,
     )
 
 
@@ -263,15 +269,15 @@ def _resume(run: _Run) -> None:
     run.whisper.model.load_state_dict(state["trainable"], strict=False)
     run.optimizer.load_state_dict(state["optimizer"])
     run.schedule.load_state_dict(state["schedule"])
-    run.step, run.best_wer = state["step"], state["best_wer"]
-    run.best_step, run.stale_evaluations = state["best_step"], state["stale_evaluations"]
+    run.state.step, run.state.best_wer = state["step"], state["best_wer"]
+    run.state.best_step, run.state.stale_evaluations = state["best_step"], state["stale_evaluations"]
     torch.set_rng_state(state["torch_rng"].cpu())  # map_location moved it to the GPU; the CPU generator wants it back
     if state.get("cuda_rng") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state(
             state["cuda_rng"].cpu(), run.device
         )  # dropout on the GPU draws from the GPU's generator
     if run.rank == 0:
-        run.seconds = truncate_history(run.config.out, run.step)  # steps after the checkpoint are redone
+        run.state.seconds = truncate_history(run.config.out, run.state.step)  # steps after the checkpoint are redone
 
 
 def _checkpoint(run: _Run) -> None:
@@ -282,10 +288,10 @@ def _checkpoint(run: _Run) -> None:
             "trainable": trainable_state(run.whisper.model),
             "optimizer": run.optimizer.state_dict(),
             "schedule": run.schedule.state_dict(),
-            "step": run.step,
-            "best_wer": run.best_wer,
-            "best_step": run.best_step,
-            "stale_evaluations": run.stale_evaluations,
+            "step": run.state.step,
+            "best_wer": run.state.best_wer,
+            "best_step": run.state.best_step,
+            "stale_evaluations": run.state.stale_evaluations,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(run.device) if run.device.startswith("cuda") else None,
         },
@@ -296,9 +302,9 @@ def _step_rows(run: _Run, step: int) -> tuple[pd.DataFrame, int, bool]:
     """(this process's rows of step `step`'s batch, the batch's size, whether the share is its own): a
     process whose share of a short last batch is empty borrows a row (see _accumulate_gradients)."""
     epoch, index_in_epoch = divmod(step, run.steps_per_epoch)
-    if run.epoch_batches is None or run.epoch_batches[0] != epoch:
-        run.epoch_batches = (epoch, _batches(run.train_seconds, run.config, epoch))
-    batch = run.epoch_batches[1][index_in_epoch]
+    if run.state.epoch_batches is None or run.state.epoch_batches[0] != epoch:
+        run.state.epoch_batches = (epoch, _batches(run.train_seconds, run.config, epoch))
+    batch = run.state.epoch_batches[1][index_in_epoch]
     share = batch[run.rank :: run.world]
     return run.train_table.iloc[share or batch[:1]], len(batch), bool(share)
 
@@ -314,11 +320,18 @@ def _step_audio_job(run: _Run, step: int) -> tuple:
 def _step_audio(run: _Run) -> list[np.ndarray]:
     """This step's clips (prepared during the last step when prefetching), and the next step's put in hand."""
     if run.workers is None:
-        return training_audio(*_step_audio_job(run, run.step))
-    ready = run.next_audio
-    audios = ready[1].result() if ready and ready[0] == run.step else training_audio(*_step_audio_job(run, run.step))
-    if run.step + 1 < run.total_steps:
-        run.next_audio = (run.step + 1, run.workers.submit(training_audio, *_step_audio_job(run, run.step + 1)))
+        return training_audio(*_step_audio_job(run, run.state.step))
+    ready = run.state.next_audio
+    audios = (
+        ready[1].result()
+        if ready and ready[0] == run.state.step
+        else training_audio(*_step_audio_job(run, run.state.step))
+    )
+    if run.state.step + 1 < run.total_steps:
+        run.state.next_audio = (
+            run.state.step + 1,
+            run.workers.submit(training_audio, *_step_audio_job(run, run.state.step + 1)),
+        )
     return audios
 
 
@@ -358,7 +371,7 @@ def _accumulate_gradients(
 
 def _train_step(run: _Run) -> float:
     """One optimizer step on the next batch (this process's share of it); returns the whole batch's mean loss."""
-    mine, batch_size, own = _step_rows(run, run.step)
+    mine, batch_size, own = _step_rows(run, run.state.step)
     audios = _step_audio(run)
     run.optimizer.zero_grad(set_to_none=True)
     loss = _accumulate_gradients(run, mine, audios, batch_size, 1.0 if own else 0.0)  # a borrowed row weighs 0
@@ -368,25 +381,24 @@ def _train_step(run: _Run) -> float:
         loss = loss_total.item()
     run.optimizer.step()
     run.schedule.step()
-    run.step += 1
+    run.state.step += 1
     return loss
 
 
-def _evaluate(run: _Run, wers: dict[str, float]) -> dict[str, float]:
+def _keep_score(run: _Run, wers: dict[str, float]) -> None:
     """Keep score of the validation WERs just measured (see _validation_wers): a new best is saved to
     out/best, and every evaluation writes a checkpoint."""
-    if wers["validation_wer"] < run.best_wer:
-        run.best_wer, run.best_step, run.stale_evaluations = wers["validation_wer"], run.step, 0
+    if wers["validation_wer"] < run.state.best_wer:
+        run.state.best_wer, run.state.best_step, run.state.stale_evaluations = wers["validation_wer"], run.state.step, 0
         _save_best(run.whisper, run.config, run.placement, run.accents)
     else:
-        run.stale_evaluations += 1
+        run.state.stale_evaluations += 1
     _checkpoint(run)
-    return wers
 
 
 def _patience_ran_out(run: _Run) -> bool:
     """Whether to stop early: rank 0 knows (it keeps score) and tells every other process."""
-    stop = torch.tensor([run.config.patience is not None and run.stale_evaluations >= run.config.patience])
+    stop = torch.tensor([run.config.patience is not None and run.state.stale_evaluations >= run.config.patience])
     if run.world > 1:
         dist.broadcast(stop, src=0)
     return bool(stop.item())
@@ -403,24 +415,27 @@ def train(config: TrainConfig) -> dict:
     rank, world = init_distributed()
     run = _start(config, rank, world)
     _resume(run)
-    began = time.perf_counter() - run.seconds
+    began = time.perf_counter() - run.state.seconds
     if rank == 0:
         (config.out / "config.json").write_text(json.dumps(json_config(config), indent=2))
     run.whisper.model.train()
     progress = tqdm(
-        total=run.total_steps, initial=run.step, desc=f"training {config.method}", unit="step", disable=rank != 0
+        total=run.total_steps, initial=run.state.step, desc=f"training {config.method}", unit="step", disable=rank != 0
     )
-    while run.step < run.total_steps and not _patience_ran_out(run):
-        epoch = run.step // run.steps_per_epoch
+    while run.state.step < run.total_steps and not _patience_ran_out(run):
+        epoch = run.state.step // run.steps_per_epoch
         loss = _train_step(run)
         progress.update(1)
-        evaluating = run.step % (config.eval_every or run.steps_per_epoch) == 0 or run.step == run.total_steps
-        record = {"step": run.step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
+        evaluating = (
+            run.state.step % (config.eval_every or run.steps_per_epoch) == 0 or run.state.step == run.total_steps
+        )
+        record = {"step": run.state.step, "epoch": epoch, "loss": loss, "seconds": time.perf_counter() - began}
         wers = _validation_wers(run) if evaluating else None  # every process decodes its share
         if rank != 0:
             continue
         if wers is not None:
-            record |= _evaluate(run, wers)
+            _keep_score(run, wers)
+            record |= wers
             progress.set_postfix(loss=f"{loss:.3f}", wer=f"{record['validation_wer']:.1%}")
         append_history(config.out, record)
     progress.close()
@@ -431,9 +446,9 @@ def train(config: TrainConfig) -> dict:
         dist.destroy_process_group()
     return {
         "method": config.method,
-        "steps": run.step,
-        "best_step": run.best_step,
-        "best_validation_wer": run.best_wer,
+        "steps": run.state.step,
+        "best_step": run.state.best_step,
+        "best_validation_wer": run.state.best_wer,
         "accents": run.accents,
         "clips": {"train": len(run.train_table), "validation": len(run.validation)},  # what the split gave
     }

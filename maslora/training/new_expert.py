@@ -23,10 +23,9 @@ import torch
 from maslora.data.audio import SAMPLE_RATE, is_silent, load_audio
 from maslora.data.augment import AugmentConfig, augment
 from maslora.errors import AudioError, CorpusError, TrainingCancelled, TrainingError
-from maslora.mixture.expert_folders import placement_of, read_manifest
 from maslora.mixture.layer import adapter_layers, inject_adapters, module_side
-from maslora.mixture.peft_io import SHARED_DECODER, fill_expert, read_adapter
-from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fitted_features, windowed_whisper
+from maslora.mixture.peft_io import SHARED_DECODER, ExpertsManifest, fill_expert, read_adapter, read_experts_manifest
+from maslora.whisper.encoder_window import fitted_features, windowed_whisper
 from maslora.whisper.load import Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import log_mel_features
@@ -94,11 +93,11 @@ def training_clips(clips: pd.DataFrame, encoder_seconds: int) -> list[np.ndarray
     return [checked_clip(path, encoder_seconds) for path in clips.path]
 
 
-def _trainable_model(experts: Path, manifest: dict, seed: int) -> Whisper:
+def _trainable_model(experts: Path, manifest: ExpertsManifest, seed: int) -> Whisper:
     """Whisper in the experts' window, one fresh encoder expert (trainable) and the shared decoder LoRA (frozen)."""
-    whisper = windowed_whisper(manifest["base_model"], manifest.get("encoder_seconds", FULL_WINDOW_SECONDS), fit=True)
+    whisper = windowed_whisper(manifest.base_model, manifest.window, fit=True)
     shared = experts / SHARED_DECODER
-    placement = replace(placement_of(manifest), encoder_experts=1, decoder_experts=1 if shared.is_dir() else 0)
+    placement = replace(manifest.placement, encoder_experts=1, decoder_experts=1 if shared.is_dir() else 0)
     inject_adapters(whisper.model, placement, seed=seed)
     if shared.is_dir():
         fill_expert(whisper.model, 0, read_adapter(shared)[1], shared)
@@ -130,9 +129,8 @@ def train_new_expert(
     TrainingCancelled is raised before the next step (nothing has been written anywhere)."""
     config = config or NewExpertConfig()
     experts = Path(experts)
-    manifest = read_manifest(experts)
-    window = manifest.get("encoder_seconds", FULL_WINDOW_SECONDS)
-    audios = training_clips(clips, window)
+    manifest = read_experts_manifest(experts)
+    audios = training_clips(clips, manifest.window)
     texts = list(clips.text)
     torch.manual_seed(config.seed)
     whisper = _trainable_model(experts, manifest, config.seed)
@@ -150,7 +148,7 @@ def train_new_expert(
             else audios[i]
             for i in batch
         ]
-        features = fitted_features(log_mel_features(whisper, heard), max(len(a) for a in heard), window)
+        features = fitted_features(log_mel_features(whisper, heard), max(len(a) for a in heard), manifest.window)
         inputs, targets = decoder_labels(whisper, [texts[i] for i in batch])
         features, inputs, targets = (t.to(whisper.model.device) for t in (features, inputs, targets))
         loss = transcript_loss(whisper.model(input_features=features, decoder_input_ids=inputs).logits, targets)

@@ -4,7 +4,7 @@
                                               hold audio (not the padding), concatenated: tiny.en 4 x 384
 
 One pass of the encoder as it runs now: the caller decides which adapters, if any, are active (see
-maslora.systems.systems.Systems.encoder_features, which runs it with every adapter off).
+maslora.systems.combined_whisper.CombinedWhisper.encoder_features, which runs it with every adapter off).
 """
 
 import math
@@ -23,7 +23,7 @@ def pooled_encoder_states(
     whisper: Whisper, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> torch.Tensor:
     """[clips, blocks * width] features of the encoder as it runs now (the caller routes it; see
-    Systems.encoder_features). Only each clip's first window is heard: a few seconds tell the accent."""
+    CombinedWhisper.encoder_features). Only each clip's first window is heard: a few seconds tell the accent."""
     window = whisper.feature_extractor.n_samples
     encoder = whisper.model.model.encoder
     pooled = []

@@ -56,37 +56,48 @@ class Segment:
     text: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DecodingOptions:
+    """How clips decode, the same for every caller: one value, passed whole."""
+
+    # None decodes every window greedily once, as the paper's numbers are; see maslora.whisper.guards.
+    guards: DecodingGuards | None = DecodingGuards()
+    batch_size: int = DEFAULT_BATCH_SIZE  # windows per forward pass
+    progress: bool = False  # a bar over the batches, for long runs at a terminal
+
+
+GUARDED = DecodingOptions()  # what a listener gets: the page, `transcribe`, the `evaluate` command
+GREEDY = DecodingOptions(guards=None)  # what every committed result decodes with: the paper's greedy decoding
+
+
 def transcribe(
     whisper: Whisper,
     audios: list[np.ndarray],
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: bool = False,
+    options: DecodingOptions = GUARDED,
     batch_context: Callable[[list[int]], AbstractContextManager] | None = None,
-    guards: DecodingGuards | None = DecodingGuards(),
 ) -> list[str]:
     """One transcript per 16 kHz mono clip: its segments' texts joined (see transcribe_segments)."""
-    clips = transcribe_segments(whisper, audios, batch_size, progress, batch_context, guards)
+    clips = transcribe_segments(whisper, audios, options, batch_context)
     return [" ".join(segment.text for segment in segments if segment.text) for segments in clips]
 
 
 def transcribe_segments(
     whisper: Whisper,
     audios: list[np.ndarray],
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    progress: bool = False,
+    options: DecodingOptions = GUARDED,
     batch_context: Callable[[list[int]], AbstractContextManager] | None = None,
-    guards: DecodingGuards | None = DecodingGuards(),
 ) -> list[list[Segment]]:
     """The segments of each 16 kHz mono clip (see maslora.data.audio): clips of any length, cut into windows
-    at pauses (split_into_windows), every window decoded in batches of `batch_size`.
+    at pauses (split_into_windows), every window decoded in batches of `options.batch_size`.
 
     `batch_context(clips)` is entered around each decoding of a batch (or of its rows decoded again),
     given the clip index of every window decoded: how a caller gives each clip its own adapter weights
-    (maslora.systems routes the experts this way); None runs the model as it is. `guards` (see
-    maslora.whisper.guards) re-decode the windows that loop or guess and empty the silent ones (and those
-    with nothing louder than a muted microphone are not decoded at all); None decodes every window
-    greedily once, as the paper's numbers are.
+    (maslora.systems routes the experts this way); None runs the model as it is. The guards of `options`
+    (see maslora.whisper.guards) re-decode the windows that loop or guess and empty the silent ones (and
+    those with nothing louder than a muted microphone are not decoded at all); without guards every window
+    is decoded greedily once, as the paper's numbers are.
     """
+    guards, batch_size = options.guards, options.batch_size
     windows: list[tuple[int, int, np.ndarray]] = []  # (clip index, window index, samples)
     bounds: list[list[float]] = []  # per clip, the seconds at which its windows start, and its end
     texts: dict[tuple[int, int], str] = {}
@@ -102,7 +113,7 @@ def transcribe_segments(
     windows.sort(key=lambda item: -len(item[2]))
     seed = guards.seed if guards is not None else 0  # only the guards' fallback samples
     starts = range(0, len(windows), batch_size)
-    for batch_start in tqdm(starts, desc="transcribing", unit="batch", disable=not progress):
+    for batch_start in tqdm(starts, desc="transcribing", unit="batch", disable=not options.progress):
         batch = windows[batch_start : batch_start + batch_size]
         samples = [window for _, _, window in batch]
         budgets = [token_budget(len(window) / SAMPLE_RATE) for window in samples]
@@ -126,6 +137,6 @@ def transcribe_segments(
     ]
 
 
-def transcribe_files(whisper: Whisper, paths: list[str | Path], batch_size: int = DEFAULT_BATCH_SIZE) -> list[str]:
+def transcribe_files(whisper: Whisper, paths: list[str | Path], options: DecodingOptions = GUARDED) -> list[str]:
     """Read every file first (so a bad file fails before any decoding), then transcribe them together."""
-    return transcribe(whisper, [load_audio(path) for path in paths], batch_size)
+    return transcribe(whisper, [load_audio(path) for path in paths], options)

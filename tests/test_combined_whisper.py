@@ -10,10 +10,10 @@ from maslora.errors import AdapterError
 from maslora.mixture.layer import AdapterPlacement, merge, routed
 from maslora.mixture.peft_io import RunsWith, experts_folder, load_adapter, load_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
-from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_systems
-from maslora.systems.systems import Column, read_column, routing_row, stack_columns
+from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_whisper
+from maslora.systems.combined_whisper import Column, Request, column_weights, read_column, stack_columns
 from maslora.whisper.encoder_window import windowed_whisper
-from maslora.whisper.transcribe import transcribe
+from maslora.whisper.transcribe import GREEDY, transcribe
 from tests.conftest import LOOPS_IN_TEN_SECONDS, ROOT
 from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whisper, trained_looking
 
@@ -41,12 +41,12 @@ def _columns(folders) -> list[Column]:
     return [*columns, read_column("mas-lora", None, shared), read_column("lora", None, folders / "lora")]
 
 
-def _separate(folders, system: str, weights: torch.Tensor | None) -> torch.Tensor:
+def _separate(folders, route: str, weights: torch.Tensor | None) -> torch.Tensor:
     model = tiny_whisper()
-    if system == "mas-lora":
+    if route == "mas-lora":
         load_experts(model, folders / "experts")
         merge(model, weights)
-    elif system == "lora":
+    elif route == "lora":
         load_adapter(model, folders / "lora")
         merge(model, torch.ones(1))
     return logits(model.eval())
@@ -56,25 +56,25 @@ def test_one_batch_of_three_systems_equals_each_system_alone(folders):
     combined = tiny_whisper()
     sides = stack_columns(combined, _columns(folders))
     weights = normalized_weights(beta_weights("korean", 2, ACCENTS), ACCENTS)
-    systems = [("base", None), ("lora", None), ("mas-lora", weights)]
-    encoder = torch.stack([routing_row(sides["encoder"], s, w, ACCENTS) for s, w in systems])
-    decoder = torch.stack([routing_row(sides["decoder"], s, w, ACCENTS) for s, w in systems])
+    routes = [("base", None), ("lora", None), ("mas-lora", weights)]
+    encoder = torch.stack([column_weights(sides["encoder"], s, w, ACCENTS) for s, w in routes])
+    decoder = torch.stack([column_weights(sides["decoder"], s, w, ACCENTS) for s, w in routes])
     with torch.no_grad(), routed(combined.eval(), encoder, decoder):
         batched = combined(input_features=FEATURES, decoder_input_ids=TOKENS).logits
-    separate = [_separate(folders, system, w) for system, w in systems]
+    separate = [_separate(folders, route, w) for route, w in routes]
     for row, alone in enumerate(separate):
-        assert torch.allclose(batched[row], alone[row], atol=1e-4), systems[row][0]
+        assert torch.allclose(batched[row], alone[row], atol=1e-4), routes[row][0]
     assert not torch.allclose(separate[0], separate[1], atol=1e-2)
     assert not torch.allclose(separate[1], separate[2], atol=1e-2)
 
 
-def test_routing_rows_name_each_systems_columns(folders):
+def test_column_weightss_name_each_systems_columns(folders):
     columns = _columns(folders)
     weights = torch.arange(1.0, 7.0) / 21
-    encoder = [c for c in columns if c.system == "lora" or c.accent is not None]
-    assert routing_row(encoder, "base", None, ACCENTS).sum() == 0
-    assert routing_row(encoder, "lora", None, ACCENTS).tolist() == [0.0] * 6 + [1.0]
-    assert torch.equal(routing_row(encoder, "mas-lora", weights, ACCENTS)[:6], weights)
+    encoder = [c for c in columns if c.route == "lora" or c.accent is not None]
+    assert column_weights(encoder, "base", None, ACCENTS).sum() == 0
+    assert column_weights(encoder, "lora", None, ACCENTS).tolist() == [0.0] * 6 + [1.0]
+    assert torch.equal(column_weights(encoder, "mas-lora", weights, ACCENTS)[:6], weights)
 
 
 def test_adapters_of_another_model_size_are_refused(folders):
@@ -90,13 +90,13 @@ def test_base_runs_in_whispers_own_window_and_the_adapters_in_theirs(tiny_en):
     bundle = ROOT / "assets" / "experts" / "tiny.en"
     paths = [*load_manifest(BUNDLED_EXAMPLES).path.iloc[:2], LOOPS_IN_TEN_SECONDS]
     audios = [load_audio(path) for path in paths]
-    systems = load_bundled_systems("tiny.en")
-    assert systems.windows == {"base": 30, "lora": 10, "mas-lora": 10}
-    texts = systems.transcribe(audios * 2, [("base", None)] * 3 + [("lora", None)] * 3, guards=None)
-    assert texts[:3] == transcribe(tiny_en, audios, guards=None)  # Whisper as released, in its 30 s
+    combined = load_bundled_whisper("tiny.en")
+    assert combined.windows == {"base": 30, "lora": 10, "mas-lora": 10}
+    texts = combined.transcribe(audios * 2, [Request("base")] * 3 + [Request("lora")] * 3, GREEDY)
+    assert texts[:3] == transcribe(tiny_en, audios, GREEDY)  # Whisper as released, in its 30 s
     cropped = windowed_whisper("tiny.en", 10)
     load_adapter(cropped.model, bundle / "lora")
     merge(cropped.model, torch.ones(1))
-    assert texts[3:] == transcribe(cropped, audios, guards=None)  # the LoRA in the window it trained in
-    in_ten_seconds = transcribe(windowed_whisper("tiny.en", 10), audios[2:], guards=None)[0]
+    assert texts[3:] == transcribe(cropped, audios, GREEDY)  # the LoRA in the window it trained in
+    in_ten_seconds = transcribe(windowed_whisper("tiny.en", 10), audios[2:], GREEDY)[0]
     assert len(in_ten_seconds.split()) > 2 * len(texts[2].split())  # what the page showed before: a loop

@@ -1,4 +1,4 @@
-"""Base Whisper, a regular LoRA and MAS-LoRA side by side: rows of batches through one model.
+"""Base Whisper, a regular LoRA and MAS-LoRA side by side: one Whisper holding every adapter.
 
 Comparing three systems could take three models (three times the memory) or merging and unmerging in
 turn (three passes, and merged weights that every user of the model shares). Instead one Whisper holds
@@ -7,17 +7,19 @@ every adapter as an expert column of its adapted projections:
     encoder projections: [expert_1, ..., expert_N, regular LoRA]
     decoder projections: [MAS-LoRA's shared decoder LoRA (or its N decoder experts), regular LoRA]
 
-and a system is a routing row over the columns: base = all zeros, regular LoRA = its own columns,
-MAS-LoRA = the expert weights (and its decoder). A comparison is one batch of the two adapted rows, and
-base as its own batch in Whisper's own 30 s window; a WER-vs-beta sweep is one batch of many rows.
-Nothing is merged, so requests with different weights never write shared weights; the routing rows
-are set on the layers for the length of one call, hence the lock.
+and each clip comes with a request: a route (base, lora or mas-lora) and, for mas-lora, the expert
+weights. A request becomes column weights: base = all zeros, regular LoRA = its own columns, MAS-LoRA =
+the expert weights (and its decoder). A comparison is one batch of the two adapted clips, and base as
+its own batch in Whisper's own 30 s window; a WER-vs-beta sweep is one batch of many requests. Nothing
+is merged, so requests with different weights never write shared weights; the column weights are set on
+the layers for the length of one call, hence the lock.
 """
 
 import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,39 +27,50 @@ from torch import nn
 
 from maslora.errors import AdapterError, WeightsError
 from maslora.mixture.layer import (
-    TARGETS,
     AdapterPlacement,
     adapter_layers,
     encoder_blocks,
     inject_adapters,
     module_side,
     routed,
+    targets_covering,
 )
 from maslora.mixture.lora import lora_scale
 from maslora.mixture.peft_io import experts_folder, read_adapter
 from maslora.mixture.weights import normalized_weights
 from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fit_encoder_window, in_window
-from maslora.whisper.guards import DecodingGuards
 from maslora.whisper.load import Whisper
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, transcribe
+from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, GUARDED, DecodingOptions, transcribe
 
-SYSTEMS = ("base", "lora", "mas-lora")
+ROUTES = ("base", "lora", "mas-lora")  # which columns of the combined model carry weight for a clip
+
+
+Weighting = (
+    dict[str, float] | list[dict[str, float]]
+)  # MAS-LoRA's expert weights: one mapping, or one per encoder block
+
+
+class Request(NamedTuple):
+    """How one clip decodes: its route, and MAS-LoRA's expert weights when the route is mas-lora."""
+
+    route: str
+    weights: Weighting | None = None
 
 
 @dataclass(frozen=True)
 class Column:
     """One adapter inside the combined model: whose it is, and its layers with the LoRA scale folded into B."""
 
-    system: str
-    accent: str | None  # a MAS-LoRA expert's accent; None = applied in full whenever its system runs
+    route: str
+    accent: str | None  # a MAS-LoRA expert's accent; None = applied in full whenever its route runs
     layers: dict[str, tuple[torch.Tensor, torch.Tensor]]  # module -> (A [r, in], s B [out, r])
 
 
-def read_column(system: str, accent: str | None, folder: Path) -> Column:
+def read_column(route: str, accent: str | None, folder: Path) -> Column:
     config, layers = read_adapter(folder)
     scale = lora_scale(float(config["lora_alpha"]), int(config["r"]))
-    return Column(system, accent, {name: (A, B * scale) for name, (A, B) in layers.items()})
+    return Column(route, accent, {name: (A, B * scale) for name, (A, B) in layers.items()})
 
 
 def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Column]]:
@@ -71,7 +84,7 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
     }
     modules = {name for column in columns for name in column.layers}
     projections = {name.rsplit(".", 1)[-1] for name in modules}
-    targets = next((kind for kind in ("qv", "qkvo") if projections <= set(TARGETS[kind])), None)
+    targets = targets_covering(projections)
     if targets is None:
         raise AdapterError(f"adapters target {sorted(projections)}; supported: q,v or q,k,v,out")
     rank = max(A.shape[0] for column in columns for A, _ in column.layers.values())
@@ -93,7 +106,7 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
                 A, B = column.layers[name]
                 if A.shape[1] != layer.lora_A.shape[2] or B.shape[0] != layer.lora_B.shape[1]:
                     raise AdapterError(
-                        f"{column.system} {column.accent or ''}: {name} maps {A.shape[1]} -> {B.shape[0]} features; "
+                        f"{column.route} {column.accent or ''}: {name} maps {A.shape[1]} -> {B.shape[0]} features; "
                         f"this model's maps {layer.lora_A.shape[2]} -> {layer.lora_B.shape[1]} (another model size?)"
                     )
                 layer.lora_A[index, : A.shape[0]] = A
@@ -101,37 +114,32 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
     return sides
 
 
-def routing_row(columns: list[Column], system: str, weights: torch.Tensor | None, accents: list[str]) -> torch.Tensor:
-    """The weight of every column when `system` runs (MAS-LoRA's experts take `weights` over `accents`):
+def column_weights(columns: list[Column], route: str, weights: torch.Tensor | None, accents: list[str]) -> torch.Tensor:
+    """The weight of every column when `route` runs (MAS-LoRA's experts take `weights` over `accents`):
     [columns], or [blocks, columns] when `weights` is per block ([blocks, N], a learned router's)."""
-    row = torch.zeros(*(weights.shape[:-1] if weights is not None else ()), len(columns))
+    weight = torch.zeros(*(weights.shape[:-1] if weights is not None else ()), len(columns))
     for index, column in enumerate(columns):
-        if column.system == system:
-            row[..., index] = 1.0 if column.accent is None else weights[..., accents.index(column.accent)]
-    return row
+        if column.route == route:
+            weight[..., index] = 1.0 if column.accent is None else weights[..., accents.index(column.accent)]
+    return weight
 
 
-def stack_rows(rows: list[torch.Tensor]) -> torch.Tensor:
-    """Rows of one batch as one tensor: [clips, columns], or [clips, blocks, columns] if any row is per block
-    (the others then repeat their one row in every block)."""
-    blocks = max((row.shape[0] for row in rows if row.dim() == 2), default=None)
+def stack_column_weights(clips: list[torch.Tensor]) -> torch.Tensor:
+    """The column weights of a batch's clips as one tensor: [clips, columns], or [clips, blocks, columns] if
+    any clip's are per block (the others then repeat theirs in every block)."""
+    blocks = max((clip.shape[0] for clip in clips if clip.dim() == 2), default=None)
     if blocks is None:
-        return torch.stack(rows)
-    return torch.stack([row if row.dim() == 2 else row.expand(blocks, -1) for row in rows])
+        return torch.stack(clips)
+    return torch.stack([clip if clip.dim() == 2 else clip.expand(blocks, -1) for clip in clips])
 
 
-Weighting = (
-    dict[str, float] | list[dict[str, float]]
-)  # MAS-LoRA's expert weights: one mapping, or one per encoder block
+class CombinedWhisper:
+    """One Whisper holding base, a regular LoRA and MAS-LoRA; thread-safe; transcribes requests in batches.
 
-
-class Systems:
-    """One Whisper holding base, a regular LoRA and MAS-LoRA; thread-safe; transcribes rows in batches.
-
-    Without `experts` (or `adapter`) the MAS-LoRA (or regular LoRA) rows are refused; base always runs.
-    The adapted rows run in the window the adapters were trained in (`encoder_seconds`); base rows in
+    Without `experts` (or `adapter`) the mas-lora (or lora) route is refused; base always runs. The
+    adapted routes run in the window the adapters were trained in (`encoder_seconds`); base in
     `base_seconds`: Whisper as released in its own 30 s (in the adapters' 10 s tiny.en loops on clips it
-    transcribes well in 30 s), a fully fine-tuned Whisper in the window it was trained in. Rows of
+    transcribes well in 30 s), a fully fine-tuned Whisper in the window it was trained in. Clips of
     different windows decode as separate batches of the same model (see encoder_window.in_window).
     """
 
@@ -150,19 +158,19 @@ class Systems:
             columns.append(read_column("mas-lora", None, shared_decoder))
         if adapter is not None:
             columns.append(read_column("lora", None, Path(adapter)))
-        self.available = {"base"} | {column.system for column in columns}
+        self.available = {"base"} | {column.route for column in columns}
         self.sides = stack_columns(whisper.model, columns) if columns else {"encoder": [], "decoder": []}
         whisper.model.eval()
-        self.windows = {system: base_seconds if system == "base" else encoder_seconds for system in SYSTEMS}
+        self.windows = {route: base_seconds if route == "base" else encoder_seconds for route in ROUTES}
         if min(self.windows.values()) < FULL_WINDOW_SECONDS:
             fit_encoder_window(whisper)
-        self._heard = {  # the model through each window its rows use
+        self._heard = {  # the model through each window its routes use
             seconds: whisper if seconds == FULL_WINDOW_SECONDS else in_window(whisper, seconds)
             for seconds in sorted(set(self.windows.values()))
         }
         self.whisper = whisper
         self.encoder_seconds = encoder_seconds
-        self._lock = threading.Lock()  # routing rows live on the shared layers during a call
+        self._lock = threading.Lock()  # column weights live on the shared layers during a call
 
     @property
     def injected(self) -> bool:
@@ -185,48 +193,42 @@ class Systems:
             return pooled_encoder_states(self._heard[self.encoder_seconds], audios, batch_size)
 
     def transcribe(
-        self,
-        audios: list[np.ndarray],
-        rows: list[tuple[str, Weighting | None]],
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: bool = False,
-        guards: DecodingGuards | None = DecodingGuards(),
+        self, audios: list[np.ndarray], requests: list[Request], options: DecodingOptions = GUARDED
     ) -> list[str]:
-        """Clip i decoded by row i (system, MAS-LoRA weights or None), the rows of each window as batches of
-        one model; under the decoding guards unless `guards` is None (see maslora.whisper.guards).
+        """Clip i decoded as requests[i] asks, the clips of each window as batches of one model.
 
         Per-block weights route the encoder's experts block by block; experts in the decoder (a MAS
         decoder) then take their average over the blocks."""
-        if len(audios) != len(rows):
-            raise ValueError(f"{len(audios)} clips but {len(rows)} rows")
-        encoder_rows, decoder_rows = [], []
-        for system, weights in rows:
-            if system not in self.available:
+        if len(audios) != len(requests):
+            raise ValueError(f"{len(audios)} clips but {len(requests)} requests")
+        encoder_weights, decoder_weights = [], []
+        for route, weights in requests:
+            if route not in self.available:
                 raise AdapterError(
-                    f"no {system} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)"
+                    f"no {route} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)"
                 )
-            vector = self.weights_vector(weights) if system == "mas-lora" else None
-            encoder_rows.append(routing_row(self.sides["encoder"], system, vector, self.accents))
+            vector = self.weights_vector(weights) if route == "mas-lora" else None
+            encoder_weights.append(column_weights(self.sides["encoder"], route, vector, self.accents))
             decoder_vector = vector.mean(0) if vector is not None and vector.dim() == 2 else vector
-            decoder_rows.append(routing_row(self.sides["decoder"], system, decoder_vector, self.accents))
-        encoder_routing = stack_rows(encoder_rows)
-        decoder_routing = torch.stack(decoder_rows) if self.sides["decoder"] else None
-        texts: list[str] = [""] * len(rows)
+            decoder_weights.append(column_weights(self.sides["decoder"], route, decoder_vector, self.accents))
+        encoder_routing = stack_column_weights(encoder_weights)
+        decoder_routing = torch.stack(decoder_weights) if self.sides["decoder"] else None
+        texts: list[str] = [""] * len(requests)
         with self._lock:
             for seconds, whisper in self._heard.items():
-                indices = [i for i, (system, _) in enumerate(rows) if self.windows[system] == seconds]
+                indices = [i for i, (route, _) in enumerate(requests) if self.windows[route] == seconds]
                 if not indices:
                     continue
                 decoder_part = None if decoder_routing is None else decoder_routing[indices]
                 context = self._router(encoder_routing[indices], decoder_part) if self.injected else None
                 clips = [audios[i] for i in indices]
-                for index, text in zip(indices, transcribe(whisper, clips, batch_size, progress, context, guards)):
+                for index, text in zip(indices, transcribe(whisper, clips, options, context)):
                     texts[index] = text
         return texts
 
     def _router(self, encoder_routing: torch.Tensor, decoder_routing: torch.Tensor | None):
-        """transcribe's batch_context: the routing rows of each batch's clips on the layers (see
-        maslora.mixture.layer.routed), from the rows of the clips handed to transcribe."""
+        """transcribe's batch_context: the column weights of each batch's clips on the layers (see
+        maslora.mixture.layer.routed), from those of the clips handed to transcribe."""
 
         def route_clips(clips: list[int]):
             return routed(
