@@ -4,7 +4,7 @@
 
 Measures, on the same clip, side by side:
   the page's way   base (Whisper as released) as its own batch in its 30 s window, then the regular LoRA and
-                   MAS-LoRA as one batch of two in the bundled experts' window (issue #34)
+                   MAS-LoRA as one batch of two in the bundled experts' window
   one batch of 3   what the page did before: all three as rows of one batch in the experts' window, where
                    tiny.en loops on some short clips that it transcribes well in 30 s
   all in 30 s      all three as one batch in Whisper's 30 s window (the adapters outside the window they

@@ -5,7 +5,7 @@
 Trains maslora.training.new_expert's default recipe for the bundled experts of --size on the first
 --clips clips of --manifest (default: the real CC0 native recordings in assets/native, read speech of
 3-4 s like the prompts a visitor records), timing the model's loading and the training apart, and prints
-each against issue #15's budget of 2 minutes for 20 clips on 2 cores (a ratio under 1 meets it). One
+each against the budget of 2 minutes for 20 clips on 2 cores (a ratio under 1 meets it). One
 run; the machine's other load shows in the seconds, so read the ratio of a quiet run.
 """
 
@@ -18,7 +18,7 @@ from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.systems.bundle import BUNDLED_EXPERTS
 from maslora.training.new_expert import NewExpertConfig, train_new_expert
 
-BUDGET_SECONDS = 120.0  # issue #15: 20 clips trained in under 2 minutes on 2 CPU cores
+BUDGET_SECONDS = 120.0  # a visitor waits: 20 clips trained in under 2 minutes on 2 CPU cores
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 
 First, every bundled example as a click on it compares it (the example's accent at beta 2, uniform for an
 accent without an expert): each system's WER, and whether any transcript loops (more words than twice the
-reference's plus 5; issue #34's target: none does). Then the demo's lesson, that weights you control
+reference's plus 5; the target: none does). Then the demo's lesson, that weights you control
 change what MAS-LoRA hears: for each example of an accent the experts know, the whole beta grid around
 its accent (beta 1 = the matched expert alone, N = uniform), with WER at beta 1 and N and how many distinct
 transcripts the grid gives; then how many examples beta 1 vs N changes at all.

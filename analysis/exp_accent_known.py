@@ -19,7 +19,7 @@ from analysis.report_tools import (
 
 
 def report(results) -> str:
-    title = "## 2. Accent known: WER vs beta\n\n"
+    title = "## Accent known: WER vs beta\n\n"
     rows = load_rows(results, "main")
     rows = rows[rows.weighting == "beta"] if not rows.empty else rows
     if rows.empty:
@@ -57,7 +57,7 @@ def report(results) -> str:
         title
         + lines
         + "\n"
-        + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6\n"
+        + "WER (%), mean ± spread over seeds; each utterance mixed by the beta rule around its own accent (beta = 6 "
         f"is uniform). The paper reports {PAPER_L2ARCTIC['mas-beta2']:.2f}% at beta = 2 on L2-ARCTIC with "
         "whisper-small.\n\n" + table_and_figure(shown, figure, results, "accent_known")
     )

@@ -22,7 +22,7 @@ SYSTEMS = {system: SYSTEM_NAMES[system] for system in ("base", "full", "lora", "
 
 
 def report(results) -> str:
-    title = "## 1. Accent unknown: every system, per accent\n\n"
+    title = "## Accent unknown: every system, per accent\n\n"
     rows = load_rows(results, "main")
     if rows.empty:
         return title + "Not run yet.\n"
@@ -49,10 +49,9 @@ def report(results) -> str:
     return (
         title
         + 'WER (%), mean ± spread over seeds, on the held-out test speakers and prompts. "L2 pooled" is all errors / '
-        "all\n"
-        'reference words of the six L2 accents (the paper\'s figure); "L2 macro" the unweighted mean of their WERs; '
-        "the\n"
-        "native control speakers are shown apart.\n\n" + table_and_figure(shown, figure, results, "accent_unknown")
+        'all reference words of the six L2 accents (the paper\'s figure); "L2 macro" the unweighted mean of their '
+        "WERs; the native control speakers are shown apart.\n\n"
+        + table_and_figure(shown, figure, results, "accent_unknown")
     )
 
 

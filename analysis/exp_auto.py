@@ -67,7 +67,7 @@ def guesses(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(results) -> str:
-    title = "## 7. Beyond the paper: weights from the audio, and a learned router\n\n"
+    title = "## Beyond the paper: weights from the audio, and a learned router\n\n"
     main, validation = load_rows(results, "main"), load_rows(results, "validation")
     if main.empty or validation.empty or "mas-router" not in set(main.system):
         return title + "Not run yet.\n"
@@ -108,8 +108,8 @@ def report(results) -> str:
     temperatures = ", ".join(f"seed {r.seed}: T = {r.t:g} (validation WER {r.wer:.1f}%)" for r in picked.itertuples())
     return (
         title + "MAS-LoRA's experts, weighted per utterance: WER (%), mean ± spread over seeds, held-out test speakers "
-        "(native\n"
-        "speakers: the accent-known oracle does not apply to them). Temperatures picked on the validation speakers: "
+        "(native speakers: the accent-known oracle does not apply to them). Temperatures picked on the validation "
+        "speakers: "
         + temperatures
         + ".\n\n"
         + save_table(shown, results, "auto_weights")
@@ -153,8 +153,7 @@ def _verdict(pooled: pd.DataFrame, per_seed: pd.DataFrame, l2: pd.DataFrame, acc
         f"**Goal (auto within the spread of oracle beta 2, and below uniform): {met}.** Auto, tempered: {auto:.1f}%; "
         f"oracle beta 2: {oracle:.1f}% ({auto - oracle:+.1f} points, spread ±{noise:.1f}); uniform: {uniform:.1f}% "
         f"({auto - uniform:+.1f} points). Seed by seed (seeds {', '.join(map(str, per_seed.columns))}; each seed's "
-        "systems share "
-        f"its experts): auto - oracle {_paired(per_seed, TEMPERED, 'mas-beta2')}; auto - uniform "
+        f"systems share its experts): auto - oracle {_paired(per_seed, TEMPERED, 'mas-beta2')}; auto - uniform "
         f"{_paired(per_seed, TEMPERED, 'mas-uniform')}; router - uniform "
         f"{_paired(per_seed, 'mas-router', 'mas-uniform')} points."
     )
@@ -162,13 +161,11 @@ def _verdict(pooled: pd.DataFrame, per_seed: pd.DataFrame, l2: pd.DataFrame, acc
         knowing = "helps" if oracle < uniform else "does not help"
         text += (
             f" Why: knowing the true accent itself {knowing} these experts (oracle beta 2 {oracle - uniform:+.1f} "
-            "points vs "
-            f"uniform"
+            "points vs uniform"
             + (f"; the matched expert alone {matched - uniform:+.1f}" if matched is not None else "")
-            + "), so a weighting"
-            " found from the audio has little or nothing to recover; and the classifier names a held-out speaker's "
-            "accent"
-            f" {accuracy.mean():.0f}% of the time, so a sharp posterior often favours the wrong expert."
+            + "), so a weighting found from the audio has little or nothing to recover; and the classifier names a "
+            f"held-out speaker's accent {accuracy.mean():.0f}% of the time, so a sharp posterior often favours the "
+            "wrong expert."
         )
     return text
 
@@ -192,8 +189,7 @@ def _accent_id(results, main: pd.DataFrame) -> str:
     per_seed = ", ".join(f"seed {seed}: {value:.0f}%" for seed, value in accuracy.items())
     return (
         "### Accent identification\n\nThe linear classifier on the frozen encoder (voices projected out) names the "
-        "accent of a held-out\n"
-        f"speaker's utterance correctly {accuracy.mean():.0f}% of the time ({per_seed}; chance "
+        f"accent of a held-out speaker's utterance correctly {accuracy.mean():.0f}% of the time ({per_seed}; chance "
         f"{100 / len(confusion.index):.0f}%).\n\n"
         + save_table(confusion.astype(str), results, "accent_confusion")
         + "\n\n"
@@ -215,7 +211,7 @@ def _unseen(results, picked: pd.DataFrame) -> str:
     taken = guesses(rows).groupby("accent").guess.agg(lambda g: g.value_counts().index[0])
     return (
         "### Accents no expert was trained for\n\nEach accent's test speakers, decoded by the MAS-LoRA trained "
-        "without that accent, with a classifier\n"
+        "without that accent, with a classifier "
         f"and a router trained without it too ({unseen.seed.nunique()} seed(s)). WER (%):\n\n"
         + save_table(shown.rename(columns=AUTO_NAMES).rename_axis("left-out accent"), results, "auto_unseen")
         + "\n\n"

@@ -67,7 +67,7 @@ def curves_figure(curves: dict[str, pd.DataFrame]) -> go.Figure:
 
 
 def report(results) -> str:
-    title = "## 8. Learning curves: how long each run trained\n\n"
+    title = "## Learning curves: how long each run trained\n\n"
     curves = read_curves(results)
     if not curves:
         return title + "Not run yet.\n"

@@ -96,7 +96,7 @@ def chosen(found: dict[str, dict]) -> str | None:
 
 
 def report(results) -> str:
-    title = "## 11. Decoding: greedy or guarded, chosen on development speakers\n\n"
+    title = "## Decoding: greedy or guarded, chosen on development speakers\n\n"
     rows = load_rows(results, "decoding")
     if rows.empty:
         return title + "Not run yet (`python -m train.decoding_dev --real ../shared/data/speechocean762-train`).\n"

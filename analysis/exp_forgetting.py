@@ -21,7 +21,7 @@ from analysis.report_tools import (
 
 
 def report(results) -> str:
-    title = "## 4. Forgetting: native speech before and after adaptation\n\n"
+    title = "## Forgetting: native speech before and after adaptation\n\n"
     rows = load_rows(results, "forgetting")
     if rows.empty:
         return title + "Not run yet.\n"
@@ -34,9 +34,9 @@ def report(results) -> str:
     figure = grouped_bars(means, spreads, "Forgetting: WER on held-out native speech", drawn, SYSTEMS)
     return (
         title + f"WER (%), mean ± spread over seeds, on {', '.join(f'{n} clips of {s}' for s, n in clips.items())} "
-        "(cc0-native: real\n"
-        "recordings of one U.S. English speaker, prompts outside every training split). A system that forgets general\n"
-        "English scores worse than no fine-tuning here.\n\n" + table_and_figure(shown, figure, results, "forgetting")
+        "(cc0-native: real recordings of one U.S. English speaker, prompts outside every training split). A system "
+        "that forgets general English scores worse than no fine-tuning here.\n\n"
+        + table_and_figure(shown, figure, results, "forgetting")
     )
 
 

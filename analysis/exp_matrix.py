@@ -44,7 +44,7 @@ def own_expert_verdicts(means: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
 
 
 def report(results) -> str:
-    title = "## 3. The expert x accent matrix\n\n"
+    title = "## The expert x accent matrix\n\n"
     rows = load_rows(results, "matrix")
     if rows.empty:
         return title + "Not run yet.\n"
@@ -64,7 +64,7 @@ def report(results) -> str:
         yaxis_title="expert",
     )
     return (
-        title + "WER (%), mean ± spread over seeds, of each MAS-LoRA expert alone (weight 1, the others 0) on each\n"
+        title + "WER (%), mean ± spread over seeds, of each MAS-LoRA expert alone (weight 1, the others 0) on each "
         f"accent's held-out test speakers. The own expert is the best single expert for {own} of "
         f"{len([a for a in accents if a in experts])} accents:\n\n"
         + "\n".join(own_expert_verdicts(means, rows))

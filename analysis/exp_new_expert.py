@@ -1,5 +1,5 @@
 """Experiment 10, a new speaker's own expert: trained on k of their clips and added to the bundled experts,
-scored on their other clips, against the bundled systems (issue #15).
+scored on their other clips, against the bundled systems.
 
     python -m analysis.exp_new_expert [--results assets/results]
 
@@ -28,7 +28,7 @@ NAMES = [
 ]  # the table's columns, in order
 ADD_BACK = "add-back"  # rows of an accent added back to experts trained without it
 SOURCES = {"synthetic": "the synthetic speakers", "real": "the real speakers", ADD_BACK: "the added-back accent"}
-TARGET = (NAMES[5], NAMES[6])  # issue #15: the speaker's own expert against the bundled mixture
+TARGET = (NAMES[5], NAMES[6])  # the target: the speaker's own expert against the bundled mixture
 SHIPPED = f"{BUNDLED_EXPERTS.name}/tiny.en"  # the demo's bundle, as rows tag it (train.new_expert_experiment.row_tags)
 
 
@@ -188,7 +188,7 @@ def clips_figure(rows: pd.DataFrame) -> go.Figure:
 
 
 def report(results) -> str:
-    title = "## 10. A new speaker's own expert, from a few clips\n\n"
+    title = "## A new speaker's own expert, from a few clips\n\n"
     rows = load_rows(results, "new_expert")
     if rows.empty:
         return (
@@ -199,18 +199,18 @@ def report(results) -> str:
     rows = named(rows)
     return (
         title
-        + "Speakers the bundled experts never heard: fold 1's held-out synthetic test speakers and the real split's\n"
-        "held-out speechocean762 speakers. For each, an expert trained on k of their clips (the app's recipe) joins\n"
-        "the bundled six as expert 7; every system decodes the same other clips of that speaker. The synthetic\n"
-        "speakers' accents each have a bundled expert already (trained on other voices of that accent), so their own\n"
+        + "Speakers the bundled experts never heard: fold 1's held-out synthetic test speakers and the real split's "
+        "held-out speechocean762 speakers. For each, an expert trained on k of their clips (the app's recipe) joins "
+        "the bundled six as expert 7; every system decodes the same other clips of that speaker. The synthetic "
+        "speakers' accents each have a bundled expert already (trained on other voices of that accent), so their own "
         f"expert competes with it. Pooled WER; seeds: {sorted(set(rows.seed))}. The bundle each part was measured "
         "with:\n\n"
         + bundle_lines(bundles)
         + "\n"
         + save_table(wer_by_clips(rows), results, "new_expert")
-        + "\n\nIssue #15's target (the speaker's own expert beats the bundled mixture on their other clips), "
+        + "\n\nThe target (the speaker's own expert beats the bundled mixture on their other clips), "
         "per speaker, each at their largest k. The target names 20 clips; a speechocean762 speaker reads 20 "
-        "sentences, so\n15 is the most that leaves clips to score (5 each), and the real speakers are read at 15:\n\n"
+        "sentences, so 15 is the most that leaves clips to score (5 each), and the real speakers are read at 15:\n\n"
         + gains_summary(per_speaker_gains(rows))
         + "\nThe same against Whisper as released (where the bundled mixture itself may be worse than no experts):\n\n"
         + gains_summary(per_speaker_gains(rows, NAMES[0]), "Whisper")

@@ -38,7 +38,7 @@ TEST, VALIDATION, NATIVE = "speechocean762-test", "speechocean762-validation", "
 MAS_RUNS = ("synthetic", "mas-lora-beside", "mas-lora-instead")  # the candidates for the bundle
 REAL_LORA = "lora-beside"  # the regular LoRA that also heard the real speakers: what each MAS-LoRA run is compared with
 EXPERTS = len(set(ACCENTS) - {NATIVE_ACCENT})  # one per L1 of the synthetic corpus: uniform gives each 1/6
-TARGET_REDUCTION = 20.0  # issue #14: beta 2 at least 20% (relative) below Whisper on the held-out adults
+TARGET_REDUCTION = 20.0  # the target: beta 2 at least 20% (relative) below Whisper on the held-out adults
 
 
 def labelled(rows: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +133,7 @@ def mandarin_weight_line(adults: pd.DataFrame, run: str) -> str:
 
 
 def targets(test: pd.DataFrame, native: pd.DataFrame, run: str) -> str:
-    """Issue #14's targets for the chosen run, measured: beta 2 vs Whisper on adults, uniform vs Whisper,
+    """The targets for the chosen run, measured: beta 2 vs Whisper on adults, uniform vs Whisper,
     forgetting within a point."""
     adults = test[test.age_group == "adults"]
     if adults.empty:
@@ -166,7 +166,7 @@ def targets(test: pd.DataFrame, native: pd.DataFrame, run: str) -> str:
 
 
 def placement_lines(test: pd.DataFrame) -> str:
-    """Issue #14 asks for both: the real speakers instead of the synthetic Mandarin ones minus beside them, per
+    """Both placements: the real speakers instead of the synthetic Mandarin ones minus beside them, per
     system, on every held-out speaker and on the adults (paired over the utterances both decoded)."""
     _, beside, instead = MAS_RUNS
     adults = test[test.age_group == "adults"]
@@ -209,14 +209,14 @@ def summary(results) -> str:
         if {a, b} <= set(test.label)
     ]
     title = (
-        f"- real Mandarin-L1 speakers, held out ({test.speaker.nunique()} speakers, section 9; MAS-LoRA "
+        f"- real Mandarin-L1 speakers, held out ({test.speaker.nunique()} speakers, the real-speech section; MAS-LoRA "
         f"{TRAINED_ON[run]}, the regular LoRA {TRAINED_ON[REAL_LORA]}):\n"
     )
     return title + "".join(lines) if lines else ""
 
 
 def report(results) -> str:
-    title = "## 9. Real accented speech: held-out Mandarin-L1 speakers (speechocean762)\n\n"
+    title = "## Real accented speech: held-out Mandarin-L1 speakers (speechocean762)\n\n"
     rows = load_rows(results, "real")
     if rows.empty:
         return title + "Not run yet (`python -m train.real_speech --corpus ../shared/data/speechocean762-train`).\n"
@@ -226,11 +226,11 @@ def report(results) -> str:
     parts = pd.read_csv(SPEECHOCEAN_SPLIT).part.value_counts()
     tested = test.drop_duplicates("speaker").age_group.value_counts()
     text = (
-        title + "speechocean762 (Zhang et al., 2021; CC BY 4.0): real Mandarin-L1 speakers reading English. The split\n"
+        title + "speechocean762 (Zhang et al., 2021; CC BY 4.0): real Mandarin-L1 speakers reading English. The split "
         f"(`assets/splits/speechocean762-train.csv`) holds out whole speakers: runs train on {parts.get('train', 0)}, "
-        f"choose on {parts.get('validation', 0)}\nand are tested on {test.speaker.nunique()} "
-        f"({tested.get('adults', 0)} adults, {tested.get('children', 0)} children)\n"
-        "whom no run, checkpoint choice or weight rule heard. Pooled WER with its 95% interval\n"
+        f"choose on {parts.get('validation', 0)} and are tested on {test.speaker.nunique()} "
+        f"({tested.get('adults', 0)} adults, {tested.get('children', 0)} children) "
+        "whom no run, checkpoint choice or weight rule heard. Pooled WER with its 95% interval "
         f"(bootstrap over utterances); seeds: {sorted(set(rows.seed))}.\n\n"
         + save_table(wer_cells(test), results, "real_speech")
         + "\n\n"
@@ -240,7 +240,7 @@ def report(results) -> str:
         text += (
             f"Chosen for the bundle on the validation speakers (accent unknown): **{TRAINED_ON[run]}**.\n\n"
             + save_table(choice, results, "real_speech_validation")
-            + "\n\nIssue #14's targets, with the chosen experts:\n\n"
+            + "\n\nThe targets, with the chosen experts:\n\n"
             + targets(test, native, run)
             + "\n"
             + save_figure(per_speaker_figure(test, after), results, "real_speech_speakers")
@@ -261,9 +261,8 @@ def report(results) -> str:
         forgetting = native.groupby("label", sort=False).apply(pooled_wer, include_groups=False)
         table = forgetting.rename(index=display_name).rename("WER (%)").to_frame()
         text += (
-            f"\nForgetting: WER on {native.path.nunique()} held-out real native recordings (section 4's).\n\n"
-            + save_table(table.rename_axis("system"), results, "real_speech_forgetting")
-            + "\n"
+            f"\nForgetting: WER on {native.path.nunique()} held-out real native recordings (those of the forgetting "
+            "section).\n\n" + save_table(table.rename_axis("system"), results, "real_speech_forgetting") + "\n"
         )
     return text
 

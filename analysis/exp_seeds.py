@@ -30,7 +30,7 @@ def headline_per_seed(main: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(results) -> str:
-    title = "## 6. Seed spread of the headline numbers\n\n"
+    title = "## Seed spread of the headline numbers\n\n"
     rows = load_rows(results, "main")
     if rows.empty:
         return title + "Not run yet.\n"

@@ -56,7 +56,7 @@ def differences(main: pd.DataFrame, unseen: pd.DataFrame) -> str:
 
 
 def report(results) -> str:
-    title = "## 5. Unseen accent: leave one accent out of training\n\n"
+    title = "## Unseen accent: leave one accent out of training\n\n"
     unseen, main = load_rows(results, "unseen"), load_rows(results, "main")
     if unseen.empty or main.empty:
         return title + "Not run yet.\n"
@@ -67,10 +67,9 @@ def report(results) -> str:
     figure = grouped_bars(means, spreads, "Unseen accent: WER on an accent left out of training", accents, COLUMNS)
     return (
         title + f"WER (%), mean ± spread over seeds ({unseen.seed.nunique()} seed(s) of the left-out runs), uniform "
-        "weights, on\n"
-        "each accent's held-out test speakers.\n\n"
+        "weights, on each accent's held-out test speakers.\n\n"
         + table_and_figure(shown, figure, results, "unseen_accent")
-        + "\nWER differences in points (negative: the left-out MAS-LoRA makes fewer errors), 95% paired bootstrap\n"
+        + "\nWER differences in points (negative: the left-out MAS-LoRA makes fewer errors), 95% paired bootstrap "
         "intervals over the utterances:\n\n" + differences(main, unseen)
     )
 

@@ -84,13 +84,12 @@ def report(results) -> str:
     return (
         title
         + f"L2 pooled WER (%), mean ± spread over seeds ({variants.seed.nunique()} seed(s) of the variant runs), on "
-        "the test\n"
-        "speakers of the six L2 accents.\n\n"
+        "the test speakers of the six L2 accents.\n\n"
         + table_and_figure(shown, figure, results, "variants")
-        + "\nEach variant minus the default in points (negative: the variant makes fewer errors), 95% paired\n"
+        + "\nEach variant minus the default in points (negative: the variant makes fewer errors), 95% paired "
         "bootstrap intervals over the utterances:\n\n"
         + differences(rows)
-        + "\nThe paper's headline claim for each variant: MAS-LoRA, accent unknown, minus the regular LoRA and full\n"
+        + "\nThe paper's headline claim for each variant: MAS-LoRA, accent unknown, minus the regular LoRA and full "
         "fine-tuning of experiment 1 (same seeds, same test utterances):\n\n" + against_baselines(rows, main)
     )
 

@@ -5,7 +5,9 @@ what the current numbers say; the reasons listed for differences are facts about
 
     python -m analysis.report [--results assets/results]   # redraw from the rows already there
 
-Each experiment's section comes from its own script (SECTIONS, in the report's order); they only read rows.
+Each experiment's section comes from its own script (SECTIONS, in the report's order, which numbers them); they
+only read rows. Drawn from the project's own results, the report also writes the README's results block
+(analysis.readme_results).
 """
 
 from pathlib import Path
@@ -29,6 +31,7 @@ from analysis import (
 from analysis.exp_seeds import headline_rows
 from analysis.exp_unseen_accent import unseen_stats
 from analysis.exp_variants import against_baselines, variant_rows
+from analysis.readme_results import write_readme_block
 from analysis.report_tools import (
     PAPER_L2ARCTIC,
     PAPER_LIBRISPEECH,
@@ -40,6 +43,9 @@ from analysis.report_tools import (
     versus,
     wer_per_seed,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_RESULTS, README = ROOT / "assets" / "results", ROOT / "README.md"
 
 WHY = """Why ours may differ from the paper: (1) the accents here are synthetic, espeak-ng speech with rule-based
 L1 transfer, not real L2 speakers, and the native control and the accents share four voices, so part of
@@ -124,16 +130,26 @@ SECTIONS = (
 )
 
 
+def numbered(number: int, section: str) -> str:
+    """A section's text with its number in its heading ("## Title" -> "## 3. Title")."""
+    return section.replace("## ", f"## {number}. ", 1)
+
+
+def section_number(experiment) -> int:
+    return SECTIONS.index(experiment) + 1
+
+
 def write_report(results: Path) -> None:
-    """Every section's tables and figures, then REPORT.md, from the rows in `results`."""
-    sections = [experiment.report(results) for experiment in SECTIONS]
+    """Every section's tables and figures, then REPORT.md, from the rows in `results`; and the README's results
+    block when `results` are the project's own."""
+    sections = [numbered(number, experiment.report(results)) for number, experiment in enumerate(SECTIONS, 1)]
     profile = profile_of(results)
     headline = _headline_rows(results)
     ran = (
         (
             f"Profile **{profile.get('profile', '?')}**: {profile.get('model')} on the {profile.get('corpus')}, folds "
             f"{profile.get('folds')}, seeds {profile.get('seeds')}, recipe {profile.get('recipe')}, "
-            f"{len(profile.get('runs', []))} training runs so far (section 8); wall time "
+            f"{len(profile.get('runs', []))} training runs so far (section {section_number(exp_curves)}); wall time "
             f"{profile.get('wall_seconds', 0) / 60:.0f} min on {profile.get('device')} with {profile.get('threads')} "
             "threads (sittings that ran to the end, summed"
             + ("; the last one was cut short and its time is not counted" if profile.get("cut_short") else "")
@@ -154,7 +170,7 @@ def write_report(results: Path) -> None:
     )
     text = (
         "# MAS-LoRA experiments: report\n\n"
-        "Written by `python -m train.experiments` (tables in `tables/`, figures in `figures/`, every decoded\n"
+        "Written by `python -m train.experiments` (tables in `tables/`, figures in `figures/`, every decoded "
         "utterance in `rows/`). " + ran + "\n\n"
         "## Ours beside the paper\n\n"
         "The paper (whisper-small), L2-ARCTIC: "
@@ -177,6 +193,8 @@ def write_report(results: Path) -> None:
         + "\n".join(sections)
     )
     (results / "REPORT.md").write_text(text)
+    if results.resolve() == PROJECT_RESULTS:
+        write_readme_block(results, README)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,16 @@ LOOPS_IN_TEN_SECONDS = ROOT / "tests" / "data" / "speechocean762-loop" / "014190
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 
+REAL_MODELS = ("tiny_en", "base")  # the fixtures below that load a real Whisper
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that loads a real Whisper says so (marker real_model), whichever file it is in."""
+    for item in items:
+        if set(REAL_MODELS) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_model)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_model_cache(tmp_path_factory):
     """Every session converts the bundled models afresh, so the conversion itself is always tested."""
@@ -44,35 +54,33 @@ def native_clips() -> list[tuple[Path, str]]:
 
 
 @pytest.fixture(scope="session")
-def fake_l2arctic(tmp_path_factory) -> Path:
-    """A real-layout L2-ARCTIC tree: the 24 speaker codes, 12 prompts each, spoken by espeak-ng at 44.1 kHz.
+def fake_l2arctic(tmp_path_factory, native_clips) -> Path:
+    """A real-layout L2-ARCTIC tree: the 24 speaker codes, 12 prompts each, at 44.1 kHz as the corpus ships.
 
-    As in the real corpus, one speaker (ABA) lacks two prompts, and the folders hold other files too.
+    Every speaker reads with the real CC0 native recordings of those prompts (no L2 voice can be shared
+    here; the layout, the transcripts and the speech are real). As in the real corpus, one speaker (ABA)
+    lacks two prompts, and the folders hold other files too.
     """
     import numpy as np
     import soundfile
     import soxr
 
-    from maslora.data.corpora import L2_ARCTIC_SPEAKERS, arctic_prompts
-    from maslora.synth.espeak import phonemize, synthesize
-    from maslora.synth.speakers import ESPEAK_VOICES
+    from maslora.data.corpora import L2_ARCTIC_SPEAKERS
 
     root = tmp_path_factory.mktemp("L2-ARCTIC")
     (root / "LICENSE").write_text("not a speaker")
-    prompts = list(arctic_prompts().items())[:12]
     spoken = {}
-    for position in range(4):
-        for uid, text in prompts:
-            samples, rate = synthesize(phonemize(text), ESPEAK_VOICES[position])
-            spoken[position, uid] = soxr.resample(samples, rate, 44_100).astype(np.float32)
+    for path, text in native_clips[:12]:
+        samples, rate = soundfile.read(path, dtype="float32")
+        spoken[path.stem] = (soxr.resample(samples, rate, 44_100).astype(np.float32), text)
     for speakers in L2_ARCTIC_SPEAKERS.values():
-        for position, speaker in enumerate(speakers):
+        for speaker in speakers:
             (root / speaker / "wav").mkdir(parents=True)
             (root / speaker / "transcript").mkdir()
             (root / speaker / "annotation").mkdir()
-            for uid, text in prompts:
+            for uid, (samples, text) in spoken.items():
                 if speaker == "ABA" and uid in ("arctic_a0003", "arctic_a0007"):
                     continue
-                soundfile.write(root / speaker / "wav" / f"{uid}.wav", spoken[position, uid], 44_100, subtype="PCM_16")
+                soundfile.write(root / speaker / "wav" / f"{uid}.wav", samples, 44_100, subtype="PCM_16")
                 (root / speaker / "transcript" / f"{uid}.txt").write_text(text)
     return root

@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow  # a real server and a real browser
+pytestmark = [pytest.mark.slow, pytest.mark.browser]  # a real server and a real browser
 
 EXAMPLES = ROOT / "assets" / "examples"
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots for a reviewer; ignored by git

@@ -2,6 +2,10 @@
 
 errors atomic cache wer  <  data  <  synth  <  whisper  <  mixture  <  auto  <  training  <  systems
     <  __init__ __main__
+
+Around it, the project's own floors: maslora (the core: no Gradio, nothing of the project above it)  <
+analysis (reads rows; only its benchmarks, bench_*, run training)  <  train (runs the experiments, then
+the report); app.py lays out the page on the core alone.
 """
 
 import ast
@@ -98,3 +102,54 @@ def test_the_check_finds_an_upward_import_and_a_circle(tmp_path):
     problems = import_problems(package)
     assert "maslora.data.audio imports maslora.systems.compare, which is not on a floor below it" in problems
     assert any(p.startswith("circle: ") and "maslora.systems.bundle" in p for p in problems)
+
+
+PROJECT = ("maslora", "analysis", "train", "app")  # the project's top-level packages and modules
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project's top-level names and gradio that `path` imports, at the top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names & {*PROJECT, "gradio"}
+
+
+def layer_problems(root: Path) -> list[str]:
+    """What breaks the project's floors (the module docstring) in the project at `root`."""
+    allowed = {
+        "maslora": {"maslora"},
+        "analysis": {"maslora", "analysis"},
+        "train": {"maslora", "analysis", "train"},
+        "app": {"maslora", "gradio"},
+    }
+    problems = []
+    files = [root / "app.py", *(path for folder in PROJECT[:3] for path in sorted((root / folder).rglob("*.py")))]
+    for path in files:
+        part = path.relative_to(root).parts[0].removesuffix(".py")
+        extra = project_imports(path) - allowed[part]
+        if part == "analysis" and path.stem.startswith("bench_"):
+            extra -= {"train"}  # a benchmark times training as it runs
+        problems += [f"{path.relative_to(root)} imports {name}" for name in sorted(extra)]
+    return problems
+
+
+def test_the_core_the_analysis_the_experiments_and_the_page_keep_to_their_floors():
+    assert layer_problems(ROOT) == []
+
+
+def test_the_floor_check_finds_a_page_reaching_into_the_analysis_and_a_core_importing_gradio(tmp_path):
+    for folder in PROJECT[:3]:
+        (tmp_path / folder).mkdir()
+    (tmp_path / "app.py").write_text("from analysis.report_tools import annotated_heatmap\nimport gradio\n")
+    (tmp_path / "maslora" / "demo.py").write_text("def f():\n    import gradio as gr\n")
+    (tmp_path / "analysis" / "exp_x.py").write_text("from train.decoding_dev import DECODINGS\n")
+    (tmp_path / "analysis" / "bench_x.py").write_text("from train.train import train_in_processes\n")
+    assert layer_problems(tmp_path) == [
+        "app.py imports analysis",
+        "maslora/demo.py imports gradio",
+        "analysis/exp_x.py imports train",
+    ]

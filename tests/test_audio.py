@@ -109,12 +109,14 @@ def _webm(tmp_path, seconds: float, name: str = "recording.webm"):
     return webm
 
 
+@pytest.mark.ffmpeg
 def test_webm_is_decoded_by_ffmpeg(tmp_path):
     samples = load_audio(_webm(tmp_path, 1.5))
     assert abs(len(samples) - 1.5 * SAMPLE_RATE) < 0.05 * SAMPLE_RATE
     assert abs(_dominant_frequency(samples) - 440) < 5
 
 
+@pytest.mark.ffmpeg  # the clip itself is made with ffmpeg
 def test_webm_without_ffmpeg_names_what_is_missing(tmp_path, monkeypatch):
     webm = _webm(tmp_path, 0.5)
     monkeypatch.setattr("maslora.data.audio.shutil.which", lambda name: None)
@@ -122,6 +124,7 @@ def test_webm_without_ffmpeg_names_what_is_missing(tmp_path, monkeypatch):
         load_audio(webm)
 
 
+@pytest.mark.ffmpeg
 def test_too_long_webm_is_refused(tmp_path):
     with pytest.raises(AudioError, match="long.webm is longer than 2 s, the limit"):
         load_audio(_webm(tmp_path, 4, "long.webm"), max_seconds=2)

@@ -10,11 +10,12 @@ import pytest
 
 import maslora.systems.bundle as bundle
 import train.bundle as train_bundle
-from app import matrix_caption, matrix_figure, training_note
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
+from maslora.systems.demo import matrix_caption, training_note
+from maslora.systems.figures import matrix_figure
 from train.examples import TEST_ROWS, hardest_prompts
 
 ACCENTS = ["arabic", "mandarin", "korean"]

@@ -1,27 +1,56 @@
-"""`python -m maslora transcribe` as a user runs it: transcripts on stdout, one-line errors, exit codes."""
+"""`python -m maslora ...` as a user runs it: transcripts on stdout, one-line errors, exit codes.
+
+The commands run in this process (maslora.__main__.cli, what `python -m maslora` calls); one smoke test
+starts the real `python -m maslora`, and the recording tests start it too, since ALSA reads its
+configuration (here: a file for a microphone) once per process."""
 
 import json
 import os
+import runpy
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
 
+from maslora.__main__ import cli
 from maslora.data.microphone import default_input
 from maslora.errors import MicrophoneError
 from tests.conftest import ROOT
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "maslora", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys):
+    """`python -m maslora ARGS` in this process: its exit code, stdout and stderr."""
+
+    def run(*args: str) -> Ran:
+        capsys.readouterr()  # what came before is not this command's
+        try:
+            code = cli(list(args))
+        except SystemExit as exit:  # argparse refusing the arguments
+            code = exit.code
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return run
 
 
 @pytest.mark.slow
-def test_transcribes_one_file_and_several(native_clips):
+def test_transcribes_one_file_and_several_as_a_user_starts_it(native_clips):
     (first, _), (second, _) = native_clips[3], native_clips[4]
+
+    def _run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "maslora", *args]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
     one = _run("transcribe", str(first))
     assert one.returncode == 0, one.stderr
     assert "glad to see you again" in one.stdout.lower() and "\t" not in one.stdout
@@ -32,7 +61,7 @@ def test_transcribes_one_file_and_several(native_clips):
 
 
 @pytest.mark.slow
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
+def test_bad_input_is_one_line_and_exit_code_2(run, tmp_path):
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
     for args, message in [
@@ -40,18 +69,18 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
         (["transcribe", str(not_audio)], "as audio"),
         (["transcribe", str(not_audio.parent / "x.flac"), "--model", "pypi:nothing_here"], "audio file not found"),
     ]:
-        result = _run(*args)
+        result = run(*args)
         assert result.returncode == 2
         assert message in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
-def test_a_bad_file_among_good_ones_is_skipped_and_the_others_transcribed(native_clips, tmp_path):
+def test_a_bad_file_among_good_ones_is_skipped_and_the_others_transcribed(run, native_clips, tmp_path):
     (good, _), (other, _) = native_clips[3], native_clips[4]
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
     missing = tmp_path / "missing.wav"
-    result = _run("transcribe", str(good), str(not_audio), str(missing), str(other))
+    result = run("transcribe", str(good), str(not_audio), str(missing), str(other))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stdout.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(good), str(other)]
@@ -63,7 +92,7 @@ def test_a_bad_file_among_good_ones_is_skipped_and_the_others_transcribed(native
 
 
 @pytest.mark.slow
-def test_a_long_file_gets_subtitles_with_one_cue_per_window(native_clips, tmp_path):
+def test_a_long_file_gets_subtitles_with_one_cue_per_window(run, native_clips, tmp_path):
     import numpy as np
     import soundfile
 
@@ -74,7 +103,7 @@ def test_a_long_file_gets_subtitles_with_one_cue_per_window(native_clips, tmp_pa
     audio = np.concatenate([part for path, _ in clips for part in (load_audio(path), pause)])
     soundfile.write(tmp_path / "talk.wav", audio, SAMPLE_RATE)
     out = tmp_path / "subtitles"
-    result = _run("transcribe", str(tmp_path / "talk.wav"), "--output-format", "all", "--output-dir", str(out))
+    result = run("transcribe", str(tmp_path / "talk.wav"), "--output-format", "all", "--output-dir", str(out))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["talk.json", "talk.srt", "talk.txt", "talk.vtt"]
     body = json.loads((out / "talk.json").read_text())
@@ -121,9 +150,9 @@ def test_synth_cli_writes_a_corpus_and_reports_bad_settings(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path):
+def test_evaluate_prints_wer_per_accent_and_writes_rows(run, fake_l2arctic, tmp_path):
     rows = tmp_path / "rows.jsonl"
-    result = _run("evaluate", "--corpus", str(fake_l2arctic), "--prompts", "2", "--rows", str(rows))
+    result = run("evaluate", "--corpus", str(fake_l2arctic), "--prompts", "2", "--rows", str(rows))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     for label in ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese", "pooled", "macro mean"]:
@@ -135,7 +164,7 @@ def test_evaluate_prints_wer_per_accent_and_writes_rows(fake_l2arctic, tmp_path)
 
 
 @pytest.mark.slow
-def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_path):
+def test_transcribe_with_experts_and_with_an_adapter(run, tiny_en, native_clips, tmp_path):
     import torch
 
     from maslora.data.audio import load_audio
@@ -159,7 +188,7 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
     merge(model, weights)
     expected = transcribe(adapted, [load_audio(path)])[0]
 
-    result = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--accent", "hindi", "--beta", "1.5")
+    result = run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--accent", "hindi", "--beta", "1.5")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
     assert expected != base_text  # otherwise the comparison could not fail
@@ -169,13 +198,13 @@ def test_transcribe_with_experts_and_with_an_adapter(tiny_en, native_clips, tmp_
     untouched = load_whisper("tiny.en", device="cpu")
     inject_adapters(untouched.model, zero)  # B = 0: a regular LoRA that changes nothing yet
     save_adapter(untouched.model, zero, fresh, RunsWith("tiny.en"))
-    assert _run("transcribe", str(path), "--adapter", str(fresh)).stdout.strip() == base_text
-    bad = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--weights", "klingon=1")
+    assert run("transcribe", str(path), "--adapter", str(fresh)).stdout.strip() == base_text
+    bad = run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--weights", "klingon=1")
     assert bad.returncode == 2 and "no expert for klingon" in bad.stderr
-    cropped = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--encoder-seconds", "10")
+    cropped = run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--encoder-seconds", "10")
     assert cropped.returncode == 0 and "warning: running in a 10 s encoder window" in cropped.stderr
     assert "the adapters were trained in 30 s" in cropped.stderr  # what experts.json says
-    other_model = _run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--model", "base")
+    other_model = run("transcribe", str(path), "--experts", str(tmp_path / "experts"), "--model", "base")
     assert other_model.returncode == 2 and "trained on tiny.en, not base: use --model tiny.en" in other_model.stderr
 
 
@@ -215,7 +244,7 @@ def test_record_hears_a_microphone_and_prints_three_transcripts(tmp_path, native
 
 
 @pytest.mark.slow
-def test_record_auto_weighs_the_experts_from_the_recording_and_shows_the_posterior(tmp_path, native_clips):
+def test_record_auto_weighs_the_experts_from_the_recording_and_shows_the_posterior(run, tmp_path, native_clips):
     result = _record_from_a_file_microphone(tmp_path, native_clips, "--auto")
     assert result.returncode == 0, result.stderr
     posterior, *transcripts = result.stdout.strip().splitlines()
@@ -223,7 +252,7 @@ def test_record_auto_weighs_the_experts_from_the_recording_and_shows_the_posteri
     assert sorted(shares) == ["arabic", "hindi", "korean", "mandarin", "spanish", "vietnamese"]
     assert abs(sum(map(float, shares.values())) - 1) < 0.02  # six shares printed to two decimals
     assert [line.split(":")[0].strip() for line in transcripts] == ["base", "lora", "mas-lora"]
-    both = _run("record", "--auto", "--accent", "korean")
+    both = run("record", "--auto", "--accent", "korean")
     assert both.returncode == 2 and "--auto takes the weights from the recording" in both.stderr
 
 
@@ -238,31 +267,32 @@ def _has_microphone() -> bool:
 
 
 @pytest.mark.skipif(_has_microphone(), reason="this machine has a microphone, so record would record")
-def test_record_without_a_microphone_says_what_is_missing():
+def test_record_without_a_microphone_says_what_is_missing(run):
     """CI has no input device; with PortAudio installed that is what the message names."""
-    result = _run("record", "--seconds", "1")
+    result = run("record", "--seconds", "1")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no input device" in result.stderr or "libportaudio2" in result.stderr, result.stderr
 
 
-def test_this_file_is_collected_on_a_machine_without_portaudio():
-    """After only `pip install -r requirements.txt` (no libportaudio2) the fast lane must still run."""
-    code = (
-        "import ctypes.util, sys, pytest; ctypes.util.find_library = lambda name: None; "
-        "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', 'tests/test_cli.py']))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+@pytest.fixture
+def without_portaudio(monkeypatch):
+    """This process as on a machine without libportaudio2: sounddevice imported afresh finds no PortAudio
+    (it looks the library up through ctypes.util.find_library, which then answers None) and raises OSError."""
+    import ctypes.util
+
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
 
 
-def test_record_without_portaudio_names_the_library():
-    # sounddevice finds PortAudio through ctypes.util.find_library; a machine without the library answers None.
-    code = (
-        "import ctypes.util, sys; ctypes.util.find_library = lambda name: None; "
-        "from maslora.__main__ import cli; sys.exit(cli(sys.argv[1:]))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, "record", "--seconds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+def test_this_file_is_collected_on_a_machine_without_portaudio(without_portaudio):
+    """After only `pip install -r requirements.txt` (no libportaudio2) the fast lane must still run: the
+    module's top level (what collection runs, the microphone probe of a skipif included) works without it."""
+    with pytest.raises(MicrophoneError, match="libportaudio2"):
+        default_input()  # the fixture does take PortAudio away
+    assert runpy.run_path(__file__)["_has_microphone"]() is False
+
+
+def test_record_without_portaudio_names_the_library(run, without_portaudio):
+    result = run("record", "--seconds", "1")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "install libportaudio2" in result.stderr, result.stderr

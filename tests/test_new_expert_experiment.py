@@ -1,5 +1,5 @@
-"""Issue #15's measurement end to end on the quick share: synthetic speakers and the real fixture, rows, the
-report's section, and a rerun that trains nothing."""
+"""A new speaker's own expert, measured end to end on the quick share: synthetic speakers and the real fixture,
+rows, the report's section, and a rerun that trains nothing."""
 
 import subprocess
 import sys
@@ -58,7 +58,7 @@ def test_the_section_reads_one_bundle_per_source_the_demos_where_measured():
     assert list(chosen.index) == [1, 2, 3, 4]  # the real speakers' older rows never mix with the demo's
     lines = exp_new_expert.bundle_lines(bundles).splitlines()
     assert len(lines) == 2 and lines[0].startswith("- the real speakers: the experts of assets/experts/tiny.en")
-    assert "the demo's" in lines[0] and "real training speakers" in lines[0]  # issue #14: they heard real speech
+    assert "the demo's" in lines[0] and "real training speakers" in lines[0]  # the bundle's experts heard real speech
     assert lines[1].startswith("- the synthetic speakers, the added-back accent: the experts of assets/synthetic")
     assert "--bundles assets/synthetic-experts" in lines[1] and "only from synthetic voices" in lines[1]
 

@@ -9,6 +9,8 @@ import shlex
 
 import pytest
 
+from analysis.readme_results import readme_block
+from analysis.report import SECTIONS, numbered
 from maslora.__main__ import parser
 from tests.conftest import ROOT
 
@@ -61,8 +63,34 @@ def script_of(words: list[str]):
 SHOWN = [(page.name, " ".join(words)) for page in PAGES for words in shown_commands(page)]
 
 
-def test_the_pages_show_commands():
-    assert len(SHOWN) >= 15  # if this drops, the parsing above broke, not the pages
+def test_every_python_line_of_the_pages_is_parsed_as_a_command():
+    runs = [  # every `python ...` run of the pages' bash blocks, counted apart from the parser above
+        part
+        for page in PAGES
+        for block in re.findall(r"```bash\n(.+?)\n```", page.read_text(encoding="utf-8"), re.S)
+        for line in block.splitlines()
+        for part in map(str.strip, line.split("&&"))
+        if re.match(r"(python3?|\.venv/bin/python) ", part) and not part.startswith("python3 -m venv")
+    ]
+    assert len(SHOWN) == len(runs) > 0
+    assert ("README.md", "python -m maslora record --seconds 5 --auto") in SHOWN
+
+
+def test_the_readme_results_are_what_the_committed_rows_say_and_stay_short():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme_block(ROOT / "assets" / "results")
+    assert block in readme, "README's results differ from the rows: python -m analysis.report writes them"
+    assert len(block.splitlines()) <= 25 and block.count("\n- ") <= 5
+    assert not re.search(r"\b\d+ tests\b", readme), "test counts go stale: the README states none"
+
+
+def test_the_report_numbers_its_sections_in_the_order_of_the_section_list():
+    report = (ROOT / "assets" / "results" / "REPORT.md").read_text(encoding="utf-8")
+    numbers = [int(n) for n in re.findall(r"^## (\d+)\. ", report, re.M)]
+    assert numbers == list(range(1, len(SECTIONS) + 1))
+    assert (
+        numbered(3, "## The expert x accent matrix\n\n## Not this") == "## 3. The expert x accent matrix\n\n## Not this"
+    )
 
 
 @pytest.mark.parametrize(("page", "command"), SHOWN)

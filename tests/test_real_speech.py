@@ -1,4 +1,4 @@
-"""Issue #14's experiment in the quick profile: real speakers train beside the synthetic ones, every system is
+"""The real-speech experiment in the quick profile: real speakers train beside the synthetic ones, every system is
 scored on held-out real speakers, the report's section reads the rows, and a rerun decodes nothing again."""
 
 import subprocess

@@ -5,7 +5,7 @@ r"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo'
         --lora runs/experiments/cpu/fold1/seed0/lora --matrix assets/results/rows/matrix.jsonl
     python train/auto_heads.py
 
-or, with experts that also heard real Mandarin-L1 speakers (issue #14; the runs the validation speakers chose):
+or, with experts that also heard real Mandarin-L1 speakers (the runs the validation speakers chose):
 
     python -m train.real_speech --corpus ../shared/data/speechocean762-train
     python train/bundle.py --mas-lora runs/real-speech/cpu/seed0/mas-lora-beside \

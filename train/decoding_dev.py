@@ -1,4 +1,4 @@
-"""Issue #34's measurement: how the demo and the commands decode, chosen on development speech only.
+"""How the demo and the commands decode, chosen on development speech only.
 
     python -m train.decoding_dev --real ../shared/data/speechocean762-train [--size tiny.en] [--native 100]
                                  [--results assets/results]

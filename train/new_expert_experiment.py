@@ -1,4 +1,4 @@
-"""Issue #15's measurement: how much a visitor's own expert, trained on a few of their clips, helps them.
+"""How much a visitor's own expert, trained on a few of their clips, helps them.
 
     python -m train.new_expert_experiment [--real ../shared/data/speechocean762-train [--split FILE]]
                                           [--add-back RUN/best] [--skip-synthetic] [--seed 0] [--quick]
@@ -26,7 +26,7 @@ Speakers:
                 with the others (tagged clips -1) and the run's experts alone (clips 0)
 Rows go to rows/new_expert.jsonl tagged experiment, bundle (whose experts: "experts/tiny.en" is the demo's),
 source, speaker, clips (k) and seed; a rerun skips what is there (a sitting cut short resumes). The committed
-rows: the synthetic and real speakers with the demo's bundle and, from before issue #14's rebundle, all three
+rows: the synthetic and real speakers with the demo's bundle and, from before the real-speech rebundle, all three
 parts with the synthetic-only experts (--bundles assets/synthetic-experts; the add-back only with them).
 analysis.exp_new_expert turns them into the report's section, one bundle per part, the demo's where measured.
 """

@@ -1,4 +1,4 @@
-"""Issue #14's experiment: experts that heard real Mandarin-L1 speech (speechocean762), and every system on
+"""Experts that heard real Mandarin-L1 speech (speechocean762), and every system on
 real speakers that none of them heard.
 
     python -m train.real_speech --corpus ../shared/data/speechocean762-train [--only mas-lora-beside,lora-beside]

@@ -1,8 +1,8 @@
-"""Issue #34: the committed base rows decoded again as Whisper as released, in its own 30 s window.
+"""The committed base rows decoded again as Whisper as released, in its own 30 s window.
 
     python -m train.redecode_base [--results assets/results] [--scratch runs/redecode-base]
 
-Until issue #34, `evaluate` ran base in the window the adapters beside it were trained in (10 s for the
+Rows written before this ran base in the window the adapters beside it were trained in (10 s for the
 bundled tiny.en experts), where tiny.en loops on some short clips that it transcribes well in 30 s. Every
 base row of the rows files whose `encoder_seconds` is not Whisper's own window is decoded again, greedily
 as every experiment decodes, and rewritten in place (the same tags, order and reference; new hypothesis,

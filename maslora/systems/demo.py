@@ -1,0 +1,166 @@
+"""What the demo page shows, computed here: a Compare's expert weights and columns, the notes on the bundled
+experts, the examples. The page (app.py) lays these out and wires them to Gradio; nothing here knows Gradio.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from maslora.errors import WeightsError
+from maslora.mixture.weights import choose_weights
+from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_real_speech
+from maslora.systems.combined_whisper import CombinedWhisper
+from maslora.systems.compare import AutoWeighting, Comparison
+
+MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
+UNKNOWN = "unknown"  # the accent choice that means "accent unknown": uniform weights
+BY_RULE, BY_HAND, BY_AUDIO = "accent and beta", "expert sliders", "the audio (automatic)"  # where weights come from
+SOURCE_TITLES = {BY_RULE: "by accent and beta", BY_HAND: "set by hand", BY_AUDIO: "from the audio"}
+ROUTE_TITLES = {"base": "Base Whisper", "lora": "Regular LoRA", "mas-lora": "MAS-LoRA"}
+SYNTHETIC_SPEECH = "synthetic accented speech (espeak-ng with accent rules)"
+
+EXPLANATION = """
+**MAS-LoRA** (Mixture of Accent-Specific LoRAs, [arXiv 2505.20006](https://arxiv.org/abs/2505.20006))
+adapts Whisper to non-native English with one small LoRA *expert* per accent, each trained only on
+speakers of that accent, in the encoder. At inference the experts are mixed:
+`W = W0 + sum_i w_i B_i A_i`.
+
+- **Accent unknown**: every expert gets the same weight, 1/N.
+- **Accent known**: the matched expert gets 1/beta, each other expert (1 - 1/beta)/(N - 1).
+  beta = 1 uses the matched expert alone; beta = N is uniform again. The paper's best is beta = 2.
+- **Expert sliders**: set any mixture yourself; the weights are normalized to sum to 1 (the bar chart
+  shows what the model uses). Moving one switches the beta rule off until you move beta, change the
+  accent or press reset.
+- **The audio (automatic)**: beyond the paper. A small classifier on Whisper's own encoder guesses the
+  accent; its posterior (the left chart, shown for every clip) becomes the weights by the rule that
+  scored best on validation speakers. It was right on about half of the held-out speakers' clips, so
+  read its guess as a hint, not a verdict.
+
+The **regular LoRA** is one adapter trained on all accents pooled, in the same places; **base Whisper**
+is Whisper as released, in its own 30 s window; the two adapted systems decode your clip as one batch
+of the same model, in the shorter window their adapters were trained in. The bundled experts were
+trained on a CPU until held-out speakers stopped improving (about an hour each).
+"""
+
+
+def rule_weights(accents: list[str], accent: str, beta: float) -> dict[str, float]:
+    """The beta rule around `accent`, or uniform when the accent is unknown (beta unused)."""
+    return choose_weights(accents, None, None) if accent == UNKNOWN else choose_weights(accents, accent, beta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightChoice:
+    """How a visitor asked for the expert weights of a Compare."""
+
+    source: str  # BY_RULE, BY_HAND or BY_AUDIO
+    accent: str  # an expert's accent, or UNKNOWN
+    beta: float
+    sliders: list[float]  # the sliders' values: the bundled experts', then the visitor's own expert's
+
+
+def compare_weights(
+    choice: WeightChoice, whisper: CombinedWhisper, bundled: CombinedWhisper, auto: AutoWeighting | None, clip
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """(the expert weights a Compare decodes with, the accent classifier's posterior or None) for `choice`,
+    on `whisper` (the bundled experts, or a visitor's N + 1); the classifier hears the clip whatever the
+    choice (its chart is shown for every clip), through the `bundled` experts' model it was trained for."""
+    if choice.source == BY_AUDIO and auto is None:
+        raise WeightsError("these experts ship without an accent classifier: pick another way to weigh them")
+    if choice.source == BY_AUDIO and len(whisper.accents) > len(bundled.accents):
+        raise WeightsError("the accent classifier knows only the bundled accents, not yours: weigh the experts by hand")
+    if choice.accent not in (UNKNOWN, *whisper.accents):
+        raise WeightsError(f"no {choice.accent} expert here (train it again in the second tab)")
+    posterior, from_audio = auto.weigh(bundled, clip) if auto else (None, None)
+    if choice.source == BY_AUDIO:
+        return from_audio, posterior
+    if choice.source == BY_HAND:
+        return dict(zip(whisper.accents, map(float, choice.sliders[: len(whisper.accents)]))), posterior
+    return rule_weights(whisper.accents, choice.accent, choice.beta), posterior
+
+
+def slider_values(accents: list[str], bundled_count: int, accent: str, beta: float) -> list[float]:
+    """Every expert slider's value under the beta rule: the bundled experts', then the visitor's own slider
+    (0 while they have no expert)."""
+    weights = rule_weights(accents, accent, beta)
+    return [weights[a] for a in accents] + [0.0] * (bundled_count + 1 - len(accents))
+
+
+def route_columns(comparison: Comparison) -> list:
+    """Per route, in order: its heading (title, WER, latency), its transcript, its word diff against the reference."""
+    columns = []
+    for result in comparison.results:
+        wer = "no reference to score against" if result.wer is None else f"WER **{result.wer:.1%}**"
+        columns.append(f"### {ROUTE_TITLES[result.route]}\n{wer} · {comparison.seconds:.2f} s for all three")
+        columns.append(result.text or "(nothing recognized)")
+        columns.append([(f"{text} ", kind) for text, kind in result.diff])  # words shown with spaces between
+    return columns
+
+
+def training_note(size: str) -> str:
+    """Which bundled experts heard real accented speakers and which only synthetic accents (bundle.json)."""
+    heard = bundled_real_speech(size)
+    experts, lora = heard["mas-lora"], heard["lora"]
+    if experts is None:
+        note = f"Every expert learned from {SYNTHETIC_SPEECH} only: none has heard a real accented voice."
+    else:
+        with_synthetic = "beside" if experts["placement"] == "beside" else "instead of"
+        accent = experts["accent"].title()
+        note = (
+            f"The {accent} expert learned from {experts['speakers']} real {accent}-L1 speakers (speechocean762's "
+            f"training speakers) {with_synthetic} the synthetic {accent} voices; the other experts from "
+            f"{SYNTHETIC_SPEECH} only."
+        )
+    note += (
+        " The regular LoRA heard the same real speakers, pooled with every accent."
+        if lora is not None
+        else " The regular LoRA heard synthetic accents only."
+    )
+    return (
+        f"{note} The first examples are real Mandarin-L1 speakers (speechocean762) whom no training run "
+        "heard; the report's section on real accented speech measures every system on such held-out speakers."
+    )
+
+
+def own_expert_best(matrix: pd.DataFrame) -> list[str]:
+    """The accents whose own expert is the best single expert on them, in the matrix's expert order."""
+    return [accent for accent in matrix.index if accent in matrix.columns and matrix[accent].idxmin() == accent]
+
+
+def matrix_caption(matrix: pd.DataFrame) -> str:
+    own = own_expert_best(matrix)
+    return (
+        "**Do the experts specialise?** Each bundled expert alone (weight 1, the others 0) on each accent's "
+        f"held-out test speakers: its own accent's column should be darkest on its row's diagonal. The own "
+        f"expert is the best single expert for {len(own)} of {len(matrix.index)} accents"
+        + (f" ({', '.join(own)})." if own else ".")
+        + "".join(
+            f" The {control} column is a control: speakers no expert was trained on."
+            for control in sorted(set(matrix.columns) - set(matrix.index))
+        )
+    )
+
+
+def bundled_examples() -> pd.DataFrame:
+    """The demo's examples in their order (path, text, accent, speaker, source), paths resolved; read once
+    per call, empty when the file is absent."""
+    if not BUNDLED_EXAMPLES.is_file():
+        return pd.DataFrame(columns=["path", "text", "accent", "speaker", "source"])
+    table = pd.read_csv(BUNDLED_EXAMPLES, dtype=str)
+    return table.assign(path=[str(BUNDLED_EXAMPLES.parent / path) for path in table.path])
+
+
+def example_rows(examples: pd.DataFrame, accents: list[str]) -> list[list[str]]:
+    """[audio, reference, accent] per example; an accent without an expert (native speech) shows as unknown."""
+    return [[r.path, r.text, r.accent if r.accent in accents else UNKNOWN] for r in examples.itertuples()]
+
+
+def example_credits(examples: pd.DataFrame) -> str:
+    """Where the examples come from and under which licence, in their order (real speech first)."""
+    if examples.empty:
+        return ""
+    sources = examples.groupby("source", sort=False).speaker.unique()
+    return (
+        "Examples, in order: "
+        + "; ".join(f"{source} ({', '.join(speakers)})" for source, speakers in sources.items())
+        + ". No example speaker or sentence was used in training."
+    )
