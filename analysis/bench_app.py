@@ -28,7 +28,7 @@ from maslora.data.corpora import load_manifest
 from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
-    BUNDLED_EXPERTS,
+    bundled_folders,
     load_bundled_auto,
     load_bundled_whisper,
     read_bundle,
@@ -64,7 +64,7 @@ def ways(size: str) -> dict[str, CombinedWhisper]:
     """The three ways of the module's docstring, each its own model."""
     bundle = read_bundle(size)
     window = bundle["encoder_seconds"]
-    experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
+    experts, adapter = bundled_folders(size)
     whisper = load_whisper(bundle["model"])
     return {
         "the page's way": load_bundled_whisper(size),

@@ -31,7 +31,7 @@ from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.mixture.layer import merge
 from maslora.mixture.peft_io import load_experts
 from maslora.mixture.weights import normalized_weights, uniform_weights
-from maslora.systems.bundle import BUNDLED_EXPERTS
+from maslora.systems.bundle import bundled_folders
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.load import bundled_ctranslate2_folder
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--quantization", default="float32", help="of the ct2 export (decoded in float32)")
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()  # generate() warns about its own defaults on every call
-    experts = BUNDLED_EXPERTS / args.size / "mas-lora"
+    experts, _ = bundled_folders(args.size)
     native = load_manifest(NATIVE_RECORDINGS).head(args.clips)
     audios, references = [load_audio(path) for path in native.path], list(native.text)
     with tempfile.TemporaryDirectory() as scratch:

@@ -15,7 +15,7 @@ import time
 import torch
 
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
-from maslora.systems.bundle import BUNDLED_EXPERTS
+from maslora.systems.bundle import bundled_folders
 from maslora.training.new_expert import NewExpertConfig, train_new_expert
 
 BUDGET_SECONDS = 120.0  # a visitor waits: 20 clips trained in under 2 minutes on 2 CPU cores
@@ -32,7 +32,7 @@ def main() -> None:
     config = NewExpertConfig(steps=args.steps)
     elapsed: list[float] = []  # training seconds after each step
     began = time.perf_counter()
-    train_new_expert(BUNDLED_EXPERTS / args.size / "mas-lora", clips, config, lambda p: elapsed.append(p.seconds))
+    train_new_expert(bundled_folders(args.size)[0], clips, config, lambda p: elapsed.append(p.seconds))
     total = time.perf_counter() - began
     training = elapsed[-1]
     print(

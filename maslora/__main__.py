@@ -206,7 +206,7 @@ def record_command(args: argparse.Namespace) -> None:
         )
     comparison = compare(systems, audio, weights)
     for result in comparison.results:
-        print(f"{result.system:>8}: {result.text}")
+        print(f"{result.route:>8}: {result.text}")
 
 
 def add_expert_command(args: argparse.Namespace) -> None:

@@ -153,3 +153,11 @@ def test_the_floor_check_finds_a_page_reaching_into_the_analysis_and_a_core_impo
         "maslora/demo.py imports gradio",
         "analysis/exp_x.py imports train",
     ]
+
+
+def test_the_page_stays_layout_and_wiring():
+    """app.py lays the page out and wires it; logic that grows there belongs in maslora/systems/demo.py."""
+    source = (ROOT / "app.py").read_text()
+    functions = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)]
+    assert len(source.splitlines()) < 350
+    assert max(f.end_lineno - f.lineno + 1 for f in functions) <= 60, [f.name for f in functions]

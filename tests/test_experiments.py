@@ -16,12 +16,12 @@ SECTIONS = [
     "## 3. The expert x accent matrix",
     "## 4. Forgetting",
     "## 5. Unseen accent",
-    "## Placement and targets",
-    "## 6. Seed spread",
-    "## 7. Beyond the paper",
+    "## 6. Placement and targets",
+    "## 7. Seed spread",
+    "## 8. Beyond the paper",
     "### Accent identification",
     "### Accents no expert was trained for",
-    "## 8. Learning curves",
+    "## 9. Learning curves",
 ]
 FIGURES = [
     "accent_unknown",
@@ -73,8 +73,8 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
     report = (results / "REPORT.md").read_text()
     for section in SECTIONS:
         assert section in report and "Not run yet" not in report.split(section, 1)[1].split("\n## ", 1)[0], section
-    assert "## 9. Real accented speech" in report  # its own command (train.real_speech, tests/test_real_speech.py)
-    assert "## 10. A new speaker's own expert" in report  # its own command (train.new_expert_experiment)
+    assert "## 10. Real accented speech" in report  # its own command (train.real_speech, tests/test_real_speech.py)
+    assert "## 11. A new speaker's own expert" in report  # its own command (train.new_expert_experiment)
     for name in FIGURES:
         assert (results / "figures" / f"{name}.png").stat().st_size > 5_000, name
         assert (results / "figures" / f"{name}.html").is_file() and (results / "tables" / f"{name}.md").is_file()

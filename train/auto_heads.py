@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from maslora.atomic import replace_file, replace_folder
 from maslora.auto.heads import clip_features, fit_classifier
-from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_CLASSIFIER, BUNDLED_EXPERTS, read_bundle
+from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_CLASSIFIER, BUNDLED_EXPERTS, bundled_folders, read_bundle
 from maslora.systems.evaluation import Models, evaluate, lowest_wer_system
 from maslora.systems.system import TEMPERED_SYSTEMS, System
 from maslora.training.config import split_of_run
@@ -48,7 +48,7 @@ def main() -> None:
     )
     models = Models(
         model=model,
-        experts=BUNDLED_EXPERTS / args.size / "mas-lora",
+        experts=bundled_folders(args.size)[0],
         encoder_seconds=window,
         classifier=args.work / BUNDLED_CLASSIFIER,
     )

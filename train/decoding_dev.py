@@ -28,7 +28,7 @@ from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.data.speaker_split import real_speech_split
 from maslora.data.splits import paper_fold
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
+from maslora.systems.bundle import bundle_fold, bundled_folders, read_bundle
 from maslora.systems.evaluation import Models, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,12 +55,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results")
     args = parser.parse_args()
     bundle = read_bundle(args.size)
-    folder = BUNDLED_EXPERTS / args.size
+    experts, adapter = bundled_folders(args.size)
     for set_name, table in development_sets(args.real, bundle_fold(args.size), args.native).items():
         models = Models(
             model=bundle["model"],
-            experts=folder / "mas-lora",
-            adapter=folder / "lora",
+            experts=experts,
+            adapter=adapter,
             encoder_seconds=bundle["encoder_seconds"],
         )
         for decoding, options in DECODINGS.items():

@@ -46,7 +46,7 @@ from maslora.data.splits import NATIVE, paper_fold, prompt_sets
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.peft_io import read_experts_manifest
 from maslora.synth.generate import corpus_or_embedded
-from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
+from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, bundled_folders, read_bundle
 from maslora.systems.evaluation import Models, evaluate, read_rows
 from maslora.training.new_expert import NewExpertConfig, longest_clip_seconds, train_new_expert
 
@@ -130,7 +130,7 @@ def measure_speaker(
 ) -> None:
     """The bundled systems once, then for each k a new expert trained on k of `pool` and its systems."""
     bundle = read_bundle(args.size, args.bundles)
-    experts = args.bundles / args.size / "mas-lora"
+    experts, _ = bundled_folders(args.size, args.bundles)
     test = test.assign(accent=NEWCOMER)
     tags = row_tags(args, source) | {"speaker": speaker}
     rows_path = args.results / "rows" / "new_expert.jsonl"
@@ -143,7 +143,7 @@ def add_back(run: Path, sizes: tuple[int, ...], prompts: int | None, args, confi
     """The accent an experts folder was trained without (a leave-one-accent-out run's best/), added back
     from k clips of that accent's training speakers, against the bundled expert that trained with the
     others; on that accent's held-out test speakers (tagged clips -1: the bundled systems, 0: the run's)."""
-    bundled_folder = args.bundles / args.size / "mas-lora"
+    bundled_folder, _ = bundled_folders(args.size, args.bundles)
     missing = [a for a in read_experts_manifest(bundled_folder).accents if a not in read_experts_manifest(run).accents]
     if len(missing) != 1:
         raise SystemExit(f"{run} lacks {len(missing)} of the bundled accents; --add-back needs a run without one")

@@ -54,7 +54,7 @@ class MixtureLoRALinear(nn.Module):
     """nn.Linear plus N LoRA experts: y = W0 x + b + (alpha/r) sum_i w_i B_i A_i dropout(x).
 
     The weights w come from `routing`, which only `routed(model, ...)` sets and clears; `block` says
-    which row of per-block routing ([batch, blocks, N]) is this layer's.
+    block of per-block routing ([batch, blocks, N]) is this layer's.
     """
 
     def __init__(
@@ -173,16 +173,17 @@ def adapter_layers(model: nn.Module) -> dict[str, MixtureLoRALinear]:
 @contextlib.contextmanager
 def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tensor | None = None) -> Iterator[None]:
     """Run every multi-expert layer with these weights ([batch, N] per sample, [N] for the whole batch, or
-    [batch, blocks, N]: each transformer block its own row, as a per-layer router gives them), or with
+    [batch, blocks, N]: each transformer block its own weights, as a per-layer router gives them), or with
     integer expert indices [batch]: each sample through that one expert alone (training's routing).
 
     This is the one place where expert weights reach the layers: each layer's `routing` is set here for
-    the passes inside the `with`, read by its forward (its `block`'s row when per block), and cleared on
+    the passes inside the `with`, read by its forward (its `block`'s weights when per block), and cleared on
     the way out, also after an error, so no weighting outlives its call. Every caller goes through it:
-    training (expert indices), maslora.systems (a routing row per system) and the learned router.
+    training (expert indices), maslora.systems.combined_whisper (each clip's column weights) and the
+    learned router.
 
     With `decoder_weights`, every decoder layer (single-expert ones too) takes those instead: one model
-    can then hold several systems whose decoders differ (see maslora.systems.combined_whisper)."""
+    can then hold several routes whose decoders differ (see maslora.systems.combined_whisper)."""
     layers = {
         name: layer
         for name, layer in adapter_layers(model).items()

@@ -47,6 +47,12 @@ def read_bundle(size: str, under: Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+def bundled_folders(size: str, under: Path | None = None) -> tuple[Path, Path]:
+    """(the experts folder, the regular LoRA's adapter folder) of `size`'s bundle (see read_bundle for `under`)."""
+    root = (under or BUNDLED_EXPERTS) / size
+    return root / "mas-lora", root / "lora"
+
+
 def bundle_fold(size: str, under: Path | None = None) -> int:
     """The paper fold `size`'s experts trained on: its held-out speakers and prompts they never heard."""
     return read_bundle(size, under)["runs"]["mas-lora"]["config"]["fold"]
@@ -55,7 +61,7 @@ def bundle_fold(size: str, under: Path | None = None) -> int:
 def load_bundled_whisper(size: str, encoder_seconds: int | None = None) -> CombinedWhisper:
     """The bundled experts and regular LoRA of `size` on its base model, in the window their metadata
     records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
-    experts, adapter = BUNDLED_EXPERTS / size / "mas-lora", BUNDLED_EXPERTS / size / "lora"
+    experts, adapter = bundled_folders(size)
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
     return CombinedWhisper(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
 

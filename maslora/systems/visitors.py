@@ -30,7 +30,7 @@ from maslora.data.splits import prompt_sets
 from maslora.errors import TrainingError
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.weights import beta_weights
-from maslora.systems.bundle import BUNDLED_EXPERTS, read_bundle
+from maslora.systems.bundle import bundled_folders, read_bundle
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.wer import error_counts
 from maslora.whisper.load import load_whisper
@@ -62,12 +62,9 @@ class Bundle:
     @classmethod
     def for_size(cls, size: str) -> "Bundle":
         """The demo's bundled experts of `size` (assets/experts/SIZE)."""
-        settings = read_bundle(size)
+        settings, (experts, adapter) = read_bundle(size), bundled_folders(size)
         return cls(
-            experts=BUNDLED_EXPERTS / size / "mas-lora",
-            adapter=BUNDLED_EXPERTS / size / "lora",
-            model=settings["model"],
-            encoder_seconds=settings["encoder_seconds"],
+            experts=experts, adapter=adapter, model=settings["model"], encoder_seconds=settings["encoder_seconds"]
         )
 
 
