@@ -114,7 +114,8 @@ class _Engines:
 
     @property
     def adapted(self) -> CombinedWhisper:
-        return self.for_system(System(kind="mas"))
+        """The model of base, lora and the mas systems (the one whose base encoder the heads hear)."""
+        return self.engine("adapted")
 
     def features(self, audio: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """Pooled base-encoder states of these clips (path -> samples), each clip encoded once per run."""
@@ -141,7 +142,10 @@ class _Engines:
         return "full" if system.kind == "full" else "adapted"
 
     def for_system(self, system: System) -> CombinedWhisper:
-        engine = self.name_for(system)
+        return self.engine(self.name_for(system))
+
+    def engine(self, engine: str) -> CombinedWhisper:
+        """The "adapted" or the "full" model, loaded on first use."""
         if engine not in self._loaded:
             m = self.models
             if engine == "full":
