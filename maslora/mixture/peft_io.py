@@ -74,8 +74,9 @@ def _manifest_json(path: Path) -> dict:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise AdapterError(f"{path} is not valid JSON ({error}); the folder is damaged") from None
-    if not isinstance(data, dict) or data.get("format", MANIFEST_FORMAT) > MANIFEST_FORMAT:
-        raise AdapterError(f"{path}: format {data.get('format')!r}; this maslora reads format {MANIFEST_FORMAT}")
+    form = data.get("format", MANIFEST_FORMAT) if isinstance(data, dict) else None
+    if not isinstance(form, int) or form > MANIFEST_FORMAT:
+        raise AdapterError(f"{path}: format {form!r}; this maslora reads format {MANIFEST_FORMAT}")
     return data
 
 

@@ -28,11 +28,9 @@ import pandas as pd
 from maslora.auto.auto_weights import TEMPERATURES
 from maslora.errors import WeightsError
 
-KINDS = ("base", "full", "lora", "mas")  # which weights decode: Whisper, fine-tuned Whisper, one LoRA, the experts
-# How MAS-LoRA's experts are weighted: by the utterance's accent (uniform needs none), or from its audio.
+# How MAS-LoRA's experts are weighted (besides "uniform" and "expert"): by the utterance's accent, or from its audio.
 ACCENT_KNOWN = ("beta", "matched")
 FROM_AUDIO = ("posterior", "posterior-beta", "router")
-WEIGHTINGS = ("uniform", *ACCENT_KNOWN, "expert", *FROM_AUDIO)
 COLUMNS = ("kind", "weighting", "beta", "expert", "temperature")  # a system's fields in its result rows
 
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -46,8 +44,8 @@ _GRAMMAR = (
 class System:
     """One system; each field is set only when its weighting uses it."""
 
-    kind: str  # one of KINDS
-    weighting: str | None = None  # mas only: one of WEIGHTINGS
+    kind: str  # which weights decode: "base" (Whisper), "full" (fine-tuned Whisper), "lora", "mas" (the experts)
+    weighting: str | None = None  # mas only: "uniform", "expert", one of ACCENT_KNOWN or of FROM_AUDIO
     beta: float | None = None  # weighting "beta": the matched expert gets 1/beta, each other (1 - 1/beta)/(N - 1)
     expert: str | None = None  # weighting "expert": the accent of the expert decoding alone
     temperature: float | None = None  # weighting "posterior": the classifier's posterior at this temperature
