@@ -239,10 +239,16 @@ def remove_expert_command(args: argparse.Namespace) -> None:
 def experts_command(args: argparse.Namespace) -> None:
     manifest = read_experts_manifest(args.folder)
     placement = manifest.placement
-    decoder = {0: "none", 1: "one shared LoRA"}.get(placement.decoder_experts, "one expert per accent")
+    if placement.shared_rank:
+        design = f"shared + experts (a shared LoRA of rank {placement.shared_rank} beside them)"
+        decoder = "the shared LoRA alone" if placement.decoder_experts == 0 else "one expert per accent, and the shared"
+    else:
+        design = "the paper's (experts only)"
+        decoder = {0: "none", 1: "one shared LoRA"}.get(placement.decoder_experts, "one expert per accent")
     print(
         f"{args.folder}: {len(manifest.accents)} encoder experts on {manifest.base_model}, "
-        f"{manifest.window} s window, rank {placement.rank}, targets {placement.targets}; decoder: {decoder}"
+        f"{manifest.window} s window, rank {placement.rank}, targets {placement.targets}; design: {design}; "
+        f"decoder: {decoder}"
     )
     for accent in manifest.accents:
         print(accent)

@@ -208,6 +208,50 @@ def test_transcribe_with_experts_and_with_an_adapter(run, tiny_en, native_clips,
     assert other_model.returncode == 2 and "trained on tiny.en, not base: use --model tiny.en" in other_model.stderr
 
 
+@pytest.mark.slow
+def test_a_shared_experts_folder_transcribes_lists_and_without_its_shared_part_is_refused(
+    run, tiny_en, native_clips, tmp_path
+):
+    import shutil
+
+    import torch
+
+    from maslora.data.audio import load_audio
+    from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters, merge
+    from maslora.mixture.peft_io import RunsWith, save_experts
+    from maslora.mixture.weights import beta_weights, normalized_weights
+    from maslora.whisper.load import load_whisper
+    from maslora.whisper.transcribe import transcribe
+
+    accents = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+    path = native_clips[3][0]
+    adapted = load_whisper("tiny.en", device="cpu")
+    placement = AdapterPlacement(rank=8, alpha=8.0, shared_rank=16, decoder_experts=0)
+    inject_adapters(adapted.model, placement)
+    generator = torch.Generator().manual_seed(0)
+    for layer in adapter_layers(adapted.model).values():  # small random factors: the transcript changes a little
+        layer.lora_B.data = torch.randn(layer.lora_B.shape, generator=generator) * 0.13
+        layer.shared_B.data = torch.randn(layer.shared_B.shape, generator=generator) * 0.1
+    folder = tmp_path / "experts"
+    save_experts(adapted.model, accents, placement, folder, RunsWith("tiny.en"))
+    merge(adapted.model, normalized_weights(beta_weights("hindi", 1.5, accents), accents))
+    expected = transcribe(adapted, [load_audio(path)])[0]
+    assert expected != transcribe(tiny_en, [load_audio(path)])[0]  # otherwise the comparison could not fail
+
+    result = run("transcribe", str(path), "--experts", str(folder), "--accent", "hindi", "--beta", "1.5")
+    assert result.returncode == 0 and result.stdout.strip() == expected, result.stderr
+    listed = run("experts", str(folder))
+    assert "design: shared + experts (a shared LoRA of rank 16 beside them); decoder: the shared LoRA alone" in (
+        listed.stdout
+    )
+    shutil.rmtree(folder / "shared")
+    refused = run("export", "--experts", str(folder), "--out", str(tmp_path / "export"))
+    assert refused.returncode == 2 and not (tmp_path / "export").exists()
+    assert f"{folder}: experts.json says design 'shared+experts'" in refused.stderr
+    assert "the shared part is missing: no shared/ folder" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
 ALSA_FILE_MICROPHONE = """
 pcm.!default {{ type plug slave {{ pcm "recording" format S16_LE rate 16000 channels 1 }} }}
 pcm.recording {{ type file slave.pcm "null" file "/dev/null" infile "{infile}" format "raw" }}

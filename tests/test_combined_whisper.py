@@ -19,14 +19,17 @@ from tests.test_mixture_layer import ACCENTS, FEATURES, TOKENS, logits, tiny_whi
 
 # The regular LoRA deliberately has another rank, alpha and target set than the experts, and MAS-LoRA
 # has experts in the decoder too: stacking must pad ranks, fold scales and fill the gaps with zeros.
+# The shared + experts design adds a column that MAS-LoRA applies in full, on both sides, of another rank.
 EXPERTS = AdapterPlacement(decoder_experts=1, dropout=0.0)
+SHARED_EXPERTS = AdapterPlacement(decoder_experts=len(ACCENTS), rank=4, alpha=4.0, shared_rank=8, dropout=0.0)
 LORA = AdapterPlacement(targets="qkvo", encoder_experts=1, decoder_experts=1, rank=8, alpha=32.0, dropout=0.0)
 
 
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory):
+@pytest.fixture(scope="module", params=[EXPERTS, SHARED_EXPERTS], ids=["paper", "shared+experts"])
+def folders(tmp_path_factory, request):
     root = tmp_path_factory.mktemp("systems")
-    save_experts(trained_looking(tiny_whisper(), EXPERTS), ACCENTS, EXPERTS, root / "experts", RunsWith("tiny-random"))
+    experts = request.param
+    save_experts(trained_looking(tiny_whisper(), experts), ACCENTS, experts, root / "experts", RunsWith("tiny-random"))
     lora = trained_looking(tiny_whisper(), LORA)
     for layer in lora.modules():  # another seed's values, so LoRA and experts differ
         if hasattr(layer, "lora_B"):

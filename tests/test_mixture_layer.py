@@ -51,6 +51,8 @@ def trained_looking(model, placement=AdapterPlacement()) -> WhisperForConditiona
     generator = torch.Generator().manual_seed(1)
     for layer in adapter_layers(model).values():
         layer.lora_B.data = torch.randn(layer.lora_B.shape, generator=generator) * 0.5
+        if layer.has_shared:
+            layer.shared_B.data = torch.randn(layer.shared_B.shape, generator=generator) * 0.5
         layer.dropout.p = 0.0
     return model.eval()
 

@@ -15,9 +15,10 @@ import torch
 from maslora.data.speechocean import load_speechocean762
 from maslora.errors import AdapterError, AudioError, CorpusError, TrainingCancelled
 from maslora.mixture.expert_folders import add_expert, remove_expert
-from maslora.mixture.layer import AdapterPlacement, adapter_layers
+from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters
 from maslora.mixture.peft_io import RunsWith, load_experts, read_adapter, read_experts_manifest, save_experts
 from maslora.training.new_expert import NewExpertConfig, longest_clip_seconds, train_new_expert
+from maslora.whisper.load import load_whisper
 from tests.conftest import ROOT
 from tests.test_mixture_layer import ACCENTS, tiny_whisper, trained_looking
 
@@ -111,6 +112,45 @@ def test_folders_with_an_expert_per_accent_in_the_decoder_take_no_new_expert(tmp
     assert load_experts(tiny_whisper(), tmp_path / "fewer") == [a for a in ACCENTS if a != "korean"]
 
 
+SHARED_EXPERTS = AdapterPlacement(rank=4, alpha=4.0, shared_rank=8, decoder_experts=0)
+
+
+def _new_factors(model, rank: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(7)
+    return {
+        name: (
+            torch.randn(rank, layer.base.in_features, generator=generator),
+            torch.randn(layer.base.out_features, rank, generator=generator),
+        )
+        for name, layer in adapter_layers(model).items()
+        if ".encoder." in name
+    }
+
+
+def test_a_shared_experts_folder_takes_a_new_expert_beside_its_shared_part(tmp_path):
+    model = trained_looking(tiny_whisper(), SHARED_EXPERTS)
+    save_experts(model, ACCENTS, SHARED_EXPERTS, tmp_path / "shared", RunsWith("tiny-random", 10))
+    new = _new_factors(model, rank=4)
+    before = _fingerprint(tmp_path / "shared")
+    add_expert(tmp_path / "shared", "mine", new, tmp_path / "more")
+    after = _fingerprint(tmp_path / "more")
+    assert {p: d for p, d in after.items() if p.startswith("shared/")} == {
+        p: d for p, d in before.items() if p.startswith("shared/")
+    }  # the shared part copied byte for byte
+    manifest = read_experts_manifest(tmp_path / "more")
+    assert manifest.placement == AdapterPlacement(
+        rank=4, alpha=4.0, shared_rank=8, decoder_experts=0, encoder_experts=7
+    )
+    loaded = tiny_whisper()
+    assert load_experts(loaded, tmp_path / "more") == [*ACCENTS, "mine"]
+    for name, (A, B) in new.items():
+        layer, source = adapter_layers(loaded)[name], adapter_layers(model)[name]
+        assert torch.equal(layer.lora_A[6], A) and torch.equal(layer.lora_B[6], B)
+        assert torch.equal(layer.shared_B, source.shared_B)
+    with pytest.raises(AdapterError, match="there is already an expert called 'shared'"):
+        add_expert(tmp_path / "shared", "shared", new, tmp_path / "again")
+
+
 @pytest.fixture(scope="module")
 def real_clips() -> pd.DataFrame:
     return load_speechocean762(REAL_CLIPS)
@@ -126,6 +166,27 @@ def test_a_new_expert_learns_its_clips_with_everything_else_frozen(real_clips, p
     assert all(B.abs().sum() > 0 for _, B in layers.values())
     shared = read_adapter(BUNDLED / "decoder")[1]
     assert not set(shared) & set(layers)  # the shared decoder LoRA is not among what it returns: it stayed frozen
+
+
+@pytest.mark.slow
+@pytest.mark.real_model
+def test_a_new_expert_trains_beside_the_frozen_shared_part_of_a_shared_experts_folder(real_clips, tmp_path):
+    whisper = load_whisper("tiny.en", device="cpu")
+    placement = AdapterPlacement(rank=4, alpha=4.0, shared_rank=8, decoder_experts=0, dropout=0.0)
+    inject_adapters(whisper.model, placement)
+    for layer in adapter_layers(whisper.model).values():  # a shared part that changes the model, a little
+        layer.shared_B.data = torch.randn(layer.shared_B.shape, generator=torch.Generator().manual_seed(3)) * 0.01
+    save_experts(whisper.model, ACCENTS, placement, tmp_path / "shared", RunsWith("tiny.en", 10))
+    config = NewExpertConfig(steps=3, batch_size=len(real_clips), augment=None)
+    losses = []
+    layers = train_new_expert(tmp_path / "shared", real_clips, config, on_step=lambda p: losses.append(p.loss))
+    assert losses[-1] < losses[0], losses
+    assert len(layers) == 8 and all(A.shape[0] == 4 and B.abs().sum() > 0 for A, B in layers.values())
+    add_expert(tmp_path / "shared", "mine", layers, tmp_path / "more")
+    loaded = load_whisper("tiny.en", device="cpu")
+    assert load_experts(loaded.model, tmp_path / "more") == [*ACCENTS, "mine"]
+    for name, layer in adapter_layers(loaded.model).items():
+        assert torch.equal(layer.shared_B, adapter_layers(whisper.model)[name].shared_B)  # as saved: it stayed frozen
 
 
 @pytest.mark.slow

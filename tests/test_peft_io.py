@@ -135,8 +135,8 @@ def test_the_experts_manifest_round_trips_and_a_later_or_damaged_one_is_refused(
     written = path.read_text()
     write_experts_manifest(tmp_path, manifest)
     assert path.read_text() == written  # read and written back byte for byte
-    path.write_text(json.dumps({**json.loads(written), "format": 2}))
-    with pytest.raises(AdapterError, match="format 2; this maslora reads format 1"):
+    path.write_text(json.dumps({**json.loads(written), "format": 3}))
+    with pytest.raises(AdapterError, match="format 3; this maslora reads format 2"):
         read_experts_manifest(tmp_path)
     path.write_text(written[:40])
     with pytest.raises(AdapterError, match="not valid JSON"):

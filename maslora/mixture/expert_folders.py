@@ -10,8 +10,10 @@ removing one is one less. Both write a new folder (atomically) and never modify 
       decoder/                       decoder/                  (the shared decoder LoRA, copied)
                                      mine/                     (the new expert)
 
-Only folders whose decoder is shared (or not adapted) take a new expert: with MAS in the decoder too,
-each accent would also need a decoder expert, which maslora.training.new_expert does not train.
+In the shared + experts design, shared/ (the LoRA beside every expert) is copied as decoder/ is, and
+the new expert trains beside it. Only folders whose decoder is shared (or not adapted) take a new expert:
+with MAS in the decoder too, each accent would also need a decoder expert, which
+maslora.training.new_expert does not train.
 """
 
 import re
@@ -24,6 +26,7 @@ import torch
 from maslora.atomic import replace_folder
 from maslora.errors import AdapterError
 from maslora.mixture.peft_io import (
+    SHARED,
     SHARED_DECODER,
     ExpertsManifest,
     read_experts_manifest,
@@ -32,7 +35,7 @@ from maslora.mixture.peft_io import (
 )
 
 EXPERT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # a folder name on every OS, and a slider label
-RESERVED_NAMES = {SHARED_DECODER}
+RESERVED_NAMES = {SHARED_DECODER, SHARED}
 
 
 def check_expert_name(name: str, accents: list[str]) -> None:
@@ -65,8 +68,8 @@ def _write_copy(
     def write(scratch: Path) -> None:
         for accent in kept:
             shutil.copytree(source / accent, scratch / accent)
-        if (source / SHARED_DECODER).is_dir():
-            shutil.copytree(source / SHARED_DECODER, scratch / SHARED_DECODER)
+        if (source / manifest.shared_folder).is_dir():
+            shutil.copytree(source / manifest.shared_folder, scratch / manifest.shared_folder)
         if new:
             write_adapter(scratch / new[0], new[1], placement, manifest.base_model)
         write_experts_manifest(scratch, replace(manifest, accents=accents, placement=updated))

@@ -2,7 +2,9 @@
 
 MAS-LoRA puts N accent experts on the encoder's self-attention projections and one ordinary LoRA,
 shared by all accents, on the decoder's self- and cross-attention. Every adapted projection becomes a
-MixtureLoRALinear; a regular LoRA is the same layer with one expert.
+MixtureLoRALinear; a regular LoRA is the same layer with one expert. The shared + experts design (beyond
+the paper; `AdapterPlacement.shared_rank`) adds beside each layer's experts a LoRA that every utterance
+trains and every weighting applies in full, so what all accents share is learned once, from all the data.
 
 Two ways to run the experts:
 - unmerged, with per-sample weights set by `routed(model, weights)`: training (expert indices route each
@@ -24,12 +26,15 @@ from maslora.mixture.lora import (
     expert_deltas,
     init_lora_A,
     init_lora_B,
+    lora_output,
     lora_scale,
+    lora_weight,
     merged_weight,
     merged_weight_from_deltas,
     mixture_output,
 )
 
+PAPER_DESIGN, SHARED_DESIGN = "experts", "shared+experts"  # what an experts folder holds (AdapterPlacement.design)
 TARGETS = {"qv": ("q_proj", "v_proj"), "qkvo": ("q_proj", "k_proj", "v_proj", "out_proj")}  # smallest first
 
 
@@ -45,13 +50,34 @@ class AdapterPlacement:
     targets: str = "qv"  # the paper's default; "qkvo" adapts all four attention projections
     encoder_experts: int = 6  # one per accent (MAS-LoRA); 1 = a regular LoRA; 0 = no encoder adaptation
     decoder_experts: int = 1  # one shared LoRA (the paper's default); N = MAS-LoRA in the decoder too; 0 = none
-    rank: int = 16  # the paper's r
-    alpha: float = 16.0  # the paper's alpha: scale alpha / r = 1
+    # (in the shared design: the decoder's shared LoRA alone, which is where the paper's shared LoRA sits)
+    rank: int = 16  # the paper's r (of each expert)
+    alpha: float = 16.0  # the paper's alpha: scale alpha / r = 1, which the shared LoRA runs at too
     dropout: float = 0.05  # the paper's LoRA dropout
+    shared_rank: int = 0  # 0: the paper's design. Else the rank of a shared LoRA on every adapted projection,
+    # beside the experts where a side has them; a side with 0 experts then holds the shared LoRA alone
+
+    def __post_init__(self) -> None:
+        if self.shared_rank and self.encoder_experts < 1:
+            raise ValueError("the shared + experts design needs experts in the encoder (encoder_experts >= 1)")
+
+    @property
+    def design(self) -> str:
+        return SHARED_DESIGN if self.shared_rank else PAPER_DESIGN
+
+    @property
+    def scale(self) -> float:
+        return lora_scale(self.alpha, self.rank)
+
+    def adapts(self, n_experts: int) -> bool:
+        """Whether a side with `n_experts` experts is adapted at all: with experts, or with the shared LoRA."""
+        return n_experts > 0 or self.shared_rank > 0
 
 
 class MixtureLoRALinear(nn.Module):
-    """nn.Linear plus N LoRA experts: y = W0 x + b + (alpha/r) sum_i w_i B_i A_i dropout(x).
+    """nn.Linear plus N LoRA experts: y = W0 x + b + s sum_i w_i B_i A_i dropout(x), and with a shared LoRA
+    (shared_rank > 0) + s B_0 A_0 dropout(x) as well, whatever the weights (N may then be 0: the shared
+    LoRA alone).
 
     The weights w come from `routing`, which only `routed(model, ...)` sets and clears; `block` says
     block of per-block routing ([batch, blocks, N]) is this layer's.
@@ -62,16 +88,27 @@ class MixtureLoRALinear(nn.Module):
         base: nn.Linear,
         n_experts: int,
         rank: int,
-        alpha: float,
+        scale: float,
         dropout: float,
         block: int = 0,
         generator: torch.Generator | None = None,
+        shared_rank: int = 0,
     ):
         super().__init__()
         self.base = base
-        self.lora_A = nn.Parameter(init_lora_A(n_experts, rank, base.in_features, generator).to(base.weight))
-        self.lora_B = nn.Parameter(init_lora_B(n_experts, base.out_features, rank).to(base.weight))
-        self.scale = lora_scale(alpha, rank)
+        A = init_lora_A(n_experts, rank, base.in_features, generator).to(base.weight)
+        B = init_lora_B(n_experts, base.out_features, rank).to(base.weight)
+        if n_experts:
+            self.lora_A, self.lora_B = nn.Parameter(A), nn.Parameter(B)
+        else:  # the shared LoRA alone: empty factors, as buffers, since nothing there trains (or syncs)
+            self.register_buffer("lora_A", A)
+            self.register_buffer("lora_B", B)
+        self.shared_A: nn.Parameter | None = None
+        self.shared_B: nn.Parameter | None = None
+        if shared_rank:
+            self.shared_A = nn.Parameter(init_lora_A(1, shared_rank, base.in_features, generator)[0].to(base.weight))
+            self.shared_B = nn.Parameter(init_lora_B(1, base.out_features, shared_rank)[0].to(base.weight))
+        self.scale = scale
         self.dropout = nn.Dropout(dropout)
         self.block = block  # index of the transformer block this projection sits in
         # set by routed() only: weights [batch, N], [N] or [batch, blocks, N], or expert indices [batch]
@@ -83,10 +120,18 @@ class MixtureLoRALinear(nn.Module):
     def n_experts(self) -> int:
         return self.lora_A.shape[0]
 
+    @property
+    def has_shared(self) -> bool:
+        return self.shared_A is not None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
         if self.original_weight is not None:
             return y  # merged: the experts are inside base.weight
+        if self.has_shared:
+            y = y + lora_output(self.dropout(x), self.shared_A, self.shared_B, self.scale)
+        if self.n_experts == 0:
+            return y
         if self.routing is not None and not self.routing.is_floating_point():  # one expert index per sample
             return y + chosen_expert_output(self.dropout(x), self.lora_A, self.lora_B, self.routing, self.scale)
         if self.routing is not None:
@@ -107,12 +152,17 @@ class MixtureLoRALinear(nn.Module):
         """
         if self.original_weight is None:
             self.original_weight = self.base.weight.detach().clone()
-        if keep_deltas and self.expert_deltas is None:
+        if keep_deltas and self.expert_deltas is None and self.n_experts:
             self.expert_deltas = expert_deltas(self.lora_A, self.lora_B, self.scale)
-        if self.expert_deltas is not None:
-            merged = merged_weight_from_deltas(self.original_weight, self.expert_deltas, weights)
+        start = self.original_weight
+        if self.has_shared:  # weight 1 in every mixture; one rank-r0 product, cheap beside the experts'
+            start = lora_weight(start, self.shared_A, self.shared_B, self.scale)
+        if self.n_experts == 0:  # the shared LoRA alone
+            merged = start
+        elif self.expert_deltas is not None:
+            merged = merged_weight_from_deltas(start, self.expert_deltas, weights)
         else:
-            merged = merged_weight(self.original_weight, self.lora_A, self.lora_B, weights, self.scale)
+            merged = merged_weight(start, self.lora_A, self.lora_B, weights, self.scale)
         self.base.weight.copy_(merged)
 
     @torch.no_grad()
@@ -138,14 +188,21 @@ def inject_adapters(model: nn.Module, placement: AdapterPlacement, seed: int = 0
         parameter.requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)  # the same seed gives the same untrained adapters
     for side, n_experts in (("encoder", placement.encoder_experts), ("decoder", placement.decoder_experts)):
-        if n_experts == 0:
+        if not placement.adapts(n_experts):
             continue
         for name, attention in list(_side_layers(model, side)):
             block = block_index(name)
             for projection in TARGETS[placement.targets]:
                 base = getattr(attention, projection)
                 adapted = MixtureLoRALinear(
-                    base, n_experts, placement.rank, placement.alpha, placement.dropout, block, generator
+                    base,
+                    n_experts,
+                    placement.rank,
+                    placement.scale,
+                    placement.dropout,
+                    block,
+                    generator,
+                    placement.shared_rank,
                 )
                 setattr(attention, projection, adapted)
     return model
@@ -187,7 +244,7 @@ def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tenso
     layers = {
         name: layer
         for name, layer in adapter_layers(model).items()
-        if layer.n_experts > 1 or decoder_weights is not None
+        if layer.n_experts > 1 or (layer.n_experts == 1 and decoder_weights is not None)
     }
     for name, layer in layers.items():
         chosen = decoder_weights if decoder_weights is not None and module_side(name) == "decoder" else weights
@@ -211,7 +268,7 @@ def merge(model: nn.Module, weights: torch.Tensor, keep_deltas: bool = False) ->
         if layer.n_experts > 1:
             layer.merge(weights, keep_deltas)
         elif layer.original_weight is None:  # a shared LoRA's merge does not depend on the weights: once is enough
-            layer.merge(torch.ones(1, device=weights.device))
+            layer.merge(torch.ones(layer.n_experts, device=weights.device))
 
 
 def unmerge(model: nn.Module) -> None:

@@ -3,9 +3,12 @@
     LoRA:     y = W0 x + s B A x                    s = alpha / r
     Mixture:  y = W0 x + s sum_i w_i B_i A_i x      (MAS-LoRA: one expert i per accent)
     Chosen:   y = W0 x + s B_e A_e x                (training: each sample through its own accent's expert e)
+    Shared:   y = W0 x + s B_0 A_0 x + s sum_i w_i B_i A_i x
+                                                    (shared + experts: a LoRA every sample trains, weight 1)
 
 Shapes: A [N, r, in] (the N experts' down-projections), B [N, out, r] (up-projections), w [N] or, for
-per-sample weights in a batch, [batch, N]. A regular LoRA is the mixture with N = 1 and w = [1].
+per-sample weights in a batch, [batch, N]. A regular LoRA is the mixture with N = 1 and w = [1]; the
+shared LoRA beside experts is one more pair, A_0 [r0, in] and B_0 [out, r0], at the experts' scale s.
 """
 
 import math
@@ -24,6 +27,16 @@ def merged_weight(
     """W0 + s sum_i w_i B_i A_i: the weight of a plain linear layer that computes the mixture, as one
     product of the concatenated experts, [w_1 B_1 | ... | w_N B_N] @ [A_1; ...; A_N], fused into W0."""
     return torch.addmm(W0, *_weighted_factors(A, B, weights), alpha=scale)
+
+
+def lora_output(x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, scale: float) -> torch.Tensor:
+    """s B A x of one LoRA (A [r, in], B [out, r]) for x [..., in]: the shared LoRA's term."""
+    return scale * (x @ A.T) @ B.T
+
+
+def lora_weight(W0: torch.Tensor, A: torch.Tensor, B: torch.Tensor, scale: float) -> torch.Tensor:
+    """W0 + s B A: one LoRA (the shared one) folded into a weight."""
+    return torch.addmm(W0, B, A, alpha=scale)
 
 
 def expert_deltas(A: torch.Tensor, B: torch.Tensor, scale: float) -> torch.Tensor:

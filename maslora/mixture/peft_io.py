@@ -9,12 +9,19 @@ the decoder is MAS too), one adapter for the shared decoder LoRA, and a small ma
       ...
       decoder/...              the shared decoder LoRA (absent when the decoder is not adapted)
 
+The shared + experts design (experts.json "design": "shared+experts", format 2) keeps its shared LoRA,
+which every weighting applies in full, in shared/ instead of decoder/: it covers every adapted
+projection, the encoder's beside their experts and the decoder's. An accent's adapter alone is then only
+its part: with PEFT, load shared/ and the accent's adapter together.
+
 A regular LoRA is one PEFT adapter folder, with maslora.json beside it saying how it runs (base model,
 encoder window). Each adapter loads with PEFT alone (`PeftModel.from_pretrained(whisper, "experts/arabic")`), and
 adapters someone trained with PEFT load here as experts. Safetensors only: pickled weights can run code.
 """
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +32,8 @@ from torch import nn
 from maslora.atomic import replace_folder
 from maslora.errors import AdapterError
 from maslora.mixture.layer import (
+    PAPER_DESIGN,
+    SHARED_DESIGN,
     TARGETS,
     AdapterPlacement,
     MixtureLoRALinear,
@@ -33,12 +42,15 @@ from maslora.mixture.layer import (
     module_side,
     targets_covering,
 )
+from maslora.mixture.lora import lora_scale
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS
 
 MANIFEST = "experts.json"
 ADAPTER_MANIFEST = "maslora.json"  # a regular LoRA's: PEFT's own config has no place for the window
-MANIFEST_FORMAT = 1  # what experts.json and maslora.json hold today; a later format is refused, never misread
-SHARED_DECODER = "decoder"
+MANIFEST_FORMAT = 2  # the newest experts.json this reads; a later format is refused, never misread
+PAPER_FORMAT = 1  # what paper-design folders and maslora.json are written as: earlier maslora reads them
+SHARED_DECODER = "decoder"  # the paper's design: the decoder's shared LoRA
+SHARED = "shared"  # the shared + experts design: the shared LoRA on every adapted projection
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
 KEY_PREFIX = "base_model.model."  # how PEFT names the wrapped model's modules in its files
@@ -66,6 +78,11 @@ class ExpertsManifest:
     @property
     def window(self) -> int:
         return self.encoder_seconds or FULL_WINDOW_SECONDS
+
+    @property
+    def shared_folder(self) -> str:
+        """Where the folder's shared LoRA sits: decoder/ in the paper's design, shared/ in shared + experts."""
+        return SHARED_DECODER if self.placement.design == PAPER_DESIGN else SHARED
 
 
 def _manifest_json(path: Path) -> dict:
@@ -97,21 +114,56 @@ def read_experts_manifest(folder: str | Path) -> ExpertsManifest:
         raise AdapterError(f"{folder}: experts.json lists {', '.join(missing)} but the folder has no such adapter")
     try:
         placement = AdapterPlacement(**data["placement"])
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise AdapterError(f"{path}: placement {data['placement']}: {error}") from None
-    return ExpertsManifest(
+    manifest = ExpertsManifest(
         accents=list(data["accents"]),
         placement=placement,
         base_model=data["base_model"],
         encoder_seconds=data.get("encoder_seconds"),
     )
+    _check_design(folder, manifest, data.get("design", PAPER_DESIGN))
+    return manifest
+
+
+def _check_design(folder: Path, manifest: ExpertsManifest, design: str) -> None:
+    """The design experts.json names is the one its placement describes and its folders hold: a shared part
+    present, of the rank it says, in the shared design; none in the paper's."""
+    placement = manifest.placement
+    if design != placement.design:
+        raise AdapterError(f"{folder}: experts.json says design {design!r} but its placement is {placement.design!r}")
+    shared = folder / SHARED
+    if placement.design == PAPER_DESIGN:
+        if shared.is_dir():
+            raise AdapterError(
+                f"{folder}: has a {SHARED}/ LoRA but experts.json says the paper's design (experts only): "
+                "a shared + experts folder whose experts.json was replaced?"
+            )
+        return
+    if not shared.is_dir():
+        raise AdapterError(
+            f"{folder}: experts.json says design {SHARED_DESIGN!r} (shared rank {placement.shared_rank}) but the "
+            f"shared part is missing: no {SHARED}/ folder; without it the experts are not what was trained"
+        )
+    rank = _adapter_config(shared).get("r")
+    if rank != placement.shared_rank:
+        raise AdapterError(
+            f"{shared}: a LoRA of rank {rank}, but experts.json says the shared part has rank {placement.shared_rank}"
+        )
 
 
 def write_experts_manifest(folder: Path, manifest: ExpertsManifest) -> None:
+    """experts.json; a paper-design folder in format 1, as before the shared design, so earlier maslora reads it."""
     settings = {"base_model": manifest.base_model}
     if manifest.encoder_seconds is not None:
         settings["encoder_seconds"] = manifest.encoder_seconds
-    data = {"format": MANIFEST_FORMAT, **settings, "accents": manifest.accents, "placement": asdict(manifest.placement)}
+    placement = asdict(manifest.placement)
+    if manifest.placement.design == PAPER_DESIGN:
+        del placement["shared_rank"]
+        data = {"format": PAPER_FORMAT, **settings, "accents": manifest.accents, "placement": placement}
+    else:
+        design = {"design": manifest.placement.design}
+        data = {"format": MANIFEST_FORMAT, **design, **settings, "accents": manifest.accents, "placement": placement}
     (folder / MANIFEST).write_text(json.dumps(data, indent=2))
 
 
@@ -160,14 +212,16 @@ def resolve_settings(
 def write_adapter(
     folder: Path, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], placement: AdapterPlacement, base_model: str
 ) -> None:
-    """One PEFT LoRA adapter folder (adapter_config.json + safetensors) of {module name: (A [r, in], B [out, r])}."""
+    """One PEFT LoRA adapter folder (adapter_config.json + safetensors) of {module name: (A [r, in], B [out, r])}:
+    rank r as the factors have it, alpha = s r at the placement's scale s (a shared LoRA's rank differs)."""
     folder.mkdir(parents=True, exist_ok=True)
+    rank = next(iter(layers.values()))[0].shape[0]
     config = {
         "peft_type": "LORA",
         "task_type": None,
         "base_model_name_or_path": base_model,
-        "r": placement.rank,
-        "lora_alpha": placement.alpha,
+        "r": rank,
+        "lora_alpha": placement.scale * rank,
         "lora_dropout": placement.dropout,
         "bias": "none",
         "target_modules": sorted(layers),
@@ -180,11 +234,27 @@ def write_adapter(
     save_file(tensors, folder / WEIGHTS_FILE)
 
 
+def shared_layers(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{module name: (A, B)} of the LoRA every weighting applies in full: the shared parts beside experts
+    (shared design), or the single-expert layers (the paper's shared decoder LoRA)."""
+    return {
+        name: (layer.shared_A, layer.shared_B) if layer.has_shared else (layer.lora_A[0], layer.lora_B[0])
+        for name, layer in adapter_layers(model).items()
+        if layer.has_shared or layer.n_experts == 1
+    }
+
+
 def save_experts(
     model: nn.Module, accents: list[str], placement: AdapterPlacement, folder: str | Path, settings: RunsWith
 ) -> None:
-    """Write the model's experts as PEFT adapters plus the manifest, atomically."""
+    """Write the model's experts as PEFT adapters, its shared LoRA and the manifest, atomically."""
     layers = adapter_layers(model)
+    manifest = ExpertsManifest(
+        accents=accents,
+        placement=placement,
+        base_model=settings.base_model,
+        encoder_seconds=settings.encoder_seconds,
+    )
 
     def write(scratch: Path) -> None:
         for index, accent in enumerate(accents):
@@ -194,29 +264,31 @@ def save_experts(
                 if layer.n_experts == len(accents) > 1
             }
             write_adapter(scratch / accent, own, placement, settings.base_model)
-        shared = {n: (layer.lora_A[0], layer.lora_B[0]) for n, layer in layers.items() if layer.n_experts == 1}
+        shared = shared_layers(model)
         if shared:
-            write_adapter(scratch / SHARED_DECODER, shared, placement, settings.base_model)
-        manifest = ExpertsManifest(
-            accents=accents,
-            placement=placement,
-            base_model=settings.base_model,
-            encoder_seconds=settings.encoder_seconds,
-        )
+            write_adapter(scratch / manifest.shared_folder, shared, placement, settings.base_model)
         write_experts_manifest(scratch, manifest)
 
     replace_folder(Path(folder), write)
 
 
-def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
-    """(adapter_config, {module name: (A [r, in], B [out, r])}) of one PEFT LoRA adapter, checked."""
-    folder = Path(folder)
+def _adapter_config(folder: Path) -> dict:
+    """adapter_config.json of a PEFT adapter folder, refused with the folder's name when absent or damaged."""
     if not (folder / CONFIG_FILE).is_file():
         pickled = (
             " (only adapter_model.bin: re-save it as safetensors)" if (folder / "adapter_model.bin").exists() else ""
         )
         raise AdapterError(f"{folder}: no {CONFIG_FILE}{pickled}")
-    config = json.loads((folder / CONFIG_FILE).read_text())
+    try:
+        return json.loads((folder / CONFIG_FILE).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise AdapterError(f"{folder / CONFIG_FILE} is not valid JSON ({error}); the adapter is damaged") from None
+
+
+def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """(adapter_config, {module name: (A [r, in], B [out, r])}) of one PEFT LoRA adapter, checked."""
+    folder = Path(folder)
+    config = _adapter_config(folder)
     if config.get("peft_type") != "LORA":
         raise AdapterError(f"{folder}: a {config.get('peft_type')} adapter, not LoRA")
     # Each of these changes what the factors mean (the scale alpha/sqrt(r), a magnitude vector, per-module
@@ -244,8 +316,10 @@ def read_adapter(folder: str | Path) -> tuple[dict, dict[str, tuple[torch.Tensor
 
 
 def _placement_of(
-    configs: list[dict], encoder_experts: int, decoder_experts: int, targets: set[str]
+    configs: list[dict], encoder_experts: int, decoder_experts: int, targets: set[str], shared: dict | None = None
 ) -> AdapterPlacement:
+    """The placement adapters with these configs describe; `shared`: the shared LoRA's config in the shared
+    design, whose rank may differ from the experts' but not its scale alpha / r."""
     ranks = {c["r"] for c in configs}
     alphas = {float(c["lora_alpha"]) for c in configs}
     if len(ranks) != 1 or len(alphas) != 1:
@@ -253,65 +327,108 @@ def _placement_of(
     kind = targets_covering(targets)
     if kind is None or set(TARGETS[kind]) != targets:
         raise AdapterError(f"adapters target {sorted(targets)}; supported: q,v or q,k,v,out")
-    return AdapterPlacement(
-        kind, encoder_experts, decoder_experts, ranks.pop(), alphas.pop(), float(configs[0].get("lora_dropout", 0.0))
-    )
+    rank, alpha = ranks.pop(), alphas.pop()
+    shared_rank = 0
+    if shared is not None:
+        shared_rank = shared["r"]
+        if not math.isclose(lora_scale(float(shared["lora_alpha"]), shared_rank), lora_scale(alpha, rank)):
+            raise AdapterError(
+                f"the shared LoRA runs at scale {shared['lora_alpha']}/{shared_rank}, the experts at {alpha:g}/{rank}: "
+                "the shared + experts design needs one scale"
+            )
+    dropout = float(configs[0].get("lora_dropout", 0.0))
+    return AdapterPlacement(kind, encoder_experts, decoder_experts, rank, alpha, dropout, shared_rank)
 
 
-def fill_expert(
-    model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path
+def _fill(
+    model: nn.Module,
+    layers: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    source: Path,
+    slot: Callable[[MixtureLoRALinear], tuple[torch.Tensor, torch.Tensor]],
 ) -> None:
+    """Copy each module's (A, B) into the `slot` of its adapted layer (an expert's factors, or the shared ones)."""
     adapted = adapter_layers(model)
     for name, (A, B) in layers.items():
         layer: MixtureLoRALinear | None = adapted.get(name)
         if layer is None:
             raise AdapterError(f"{source}: {name} is not an adapted layer of this model (another base model?)")
-        if A.shape != layer.lora_A.shape[1:] or B.shape != layer.lora_B.shape[1:]:
+        target_A, target_B = slot(layer)
+        if A.shape != target_A.shape or B.shape != target_B.shape:
             raise AdapterError(
                 f"{source}: {name} has A {tuple(A.shape)}, B {tuple(B.shape)}; this model needs "
-                f"{tuple(layer.lora_A.shape[1:])}, {tuple(layer.lora_B.shape[1:])} (a checkpoint of another model "
-                "size?)"
+                f"{tuple(target_A.shape)}, {tuple(target_B.shape)} (a checkpoint of another model size or rank?)"
             )
         with torch.no_grad():
-            layer.lora_A[expert_index] = A.to(layer.lora_A)
-            layer.lora_B[expert_index] = B.to(layer.lora_B)
+            target_A.copy_(A)
+            target_B.copy_(B)
 
 
-def load_peft_experts(
-    model: nn.Module, experts: dict[str, str | Path], shared_decoder: str | Path | None = None
-) -> list[str]:
-    """Inject and fill experts from PEFT adapters {accent: folder} (+ an optional shared decoder LoRA).
+def fill_expert(
+    model: nn.Module, expert_index: int, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path
+) -> None:
+    _fill(model, layers, source, lambda layer: (layer.lora_A[expert_index], layer.lora_B[expert_index]))
 
-    Every adapter must cover the same projections with the same rank; each expert's encoder modules
+
+def fill_shared(model: nn.Module, layers: dict[str, tuple[torch.Tensor, torch.Tensor]], source: Path) -> None:
+    """The shared LoRA into each layer's shared part, or, in a layer without one, its single expert (the
+    paper's shared decoder LoRA)."""
+
+    def slot(layer: MixtureLoRALinear) -> tuple[torch.Tensor, torch.Tensor]:
+        if layer.has_shared:
+            return layer.shared_A, layer.shared_B
+        if layer.n_experts != 1:
+            raise AdapterError(f"{source}: a shared LoRA for a layer of {layer.n_experts} experts and no shared part")
+        return layer.lora_A[0], layer.lora_B[0]
+
+    _fill(model, layers, source, slot)
+
+
+def load_peft_experts(model: nn.Module, experts: dict[str, str | Path], shared: str | Path | None = None) -> list[str]:
+    """Inject and fill experts from PEFT adapters {accent: folder} (+ an optional shared LoRA: the decoder's in
+    the paper's design; with encoder modules too, the shared + experts design's).
+
+    Every expert must cover the same projections with the same rank; each expert's encoder modules
     (and decoder modules, for MAS in the decoder) must exist in `model`. Returns the accents in order.
     """
     accents = list(experts)
     read = {accent: read_adapter(folder) for accent, folder in experts.items()}
-    shared = read_adapter(shared_decoder) if shared_decoder else None
+    shared_read = read_adapter(shared) if shared else None
     expert_modules = {name for _, layers in read.values() for name in layers}
     if any(set(layers) != expert_modules for _, layers in read.values()):
         raise AdapterError("the experts adapt different modules; every expert must cover the same projections")
-    shared_modules = set(shared[1]) if shared else set()
+    shared_modules = set(shared_read[1]) if shared_read else set()
     n = len(accents)
-    has_encoder = any(module_side(m) == "encoder" for m in expert_modules)
-    if not has_encoder:
+    if not any(module_side(m) == "encoder" for m in expert_modules):
         raise AdapterError("the expert adapters hold no encoder modules: MAS-LoRA experts live in the encoder")
-    decoder_experts = n if any(module_side(m) == "decoder" for m in expert_modules) else (1 if shared_modules else 0)
+    shared_design = any(module_side(m) == "encoder" for m in shared_modules)
+    missing = sorted(expert_modules - shared_modules) if shared_design else []
+    if missing:
+        raise AdapterError(
+            f"{shared}: the shared LoRA has no {missing[0]} (and {len(missing) - 1} more): in the shared + experts "
+            "design it sits beside every expert"
+        )
+    expert_decoder = any(module_side(m) == "decoder" for m in expert_modules)
+    shared_decoder = 0 if shared_design else int(bool(shared_modules))
+    decoder_experts = n if expert_decoder else shared_decoder
     targets = {m.rsplit(".", 1)[-1] for m in expert_modules | shared_modules}
-    configs = [config for config, _ in read.values()] + ([shared[0]] if shared else [])
-    inject_adapters(model, _placement_of(configs, n, decoder_experts, targets))
+    configs = [config for config, _ in read.values()]
+    if shared_read and not shared_design:
+        configs.append(shared_read[0])
+    placement = _placement_of(configs, n, decoder_experts, targets, shared_read[0] if shared_design else None)
+    inject_adapters(model, placement)
     for index, accent in enumerate(accents):
         fill_expert(model, index, read[accent][1], Path(experts[accent]))
-    if shared:
-        fill_expert(model, 0, shared[1], Path(shared_decoder))
+    if shared_read:
+        fill_shared(model, shared_read[1], Path(shared))
     return accents
 
 
 def experts_folder(folder: str | Path) -> tuple[dict[str, Path], Path | None]:
-    """({accent: adapter folder}, the shared decoder's folder or None) of a folder written by save_experts."""
+    """({accent: adapter folder}, the shared LoRA's folder or None) of a folder written by save_experts."""
     folder = Path(folder)
-    shared = folder / SHARED_DECODER
-    return {a: folder / a for a in read_experts_manifest(folder).accents}, (shared if shared.is_dir() else None)
+    manifest = read_experts_manifest(folder)
+    shared = folder / manifest.shared_folder
+    return {a: folder / a for a in manifest.accents}, (shared if shared.is_dir() else None)
 
 
 def load_experts(model: nn.Module, folder: str | Path) -> list[str]:

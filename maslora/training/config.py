@@ -36,8 +36,10 @@ class TrainConfig:
     real_speech: str = "beside"  # "beside" the synthetic speakers of the same accent, or "instead" of them
     targets: str = "qv"  # the paper's default projections
     decoder: str = "shared"  # the paper: one LoRA shared by all accents; "mas" = experts there too; "none"
-    rank: int = 16  # the paper's r
+    rank: int = 16  # the paper's r (each expert's)
     alpha: float = 16.0  # the paper's alpha
+    shared_rank: int = 0  # mas-lora only: 0 is the paper's design; r > 0 adds a shared LoRA of rank r beside the
+    # experts on every adapted projection, which every utterance trains (maslora.mixture.layer)
     dropout: float = 0.05  # the paper's LoRA dropout
     learning_rate: float = 5e-5  # the paper's, with AdamW and linear decay to 0
     batch_size: int = 16  # the paper's effective batch
@@ -72,6 +74,10 @@ class TrainConfig:
             raise ValueError(f"real_ages must be one of {', '.join(AGE_GROUPS)} or None, got {self.real_ages!r}")
         if self.validation not in VALIDATION_READERS:
             raise ValueError(f"validation must be one of {', '.join(VALIDATION_READERS)}, got {self.validation!r}")
+        if self.shared_rank < 0 or (self.shared_rank and self.method != "mas-lora"):
+            raise ValueError(f"shared_rank {self.shared_rank}: a shared LoRA beside experts needs method mas-lora")
+        if self.shared_rank and self.decoder == "none":
+            raise ValueError("the shared + experts design adapts the decoder: decoder 'shared' or 'mas', not 'none'")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 evaluation (or None: no early stop), got {self.patience}")
         for name in ("eval_every", "batch_size", "micro_batch_size", "max_steps"):

@@ -61,9 +61,17 @@ def _prepare_model(whisper: Whisper, config: TrainConfig, n_accents: int) -> Ada
             parameter.requires_grad_("embed_positions" not in name)  # positions stay sinusoidal/learned as released
         return None
     encoder_experts = n_accents if config.method == "mas-lora" else 1
-    decoder_experts = {"shared": 1, "mas": encoder_experts, "none": 0}[config.decoder]
+    # a shared decoder is one single-expert LoRA; in the shared design it is the shared part alone
+    shared_decoder = 0 if config.shared_rank else 1
+    decoder_experts = {"shared": shared_decoder, "mas": encoder_experts, "none": 0}[config.decoder]
     placement = AdapterPlacement(
-        config.targets, encoder_experts, decoder_experts, config.rank, config.alpha, config.dropout
+        config.targets,
+        encoder_experts,
+        decoder_experts,
+        config.rank,
+        config.alpha,
+        config.dropout,
+        config.shared_rank,
     )
     inject_adapters(whisper.model, placement, seed=config.seed)
     return placement

@@ -1,9 +1,10 @@
 """One new accent expert for an existing experts folder, trained on a few clips with everything else frozen.
 
 The new expert learns the way every expert did (maslora.training.loop): each of its clips goes through
-its own expert alone, plus the folder's shared decoder LoRA. No other expert takes part in such a clip,
-so what trains here is Whisper + one encoder expert (the new one) + the shared decoder LoRA, frozen: the
-other experts are not even loaded, and nothing they learned can move. maslora.mixture.expert_folders then
+its own expert alone, plus the folder's shared LoRA (the decoder's, or in the shared + experts design the
+shared part beside every expert). No other expert takes part in such a clip, so what trains here is
+Whisper + one encoder expert (the new one) + the shared LoRA, frozen: the other experts are not even
+loaded, and nothing they learned can move. maslora.mixture.expert_folders then
 writes the folder with N + 1 experts.
 
     layers = train_new_expert("assets/experts/tiny.en/mas-lora", clips)   # clips: path, text
@@ -24,7 +25,7 @@ from maslora.data.audio import SAMPLE_RATE, is_silent, load_audio
 from maslora.data.augment import AugmentConfig, augment
 from maslora.errors import AudioError, CorpusError, TrainingCancelled, TrainingError
 from maslora.mixture.layer import adapter_layers, inject_adapters, module_side
-from maslora.mixture.peft_io import SHARED_DECODER, ExpertsManifest, fill_expert, read_adapter, read_experts_manifest
+from maslora.mixture.peft_io import ExpertsManifest, fill_shared, read_adapter, read_experts_manifest
 from maslora.whisper.encoder_window import fitted_features, windowed_whisper
 from maslora.whisper.load import Whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
@@ -94,17 +95,21 @@ def training_clips(clips: pd.DataFrame, encoder_seconds: int) -> list[np.ndarray
 
 
 def _trainable_model(experts: Path, manifest: ExpertsManifest, seed: int) -> Whisper:
-    """Whisper in the experts' window, one fresh encoder expert (trainable) and the shared decoder LoRA (frozen)."""
+    """Whisper in the experts' window, one fresh encoder expert (trainable) and the folder's shared LoRA
+    (frozen): the decoder's in the paper's design, or the shared part beside every expert in shared + experts."""
     whisper = windowed_whisper(manifest.base_model, manifest.window, fit=True)
-    shared = experts / SHARED_DECODER
-    placement = replace(manifest.placement, encoder_experts=1, decoder_experts=1 if shared.is_dir() else 0)
+    shared = experts / manifest.shared_folder
+    shared_decoder = int(shared.is_dir() and not manifest.placement.shared_rank)  # the paper's: a 1-expert side
+    placement = replace(manifest.placement, encoder_experts=1, decoder_experts=shared_decoder)
     inject_adapters(whisper.model, placement, seed=seed)
     if shared.is_dir():
-        fill_expert(whisper.model, 0, read_adapter(shared)[1], shared)
+        fill_shared(whisper.model, read_adapter(shared)[1], shared)
+    for parameter in whisper.model.parameters():
+        parameter.requires_grad_(False)
     for name, layer in adapter_layers(whisper.model).items():
-        trains = module_side(name) == "encoder"
-        layer.lora_A.requires_grad_(trains)
-        layer.lora_B.requires_grad_(trains)
+        if module_side(name) == "encoder":
+            layer.lora_A.requires_grad_(True)
+            layer.lora_B.requires_grad_(True)
     return whisper
 
 
