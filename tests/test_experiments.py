@@ -17,11 +17,12 @@ SECTIONS = [
     "## 4. Forgetting",
     "## 5. Unseen accent",
     "## 6. Placement and targets",
-    "## 7. Seed spread",
-    "## 8. Beyond the paper",
+    "## 7. Where mixing pays",
+    "## 8. Seed spread",
+    "## 9. Beyond the paper",
     "### Accent identification",
     "### Accents no expert was trained for",
-    "## 9. Learning curves",
+    "## 10. Learning curves",
 ]
 FIGURES = [
     "accent_unknown",
@@ -30,6 +31,7 @@ FIGURES = [
     "forgetting",
     "unseen_accent",
     "variants",
+    "designs",
     "seeds",
     "auto_weights",
     "accent_confusion",
@@ -63,7 +65,7 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
     seed_0 = subprocess.run([*command, "--seeds", "0"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert seed_0.returncode == 0, seed_0.stderr[-3000:]
     described = json.loads((results / "profile.json").read_text())
-    assert described["seeds"] == [0] and len(described["runs"]) == 3 + 2 + 6
+    assert described["seeds"] == [0] and len(described["runs"]) == 3 + 2 + 3 + 6
     seed_0_checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert seed_0_checkpoints and all("seed0" in str(path) for path in seed_0_checkpoints)
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
@@ -73,17 +75,19 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
     report = (results / "REPORT.md").read_text()
     for section in SECTIONS:
         assert section in report and "Not run yet" not in report.split(section, 1)[1].split("\n## ", 1)[0], section
-    assert "## 10. Real accented speech" in report  # its own command (train.real_speech, tests/test_real_speech.py)
-    assert "## 11. A new speaker's own expert" in report  # its own command (train.new_expert_experiment)
+    assert "## 11. Real accented speech" in report  # its own command (train.real_speech, tests/test_real_speech.py)
+    assert "## 12. A new speaker's own expert" in report  # its own command (train.new_expert_experiment)
     for name in FIGURES:
         assert (results / "figures" / f"{name}.png").stat().st_size > 5_000, name
         assert (results / "figures" / f"{name}.html").is_file() and (results / "tables" / f"{name}.md").is_file()
     assert "seed 0" in report and "seed 1" in report and "paper" in report
     rows = {path.name: path.read_bytes() for path in (results / "rows").glob("*.jsonl")}
-    expected = {"main", "matrix", "validation", "variants", "forgetting", "unseen"}
+    expected = {"main", "matrix", "validation", "variants", "designs", "forgetting", "unseen"}
     assert set(rows) == {f"{name}.jsonl" for name in expected}
     checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
-    assert len(checkpoints) == 2 * (3 + 2 + 6)  # per seed: MAS-LoRA, LoRA, full, 2 variants, 6 left-out accents
+    # per seed: MAS-LoRA, LoRA, full, 2 variants, 3 more designs (shared + experts twice, the LoRA of as many
+    # parameters; decoder experts is a variant too), 6 left-out accents
+    assert len(checkpoints) == 2 * (3 + 2 + 3 + 6)
     assert len(list((results / "curves").glob("fold1-seed*.jsonl"))) == len(checkpoints)  # every run's history kept
     unknown = subprocess.run([*command, "--only", "mas-lora,nonsense"], cwd=ROOT, capture_output=True, text=True)
     assert unknown.returncode != 0 and "--only nonsense: no such run" in unknown.stderr

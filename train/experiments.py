@@ -13,13 +13,15 @@ Profiles:
     paper   the paper's settings, all 8 folds, seeds 0 and 1: for a GPU, with --model openai/whisper-small
             and --corpus pointing at the real L2-ARCTIC
 
-For each fold and seed it trains MAS-LoRA, a regular LoRA, full fine-tuning, two MAS-LoRA variants
-(experts in the decoder too; all four attention projections) and one MAS-LoRA per left-out accent,
-and, on top of each MAS-LoRA, an accent classifier and a learned router (maslora.auto.heads); then writes
-rows (maslora.systems.evaluation) for: the test speakers (every system, every beta, the automatic weightings),
-the validation speakers (to pick the temperature), the variants, real native speech held out from
-training (forgetting), and each left-out accent. Then every analysis
-script of analysis/ turns rows into tables, figures and RESULTS/REPORT.md (analysis.report).
+For each fold and seed it trains MAS-LoRA, a regular LoRA, full fine-tuning, the designs of "where mixing
+pays" (experts in the decoder too; shared + experts in both placements; a regular LoRA of as many
+parameters), and with the side seeds two MAS-LoRA variants (experts in the decoder too; all four
+attention projections) and one MAS-LoRA per left-out accent; on top of each MAS-LoRA, an accent
+classifier and a learned router (maslora.auto.heads). Then it writes rows (maslora.systems.evaluation)
+for: the test speakers (every system, every beta, the automatic weightings), the validation speakers (to
+pick the temperature), the designs, the variants, real native speech held out from training
+(forgetting), and each left-out accent. Then every analysis script of analysis/ turns rows into tables,
+figures and RESULTS/REPORT.md (analysis.report).
 
 Everything resumes: training from its checkpoints, decoding from the rows already written; a rerun of
 a finished profile only redraws the report.
@@ -39,6 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/experiments.py` works too
 
 from analysis.exp_curves import CURVES, curve_name
+from analysis.exp_designs import PARAMETERS
 from analysis.report import write_report
 from analysis.report_tools import profile_of
 from maslora.auto.heads import clip_features, fit_classifier, fit_router
@@ -54,6 +57,7 @@ from maslora.systems.evaluation import (
 )
 from maslora.systems.system import TEMPERED_SYSTEMS, expert_matrix
 from maslora.training.checkpoint import HISTORY_FILE
+from maslora.training.loop import trainable_parameters
 from maslora.training.recipes import RECIPES, recipe_config
 from train.train import train_in_processes
 
@@ -64,6 +68,21 @@ VARIANTS = {
     "decoder-mas": {"decoder": "mas"},
     "qkvo": {"targets": "qkvo"},
 }  # beside the default: encoder MAS, shared decoder, qv
+# The shared + experts design: the shared LoRA at the paper's rank 16, so that alone it can learn what the
+# regular LoRA learns from all the data; each expert at 8, since it hears a sixth of the data and has only
+# its accent's remainder to learn. Scale alpha / r = 1 everywhere, as the paper's 16 / 16.
+SHARED_EXPERTS = {"shared_rank": 16, "rank": 8, "alpha": 8.0}
+# A regular LoRA with as many trainable parameters as the shared design with a shared decoder: per
+# projection r (in + out); encoder 16 + 6 x 8 = 64, decoder 16, over twice as many decoder projections:
+# (8 x 64 + 16 x 16) / 24 = 32.
+EQUAL_LORA = {"rank": 32, "alpha": 32.0}
+DESIGNS = {  # run -> (method, overrides, its name in rows/designs.jsonl): where mixing pays, with every seed
+    "mas-lora-decoder-mas": ("mas-lora", VARIANTS["decoder-mas"], "decoder-mas"),
+    "mas-lora-shared": ("mas-lora", SHARED_EXPERTS, "shared"),
+    "mas-lora-shared-decoder-mas": ("mas-lora", {**SHARED_EXPERTS, **VARIANTS["decoder-mas"]}, "shared-decoder-mas"),
+    "lora-r32": ("lora", EQUAL_LORA, "lora-r32"),
+}
+DESIGN_SYSTEMS = ["mas-uniform", "mas-beta2", "mas-auto-t1"]  # accent unknown, known, from the audio (w = p)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +107,8 @@ class Profile:
         return {
             name: run
             for name, run in training_runs(accents).items()
-            if (name in HEADLINE_RUNS or seed in self.side_seeds) and (self.only is None or name in self.only)
+            if (name in HEADLINE_RUNS or name in DESIGNS or seed in self.side_seeds)
+            and (self.only is None or name in self.only)
         }
 
 
@@ -131,6 +151,7 @@ def training_runs(accents: list[str]) -> dict[str, tuple[str, dict]]:
     """{run name: (method, TrainConfig overrides)} for one fold and seed, leave-one-accent-out runs included."""
     runs = {name: (name, {}) for name in HEADLINE_RUNS}
     runs |= {f"mas-lora-{name}": ("mas-lora", overrides) for name, overrides in VARIANTS.items()}
+    runs |= {name: (method, overrides) for name, (method, overrides, _) in DESIGNS.items()}
     runs |= {f"mas-lora-without-{accent}": ("mas-lora", {"unseen_accent": accent}) for accent in accents}
     return runs
 
@@ -158,6 +179,8 @@ def run(
             chosen = profile.runs(accents, seed)
             for name, (method, overrides) in chosen.items():
                 train_profile_run(profile, name, method, folder / name, results, fold, seed, corpus=corpus, **overrides)
+                experts = len(accents) - ("unseen_accent" in overrides)
+                record_parameters(profile, name, method, overrides, experts, results)
             window = recipe_config(profile.recipe, "mas-lora", folder, **profile.overrides).encoder_seconds
             evaluate_runs(profile, split, folder, chosen, window, rows, {"fold": fold, "seed": seed}, librispeech)
 
@@ -183,6 +206,18 @@ def train_profile_run(
     curves = results / CURVES
     curves.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))
+
+
+def record_parameters(
+    profile: Profile, name: str, method: str, overrides: dict, n_accents: int, results: Path
+) -> None:
+    """results/parameters.json: each run's trainable weights by run name, what the designs are compared at."""
+    path = results / PARAMETERS
+    counts = json.loads(path.read_text()) if path.is_file() else {}
+    if name not in counts:
+        config = recipe_config(profile.recipe, method, Path(), model=profile.model, **profile.overrides, **overrides)
+        counts[name] = trainable_parameters(config, n_accents)
+        path.write_text(json.dumps(dict(sorted(counts.items())), indent=2) + "\n")
 
 
 def evaluate_runs(
@@ -228,12 +263,15 @@ def evaluate_runs(
     if mas:
         evaluate(split.test, automatic_systems(rows, tags), models, rows / "main.jsonl", tags)
     for variant in VARIANTS:
-        if f"mas-lora-{variant}" in chosen:
+        if f"mas-lora-{variant}" in chosen and seed in profile.side_seeds:
             variant_models = Models(
                 model=profile.model, experts=folder / f"mas-lora-{variant}" / "best", encoder_seconds=window
             )
             variant_tags = tags | {"variant": variant}
             evaluate(split.test, ["mas-uniform", "mas-beta2"], variant_models, rows / "variants.jsonl", variant_tags)
+    designs = [name for name in DESIGNS if name in chosen]
+    if designs:
+        evaluate_designs(profile, split, folder, designs, window, rows / "designs.jsonl", tags, librispeech)
     left_out = [accent for accent in accents if f"mas-lora-without-{accent}" in chosen]
     if left_out:  # read once for every left-out run
         features = clip_features(profile.model, window, split.train, features_path)
@@ -256,6 +294,42 @@ def evaluate_runs(
         )
         test = split.test[split.test.accent == accent]
         evaluate(test, ["mas-uniform", *automatic], unseen_models, rows / "unseen.jsonl", tags | {"unseen": accent})
+
+
+def evaluate_designs(
+    profile: Profile,
+    split,
+    folder: Path,
+    designs: list[str],
+    window: int,
+    rows: Path,
+    tags: dict,
+    librispeech: str | None,
+) -> None:
+    """Decode each design run of one fold and seed on the test speakers (accent unknown, known, from the
+    audio; a regular LoRA alone) and on held-out native speech (accent unknown), into `rows`, each row
+    tagged with its design and set. The weights from the audio come from this seed's accent classifier."""
+    classifier = folder / "accent-classifier"
+    if not classifier.exists():  # the MAS-LoRA run's evaluation fits it; a sitting of designs alone fits it here
+        features = clip_features(profile.model, window, split.train, folder.parent / "features.pt")
+        fit_classifier(features, split.train, classifier, tags["seed"])
+    native = held_out_native(split, profile, librispeech)
+    for name in designs:
+        method, _, design = DESIGNS[name]
+        best = folder / name / "best"
+        lora = method == "lora"
+        models = Models(
+            model=profile.model,
+            experts=None if lora else best,
+            adapter=best if lora else None,
+            encoder_seconds=window,
+            classifier=classifier,
+        )
+        systems = ["lora"] if lora else DESIGN_SYSTEMS
+        design_tags = tags | {"design": design}
+        evaluate(split.test, systems, models, rows, design_tags | {"set": "test"})
+        for set_name, clips in native.items():
+            evaluate(clips, systems[:1], models, rows, design_tags | {"set": set_name})
 
 
 def automatic_systems(rows: Path, tags: dict) -> list[str]:

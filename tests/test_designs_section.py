@@ -1,0 +1,87 @@
+"""The "where mixing pays" section: every design's rows gathered from their files, read against the LoRA with
+paired intervals, the targets' verdicts, and the choice made on validation speakers only."""
+
+import json
+
+import pytest
+
+from analysis.exp_designs import DESIGNS, WEIGHTINGS, against, design_rows, native_rows, targets, validation_choice
+
+WORDS = 10
+UTTERANCES = 30
+
+
+def _rows(path, errors: dict[str, int], tags: dict, accent: str = "arabic") -> None:
+    """Rows of each system in `errors` (errors per utterance) on the same utterances, appended to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        for system, count in errors.items():
+            for i in range(UTTERANCES):
+                row = {"fold": 1, "seed": 0, "speaker": f"S{i % 3}", "utterance_id": f"u{i}", "path": f"{accent}/{i}"}
+                row |= {"accent": accent, "system": system, "errors": count, "reference_words": WORDS, **tags}
+                out.write(json.dumps(row) + "\n")
+
+
+def _curve(results, run: str, wers: list[float]) -> None:
+    folder = results / "curves"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"step": 150 * (i + 1), "epoch": i, "validation_wer": w}) for i, w in enumerate(wers)]
+    (folder / f"fold1-seed0-{run}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def results(tmp_path):
+    rows = tmp_path / "rows"
+    _rows(rows / "main.jsonl", {"lora": 3, "full": 3, "mas-uniform": 4, "mas-beta2": 4, "mas-auto-t1": 4}, {})
+    _rows(rows / "main.jsonl", {"lora": 0, "mas-uniform": 0}, {}, accent="native")  # native test speakers: left out
+    _rows(rows / "variants.jsonl", {"mas-uniform": 5, "mas-beta2": 5}, {"variant": "decoder-mas"})
+    _rows(rows / "variants.jsonl", {"mas-uniform": 9}, {"variant": "qkvo"})  # another section's variant
+    shared = {"design": "shared", "set": "test"}
+    _rows(rows / "designs.jsonl", {"mas-uniform": 3, "mas-beta2": 2, "mas-auto-t1": 3}, shared)
+    _rows(rows / "designs.jsonl", {"lora": 3}, {"design": "lora-r32", "set": "test"})
+    _rows(rows / "designs.jsonl", {"mas-uniform": 1}, {"design": "shared", "set": "cc0-native"}, accent="native")
+    _rows(rows / "forgetting.jsonl", {"lora": 1, "mas-uniform": 2, "base": 0}, {"set": "cc0-native"}, accent="native")
+    _curve(tmp_path, "mas-lora", [0.23, 0.21, 0.22])
+    _curve(tmp_path, "mas-lora-shared", [0.19, 0.18])
+    _curve(tmp_path, "lora", [0.17])  # a single model is no mixture to ship, however low
+    return tmp_path
+
+
+def test_every_design_is_gathered_from_its_file_on_the_l2_test_speakers(results):
+    rows = design_rows(results)
+    assert set(rows.design) == {"paper", "lora", "full", "decoder-mas", "shared", "lora-r32"}
+    assert set(rows.accent) == {"arabic"}
+    counts = rows.groupby("system").size()
+    assert counts["lora/mas-beta2"] == UTTERANCES  # a single model stands in every weighting's column
+    assert counts["shared/mas-auto-t1"] == UTTERANCES and "decoder-mas/mas-auto-t1" not in counts
+    assert set(native_rows(results).design) == {"paper", "lora", "shared"}
+
+
+def test_each_mixture_is_read_against_the_lora_per_weighting(results):
+    lines = against(design_rows(results), "lora").splitlines()
+    assert lines[0] == (
+        f"- {DESIGNS['paper'][0]}: "
+        + "; ".join(f"{label} +10.0 points (95% interval +10.0 to +10.0)" for label in WEIGHTINGS.values())
+    )
+    assert lines[1].startswith(f"- {DESIGNS['decoder-mas'][0]}: {WEIGHTINGS['mas-uniform']} +20.0 points")
+    assert lines[2] == (
+        f"- {DESIGNS['shared'][0]}: {WEIGHTINGS['mas-uniform']} +0.0 points (95% interval +0.0 to +0.0); "
+        f"{WEIGHTINGS['mas-beta2']} -10.0 points (95% interval -10.0 to -10.0); "
+        f"{WEIGHTINGS['mas-auto-t1']} +0.0 points (95% interval +0.0 to +0.0)"
+    )
+
+
+def test_the_targets_say_met_or_missed_from_the_rows(results):
+    lines = targets(design_rows(results), native_rows(results), "shared").splitlines()
+    assert lines[0].endswith("+0.0 points (95% interval +0.0 to +0.0): met")
+    assert lines[1].endswith("-10.0 points (95% interval -10.0 to -10.0): met")
+    assert lines[2].endswith("+0.0 points (95% interval +0.0 to +0.0): met")  # 1 error each on native
+    worse = design_rows(results)
+    worse.loc[worse.system == "shared/mas-beta2", "errors"] = 3
+    assert targets(worse, native_rows(results), "shared").splitlines()[1].endswith(": missed")
+
+
+def test_the_shipped_mixture_is_chosen_on_validation_speakers(results):
+    chosen, wers = validation_choice(results)
+    assert chosen == "shared"
+    assert wers.round(1).to_dict() == {"lora": 17.0, "shared": 18.0, "paper": 21.0}
