@@ -23,6 +23,9 @@ TRAINED_ON = {
     "lora-beside": "+ real speakers",
     "mas-lora-beside": "+ real speakers beside the synthetic Mandarin ones",
     "mas-lora-instead": "+ real speakers instead of the synthetic Mandarin ones",
+    "shared-beside": "shared + encoder experts, + real speakers beside",
+    "shared-decoder-mas-beside": "shared + experts in encoder and decoder, + real speakers beside",
+    "lora-r32-beside": "regular LoRA r32, + real speakers",
 }
 SYSTEMS = {
     "base": "Whisper",

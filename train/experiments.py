@@ -208,9 +208,7 @@ def train_profile_run(
     shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))
 
 
-def record_parameters(
-    profile: Profile, name: str, method: str, overrides: dict, n_accents: int, results: Path
-) -> None:
+def record_parameters(profile: Profile, name: str, method: str, overrides: dict, n_accents: int, results: Path) -> None:
     """results/parameters.json: each run's trainable weights by run name, what the designs are compared at."""
     path = results / PARAMETERS
     counts = json.loads(path.read_text()) if path.is_file() else {}

@@ -10,6 +10,8 @@ split's real training speakers (assets/splits/speechocean762-train.csv; maslora.
     mas-lora-beside    MAS-LoRA; the Mandarin expert learns from the real and the synthetic Mandarin speakers
     mas-lora-instead   MAS-LoRA; the Mandarin expert learns from the real speakers alone
     lora-beside        the regular LoRA, pooled over mas-lora-beside's data
+    shared-beside, shared-decoder-mas-beside, lora-r32-beside
+                       the designs of "where mixing pays" (train.experiments.DESIGNS), real speakers beside
 and, on top of each MAS-LoRA, an accent classifier and a router on the run's own training clips. Beside
 them, the systems that only heard synthetic speech (--synthetic: the MAS-LoRA, LoRA and classifier the demo bundled
 before these runs, kept in assets/synthetic-experts/ so that the comparison stays reproducible after a rebundle).
@@ -42,13 +44,16 @@ from maslora.systems.evaluation import Models, evaluate
 from maslora.systems.system import expert_matrix
 from maslora.training.config import split_of_run
 from maslora.training.recipes import recipe_config
-from train.experiments import PROFILES, ROOT, held_out_native, train_profile_run
+from train.experiments import DESIGNS, PROFILES, ROOT, held_out_native, train_profile_run
 
 RUNS = {
-    "mas-lora-beside": ("mas-lora", "beside"),
-    "mas-lora-instead": ("mas-lora", "instead"),
-    "lora-beside": ("lora", "beside"),
-}  # name: (method, where the real speakers go)
+    "mas-lora-beside": ("mas-lora", "beside", {}),
+    "mas-lora-instead": ("mas-lora", "instead", {}),
+    "lora-beside": ("lora", "beside", {}),
+    "shared-beside": ("mas-lora", "beside", DESIGNS["mas-lora-shared"][1]),
+    "shared-decoder-mas-beside": ("mas-lora", "beside", DESIGNS["mas-lora-shared-decoder-mas"][1]),
+    "lora-r32-beside": ("lora", "beside", DESIGNS["lora-r32"][1]),
+}  # name: (method, where the real speakers go, the design's TrainConfig values; train.experiments.DESIGNS)
 SYNTHETIC_ONLY = ASSETS / "synthetic-experts" / "tiny.en"  # train/bundle.py output of the synthetic-only runs
 TEST, VALIDATION, NATIVE_SET = "speechocean762-test", "speechocean762-validation", "cc0-native"
 MAS_SYSTEMS = ["mas-uniform", "mas-beta2", "mas-matched", "mas-auto-t1", "mas-auto-beta", "mas-router"]
@@ -113,10 +118,10 @@ def main() -> None:
         "synthetic": (synthetic, synthetic_systems, [*CHOOSING_SYSTEMS, "lora"]),
     }
     for name in chosen:
-        method, real_speech = RUNS[name]
+        method, real_speech, design = RUNS[name]
         folder = runs / name
         taking = {"real_corpus": args.corpus, "real_split": args.split, "real_speech": real_speech}
-        train_profile_run(profile, f"real-{name}", method, folder, args.results, 1, args.seed, **taking)
+        train_profile_run(profile, f"real-{name}", method, folder, args.results, 1, args.seed, **taking, **design)
         if method == "lora":
             lora = Models(model=profile.model, adapter=folder / "best", encoder_seconds=window)
             systems[name] = (lora, ["lora"], ["lora"])
