@@ -172,6 +172,7 @@ def run(
     """Train, decode and score what `profile` asks for, on `table` (the corpus `corpus` names)."""
     accents = sorted(a for a in table.accent.unique() if a != NATIVE)
     rows = results / "rows"
+    record_parameters(profile, accents, results)
     for fold in profile.folds:
         split = paper_fold(table, fold)
         for seed in profile.seeds:
@@ -179,8 +180,6 @@ def run(
             chosen = profile.runs(accents, seed)
             for name, (method, overrides) in chosen.items():
                 train_profile_run(profile, name, method, folder / name, results, fold, seed, corpus=corpus, **overrides)
-                experts = len(accents) - ("unseen_accent" in overrides)
-                record_parameters(profile, name, method, overrides, experts, results)
             window = recipe_config(profile.recipe, "mas-lora", folder, **profile.overrides).encoder_seconds
             evaluate_runs(profile, split, folder, chosen, window, rows, {"fold": fold, "seed": seed}, librispeech)
 
@@ -208,14 +207,19 @@ def train_profile_run(
     shutil.copyfile(config.out / HISTORY_FILE, curves / curve_name(fold, seed, name))
 
 
-def record_parameters(profile: Profile, name: str, method: str, overrides: dict, n_accents: int, results: Path) -> None:
-    """results/parameters.json: each run's trainable weights by run name, what the designs are compared at."""
+def record_parameters(profile: Profile, accents: list[str], results: Path) -> None:
+    """results/parameters.json: the trainable weights of each run the designs section compares (the headline
+    runs and the designs), by run name, counted on the model as training prepares it (no training)."""
     path = results / PARAMETERS
     counts = json.loads(path.read_text()) if path.is_file() else {}
-    if name not in counts:
-        config = recipe_config(profile.recipe, method, Path(), model=profile.model, **profile.overrides, **overrides)
-        counts[name] = trainable_parameters(config, n_accents)
-        path.write_text(json.dumps(dict(sorted(counts.items())), indent=2) + "\n")
+    runs = training_runs(accents)
+    for name in [*HEADLINE_RUNS, *DESIGNS]:
+        if name not in counts:
+            method, overrides = runs[name]
+            settings = {"model": profile.model, **profile.overrides, **overrides}
+            config = recipe_config(profile.recipe, method, Path(), **settings)
+            counts[name] = trainable_parameters(config, len(accents))
+    path.write_text(json.dumps(dict(sorted(counts.items())), indent=2) + "\n")
 
 
 def evaluate_runs(
