@@ -199,7 +199,28 @@ def test_a_bad_method_or_decoder_fails_before_anything_loads_or_is_written(tmp_p
         recipe_config("cpu-tiny", "mas", out)
     with pytest.raises(ValueError, match="decoder must be one of shared, mas, none, got 'both'"):
         TrainConfig(out=out, decoder="both")
+    with pytest.raises(ValueError, match="a shared LoRA beside experts needs method mas-lora"):
+        TrainConfig(out=out, method="lora", shared_rank=16)
+    with pytest.raises(ValueError, match="adapts the decoder: decoder 'shared' or 'mas', not 'none'"):
+        TrainConfig(out=out, shared_rank=16, decoder="none")
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_shared_and_experts_train_in_two_processes_and_save_the_shared_part(fake_l2arctic, tmp_path):
+    """The decoder of the shared design holds the shared LoRA alone: its layers have no expert factors to
+    train, which two processes' gradient exchange (DistributedDataParallel) must not wait for."""
+    from train.train import train_in_processes
+
+    config = _config(tmp_path / "shared", fake_l2arctic, shared_rank=8, eval_every=2)  # 2 steps
+    summary = train_in_processes(config, 2)
+    assert summary["steps"] == 2
+    best = tmp_path / "shared" / "best"
+    manifest = json.loads((best / "experts.json").read_text())
+    assert manifest["design"] == "shared+experts" and manifest["placement"]["decoder_experts"] == 0
+    trained = _trained_weights(tmp_path / "shared")
+    assert any("shared_B" in name and ".decoder." in name and trained[name].abs().sum() > 0 for name in trained)
+    assert any("lora_B" in name and ".encoder." in name and trained[name].abs().sum() > 0 for name in trained)
 
 
 def test_a_config_that_cannot_stop_or_validate_is_refused(tmp_path):

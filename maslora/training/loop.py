@@ -44,7 +44,7 @@ from maslora.training.checkpoint import (
 from maslora.training.config import TrainConfig, split_of_run
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import fitted_features, windowed_whisper
-from maslora.whisper.load import Whisper
+from maslora.whisper.load import Whisper, load_whisper
 from maslora.whisper.targets import decoder_labels, transcript_loss
 from maslora.whisper.transcribe import GREEDY, log_mel_features, transcribe
 
@@ -75,6 +75,14 @@ def _prepare_model(whisper: Whisper, config: TrainConfig, n_accents: int) -> Ada
     )
     inject_adapters(whisper.model, placement, seed=config.seed)
     return placement
+
+
+def trainable_parameters(config: TrainConfig, n_accents: int) -> int:
+    """How many weights a run of `config` trains (its adapters; for full fine-tuning, all of Whisper but the
+    positions), counted on the model as training prepares it."""
+    whisper = load_whisper(config.model, device="cpu")
+    _prepare_model(whisper, config, n_accents)
+    return sum(parameter.numel() for parameter in whisper.model.parameters() if parameter.requires_grad)
 
 
 LENGTH_GROUP_BATCHES = 8  # clips are sorted by length within random draws of 8 batches: on the embedded
