@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import exp_real_speech
+from analysis import exp_designs, exp_real_speech
 from analysis.bootstrap import paired_difference
 from analysis.exp_seeds import headline_rows
 from analysis.report_tools import (
@@ -76,7 +76,27 @@ def results_table(results: Path) -> pd.DataFrame:
         ours = {COLUMNS[0]: synthetic.get(system), COLUMNS[2]: real_wer, COLUMNS[3]: native.get(system)}
         values = {**ours, **{column: None if wer is None else f"{wer:.2f}" for column, wer in paper.items()}}
         table.loc[name] = [values[column] for column in COLUMNS]
-    return table.fillna("")
+    return pd.concat([table, chosen_design_rows(results)]).rename_axis(table.index.name).fillna("")
+
+
+def chosen_design_rows(results: Path) -> pd.DataFrame:
+    """The mixture the validation speakers chose among the designs (analysis.exp_designs), when it is not the
+    paper's: its accent-unknown and beta 2 rows, synthetic L2 and native speech held out."""
+    chosen, _ = exp_designs.validation_choice(results)
+    if chosen in (None, "paper") or load_rows(results, "designs").empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows, native = exp_designs.design_rows(results), exp_designs.native_rows(results)
+    synthetic = _seed_cells(rows[rows.design == chosen].assign(system=lambda t: t.weighting))
+    native_cells = _seed_cells(native[native.design == chosen])
+    label = exp_designs.DESIGNS[chosen][0]
+    return pd.DataFrame(
+        {
+            COLUMNS[0]: [synthetic.get(weighting) for weighting in ("mas-uniform", "mas-beta2")],
+            COLUMNS[3]: [native_cells.get("mas-uniform"), None],
+        },
+        index=[f"{label}, accent unknown", f"{label}, accent known (beta 2)"],
+        columns=COLUMNS,
+    )
 
 
 def _gap(rows: pd.DataFrame, a: str, b: str) -> str:
