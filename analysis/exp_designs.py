@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.bootstrap import paired_difference
 from analysis.exp_curves import read_curves
 from analysis.report_tools import (
+    cell,
     grouped_bars,
     load_rows,
     mean_and_spread,
@@ -144,12 +145,12 @@ def report(results) -> str:
     rows, native = design_rows(results), native_rows(results)
     stats = mean_and_spread(wer_per_seed(rows, ["design", "weighting"])).reset_index()
     means, spreads, shown = pivot_cells(stats, "design", "weighting", list(WEIGHTINGS))
-    native_cells = pivot_cells(
-        mean_and_spread(wer_per_seed(native, ["design"])).reset_index().assign(set="n"), "design", "set"
-    )[2]
+    native_stats = mean_and_spread(wer_per_seed(native, ["design"]))
     order = [design for design in DESIGNS if design in shown.index]
     shown = shown.loc[order].rename(columns=WEIGHTINGS)
-    shown["native speech (forgetting)"] = native_cells["n"].reindex(order).fillna("")
+    shown["native speech (forgetting)"] = [
+        cell(native_stats.loc[design]) if design in native_stats.index else "" for design in order
+    ]
     seeds = rows.groupby("design").seed.nunique().reindex(order)
     shown["seeds"] = [str(n) for n in seeds]
     shown["trainable parameters"] = [_parameters(results)[design] for design in order]
