@@ -8,15 +8,13 @@ maslora.systems.visitor_takes, their experts in maslora.systems.visitors.
 
 Many visitors, one model: each request carries its own expert weights (nothing is merged into shared
 weights), and the core holds a lock while they sit on the model's layers, so decodes run one at a time
-whichever event starts them. Gradio's queue also runs each event one call at a time: on a 2-core CPU a
-second concurrent decode would only halve the speed of both, and the queue shows waiting visitors their
-position instead.
+whichever event starts them. Gradio's queue runs each event one call at a time too: on 2 cores a second
+decode would only halve both, and the queue shows waiting visitors their position instead.
 """
 
 import argparse
 import functools
 import os
-import tempfile
 from types import SimpleNamespace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry; must be set before gradio is imported
@@ -28,13 +26,12 @@ from maslora.data.audio import load_audio
 from maslora.errors import USER_ERRORS
 from maslora.mixture.expert_folders import check_expert_name
 from maslora.mixture.weights import PAPER_BEST_BETA
-from maslora.systems import demo
-from maslora.systems.bundle import bundled_matrix, bundled_sizes, load_bundled_auto, load_bundled_whisper
+from maslora.systems import bundle, demo
 from maslora.systems.combined_whisper import ROUTES, CombinedWhisper
 from maslora.systems.compare import AutoWeighting, compare, wer_vs_beta
 from maslora.systems.figures import bar_figure, beta_figure, matrix_figure, posterior_figure
 from maslora.systems.visitor_takes import PromptSheet, split_takes, trained_summary
-from maslora.systems.visitors import Bundle, VisitorExperts, score_new_expert
+from maslora.systems.visitors import VisitorStores, score_new_expert
 from maslora.training.new_expert import train_new_expert
 
 DIFF_COLORS = {"substitution": "#f4a261", "insertion": "#2a9d8f", "deletion": "#e76f51"}
@@ -55,13 +52,13 @@ def readable_errors(handler):
 
 
 @functools.cache
-def whisper_for(size: str) -> CombinedWhisper:
-    return load_bundled_whisper(size)
+def whisper_for(size: str, mixture: str) -> CombinedWhisper:
+    return bundle.load_bundled_whisper(size, mixture=mixture)
 
 
 @functools.cache
-def auto_for(size: str) -> AutoWeighting | None:
-    return load_bundled_auto(size)
+def auto_for(size: str, mixture: str) -> AutoWeighting | None:
+    return bundle.load_bundled_auto(size, mixture)
 
 
 @functools.cache
@@ -69,14 +66,7 @@ def sheet_for(size: str) -> PromptSheet:
     return PromptSheet.for_bundle(size)
 
 
-VISITORS: dict[str, VisitorExperts] = {}  # per bundled size, made when a visitor first keeps a take or trains
-
-
-def visitors_for(size: str) -> VisitorExperts:
-    """Visitors' own experts for `size`'s bundle, in a temporary folder; each goes when its visitor leaves."""
-    if size not in VISITORS:
-        VISITORS[size] = VisitorExperts(Bundle.for_size(size), tempfile.mkdtemp(prefix=f"maslora-visitors-{size}-"))
-    return VISITORS[size]
+VISITORS = VisitorStores()  # visitors' own experts, beside each size and mixture; each goes when its visitor leaves
 
 
 def visitor_key(request: gr.Request | None) -> str:
@@ -86,11 +76,10 @@ def visitor_key(request: gr.Request | None) -> str:
     return request.session_hash
 
 
-def session_whisper(size: str, request: gr.Request | None) -> CombinedWhisper:
-    """The visitor's own N + 1 experts when they trained one on `size`, else the bundled ones."""
-    key = request.session_hash if request is not None else None
-    expert = VISITORS[size].get(key) if key and size in VISITORS else None
-    return expert.whisper if expert is not None else whisper_for(size)
+def session_whisper(size: str, mixture: str, request: gr.Request | None) -> CombinedWhisper:
+    """The visitor's own N + 1 experts when they trained one beside this mixture, else the bundled ones."""
+    expert = VISITORS.expert(size, mixture, request.session_hash if request is not None else None)
+    return expert.whisper if expert is not None else whisper_for(size, mixture)
 
 
 def read_clip(path: str | None):
@@ -100,38 +89,39 @@ def read_clip(path: str | None):
 
 
 @readable_errors
-def run_compare(request: gr.Request, size, audio_path, reference, accent, beta, source, *sliders):
+def run_compare(request: gr.Request, size, mixture, audio_path, reference, accent, beta, source, *sliders):
     """One clip through the three systems: the posterior chart, the weights chart, then each system's column."""
-    whisper, clip = session_whisper(size, request), read_clip(audio_path)
+    whisper, bundled, clip = session_whisper(size, mixture, request), whisper_for(size, mixture), read_clip(audio_path)
     choice = demo.WeightChoice(source=source, accent=accent, beta=beta, sliders=[float(s) for s in sliders])
-    weights, posterior = demo.compare_weights(choice, whisper, whisper_for(size), auto_for(size), clip)
+    weights, posterior = demo.compare_weights(choice, whisper, bundled, auto_for(size, mixture), clip)
     title = f"Expert weights the model uses, {demo.SOURCE_TITLES.get(source, source)}"
     weights_plot = bar_figure(whisper.accents, whisper.weights_vector(weights), title)
     comparison = compare(whisper, clip, weights, reference)
-    posterior_plot = posterior_figure(whisper_for(size).accents, posterior)
+    posterior_plot = posterior_figure(bundled.accents, posterior)
     return [posterior_plot, weights_plot, *demo.route_columns(comparison)]
 
 
 @readable_errors
-def apply_rule(request: gr.Request, size, accent, beta):
+def apply_rule(request: gr.Request, size, mixture, accent, beta):
     """Accent or beta moved: the beta rule sets every expert slider (accent unknown: uniform, beta unused)."""
-    accents = session_whisper(size, request).accents
-    values = demo.slider_values(accents, len(whisper_for(size).accents), accent, beta)
+    accents = session_whisper(size, mixture, request).accents
+    values = demo.slider_values(accents, len(whisper_for(size, mixture).accents), accent, beta)
     return [demo.BY_RULE, gr.update(interactive=accent != demo.UNKNOWN, maximum=len(accents)), *values]
 
 
 @readable_errors
-def run_beta_curve(request: gr.Request, size, audio_path, reference, accent, progress=gr.Progress(track_tqdm=True)):
+def run_beta_curve(request: gr.Request, size, mixture, audio_path, reference, accent, progress=gr.Progress(True)):
     if accent == demo.UNKNOWN:
         raise gr.Error("Pick the speaker's accent: beta favours that accent's expert.")
-    curve = wer_vs_beta(session_whisper(size, request), read_clip(audio_path), reference, accent, progress=True)
+    whisper = session_whisper(size, mixture, request)
+    curve = wer_vs_beta(whisper, read_clip(audio_path), reference, accent, progress=True)
     return beta_figure(curve, accent)
 
 
 @readable_errors
-def keep_take(request: gr.Request, size, position, audio_path, takes):
+def keep_take(request: gr.Request, size, mixture, position, audio_path, takes):
     """Keep the take of the prompt shown and show the next prompt without one."""
-    sheet, folder = sheet_for(size), visitors_for(size).workspace(visitor_key(request))
+    sheet, folder = sheet_for(size), VISITORS.of(size, mixture).workspace(visitor_key(request))
     takes, following = sheet.keep(position, audio_path, folder, takes)
     return sheet.card(following), None, sheet.table(takes), takes, following
 
@@ -142,19 +132,19 @@ def step_prompt(sheet: PromptSheet, position: int, step: int):
 
 
 @readable_errors
-def upload_zip(request: gr.Request, size, zip_path, takes):
+def upload_zip(request: gr.Request, size, mixture, zip_path, takes):
     """A zip of clips + manifest.csv joins the kept takes (each clip checked like a recorded one)."""
     sheet = sheet_for(size)
     if zip_path:
-        takes = sheet.add_archive(zip_path, visitors_for(size).workspace(visitor_key(request)), takes)
+        takes = sheet.add_archive(zip_path, VISITORS.of(size, mixture).workspace(visitor_key(request)), takes)
     return sheet.table(takes), takes
 
 
 @readable_errors
-def train_expert(request: gr.Request, size, name, takes, progress=gr.Progress()):
+def train_expert(request: gr.Request, size, mixture, name, takes, progress=gr.Progress()):
     """Train the visitor's expert on their kept takes, score it on their test takes, and put it in the mixture."""
-    key, store, name = visitor_key(request), visitors_for(size), (name or "").strip()
-    check_expert_name(name, whisper_for(size).accents)
+    key, store, name = visitor_key(request), VISITORS.of(size, mixture), (name or "").strip()
+    check_expert_name(name, whisper_for(size, mixture).accents)
     training, test = split_takes(takes)
     progress(0, desc="loading the model")
 
@@ -176,46 +166,56 @@ def train_expert(request: gr.Request, size, name, takes, progress=gr.Progress())
     ]
 
 
-def cancel_training(request: gr.Request, size):
-    stopped = visitors_for(size).cancel(visitor_key(request))
+def cancel_training(request: gr.Request):
+    stopped = VISITORS.cancel(visitor_key(request))
     return "Cancelling before the next step: nothing will be saved." if stopped else "No training of yours is running."
 
 
+@readable_errors
+def switch_mixture(request: gr.Request, size, mixture):
+    """Another size or mixture: the accents it offers (with the visitor's expert if they trained one beside it)."""
+    accents, bundled = session_whisper(size, mixture, request).accents, whisper_for(size, mixture).accents
+    own = accents[len(bundled) :]  # a visitor's expert comes after the bundled ones
+    own_slider = gr.update(visible=bool(own), label=own[0] if own else "your expert", value=0.0)
+    return gr.update(choices=[demo.UNKNOWN, *accents], value=demo.UNKNOWN), own_slider
+
+
 def forget_visitor(request: gr.Request) -> None:
-    """The browser session ended: its experts, models and clips go, for every size it used."""
+    """The browser session ended: its experts, models and clips go, for every size and mixture it used."""
     if request is not None and request.session_hash:
-        for store in list(VISITORS.values()):
-            store.remove(request.session_hash)
+        VISITORS.remove(request.session_hash)
 
 
 def weights_panel(size: str, accents: list[str]) -> tuple:
     """The accent, beta, weight-source and expert-slider controls beside the clip."""
     n = len(accents)
-    size_choice = gr.Dropdown(bundled_sizes(), value=size, label="Whisper size (bundled experts)")
+    size_choice = gr.Dropdown(bundle.bundled_sizes(), value=size, label="Whisper size (bundled experts)")
+    mixtures = demo.mixture_choices(size)  # the validation speakers' choice first; the explanation compares them
+    mixture = gr.Radio(mixtures, value=mixtures[0][1], label="Mixture", elem_id="mixture", visible=len(mixtures) > 1)
     accent = gr.Dropdown([demo.UNKNOWN, *accents], value=demo.UNKNOWN, label="Speaker's accent")
     beta = gr.Slider(
         1, n, value=PAPER_BEST_BETA, step=0.1, label="beta", interactive=False, elem_id="beta",
         info="1 = the matched expert alone, N = uniform; needs a known accent",
     )  # fmt: skip
-    sources = [demo.BY_RULE, demo.BY_HAND, *([demo.BY_AUDIO] if auto_for(size) else [])]
+    sources = [demo.BY_RULE, demo.BY_HAND, *([demo.BY_AUDIO] if auto_for(size, bundle.DEFAULT_MIXTURE) else [])]
     source = gr.Radio(sources, value=demo.BY_RULE, label="Expert weights come from", elem_id="source")
     with gr.Accordion("Expert weights (move one to mix by hand)", open=False):
         sliders = [gr.Slider(0, 1, value=1 / n, step=0.01, label=a, elem_id=f"weight-{a}") for a in accents]
         # the visitor's own expert, once they trained one (second tab)
         sliders.append(gr.Slider(0, 1, value=0.0, step=0.01, label="your expert", visible=False, elem_id="weight-own"))
-    return size_choice, accent, beta, source, sliders, gr.Button("Reset weights")
+    return size_choice, mixture, accent, beta, source, sliders, gr.Button("Reset weights")
 
 
 def compare_tab(size: str) -> SimpleNamespace:
     """The first tab: a clip, the weights, the three systems' columns, the examples; its controls by name."""
-    accents = whisper_for(size).accents
+    accents = whisper_for(size, bundle.DEFAULT_MIXTURE).accents
     with gr.Row():
         with gr.Column(scale=3):
             audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Speech")
             reference = gr.Textbox(label="Reference text (what was said; optional)", lines=2)
             compare_button = gr.Button("Compare", variant="primary")
         with gr.Column(scale=2):
-            size_choice, accent, beta, source, sliders, reset_button = weights_panel(size, accents)
+            size_choice, mixture, accent, beta, source, sliders, reset_button = weights_panel(size, accents)
     columns = []  # right under the input: what Compare did is the first thing in view
     with gr.Row():
         for route in ROUTES:
@@ -236,13 +236,12 @@ def compare_tab(size: str) -> SimpleNamespace:
         curve_button = gr.Button("WER vs beta for this clip")
         curve_plot = gr.Plot(label="WER vs beta")
     with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
-        gr.Markdown(demo.EXPLANATION + demo.training_note(size))
-        matrix = bundled_matrix(size)
-        if matrix is not None:
-            gr.Markdown(demo.matrix_caption(matrix), elem_id="matrix-caption")
-            gr.Plot(matrix_figure(matrix), label="The expert x accent matrix", elem_id="matrix")
+        gr.Markdown(demo.EXPLANATION + demo.training_note(size) + demo.mixtures_note(size))
+        for name, title, matrix in demo.mixture_matrices(size):  # the default mixture's first
+            gr.Markdown(demo.matrix_caption(matrix, title), elem_id=f"matrix-caption-{name}")
+            gr.Plot(matrix_figure(matrix), label=f"Expert x accent matrix: {title}", elem_id=f"matrix-{name}")
     return SimpleNamespace(
-        size=size_choice, audio=audio, reference=reference, accent=accent, beta=beta, source=source,
+        size=size_choice, mixture=mixture, audio=audio, reference=reference, accent=accent, beta=beta, source=source,
         sliders=sliders, compare=compare_button, reset=reset_button, columns=columns, posterior=posterior_plot,
         weights=weights_plot, examples=shown, curve=curve_button, curve_plot=curve_plot,
     )  # fmt: skip
@@ -280,17 +279,20 @@ def accent_tab(size: str) -> SimpleNamespace:
 
 def wire(page: gr.Blocks, c: SimpleNamespace, a: SimpleNamespace) -> None:
     """Every event of the page to its handler: every change that alters the weights ends in a fresh Compare."""
-    compare_inputs = [c.size, c.audio, c.reference, c.accent, c.beta, c.source, *c.sliders]
+    compare_inputs = [c.size, c.mixture, c.audio, c.reference, c.accent, c.beta, c.source, *c.sliders]
     compare_outputs = [c.posterior, c.weights, *c.columns]
-    rule_inputs, rule_outputs = [c.size, c.accent, c.beta], [c.source, c.beta, *c.sliders]
+    rule_inputs, rule_outputs = [c.size, c.mixture, c.accent, c.beta], [c.source, c.beta, *c.sliders]
 
     def then_compare(event) -> None:
         event.then(run_compare, compare_inputs, compare_outputs, **PRIVATE)
 
     c.compare.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
-    changes = [c.audio.stop_recording, c.audio.upload, c.reference.submit, c.size.input, c.source.input]
+    changes = [c.audio.stop_recording, c.audio.upload, c.reference.submit, c.source.input]
     gr.on(changes, run_compare, compare_inputs, compare_outputs, **PRIVATE)
-    for trigger in (c.accent.input, c.beta.release):
+    switched = gr.on(
+        [c.size.input, c.mixture.input], switch_mixture, [c.size, c.mixture], [c.accent, c.sliders[-1]], **PRIVATE
+    )
+    for trigger in (c.accent.input, c.beta.release, switched.then):
         then_compare(trigger(apply_rule, rule_inputs, rule_outputs, **PRIVATE))
     for slider in c.sliders:
         then_compare(slider.release(lambda: demo.BY_HAND, None, c.source, **PRIVATE))
@@ -298,21 +300,23 @@ def wire(page: gr.Blocks, c: SimpleNamespace, a: SimpleNamespace) -> None:
     then_compare(reset.then(apply_rule, rule_inputs, rule_outputs, **PRIVATE))
     if c.examples is not None:
         then_compare(c.examples.load_input_event.then(apply_rule, rule_inputs, rule_outputs, **PRIVATE))
-    c.curve.click(run_beta_curve, [c.size, c.audio, c.reference, c.accent], c.curve_plot, api_name="wer_vs_beta")
+    c.curve.click(
+        run_beta_curve, [c.size, c.mixture, c.audio, c.reference, c.accent], c.curve_plot, api_name="wer_vs_beta"
+    )
 
     kept_outputs = [a.card, a.take, a.kept, a.takes, a.position]
-    a.keep.click(keep_take, [c.size, a.position, a.take, a.takes], kept_outputs, **PRIVATE)
+    a.keep.click(keep_take, [c.size, c.mixture, a.position, a.take, a.takes], kept_outputs, **PRIVATE)
     for button, step in ((a.back, -1), (a.skip, 1)):
         move = functools.partial(step_prompt, a.sheet, step=step)
         button.click(move, a.position, [a.card, a.take, a.position], **PRIVATE)
-    a.zip_upload.upload(upload_zip, [c.size, a.zip_upload, a.takes], [a.kept, a.takes], **PRIVATE)
+    a.zip_upload.upload(upload_zip, [c.size, c.mixture, a.zip_upload, a.takes], [a.kept, a.takes], **PRIVATE)
     # One training at a time on the whole server (the queue shows each visitor their place); compares
     # have their own queue, so they keep running while someone trains.
     a.train.click(
-        train_expert, [c.size, a.name, a.takes], [a.status, a.scores, a.download, c.accent, c.sliders[-1]],
+        train_expert, [c.size, c.mixture, a.name, a.takes], [a.status, a.scores, a.download, c.accent, c.sliders[-1]],
         concurrency_limit=1, concurrency_id="new-expert", **PRIVATE,
     )  # fmt: skip
-    a.cancel.click(cancel_training, c.size, a.status, **PRIVATE)
+    a.cancel.click(cancel_training, None, a.status, **PRIVATE)
     page.unload(forget_visitor)
 
 
@@ -333,7 +337,7 @@ def build_app(size: str) -> gr.Blocks:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default=bundled_sizes()[0], help="bundled experts to start with")
+    parser.add_argument("--size", default=bundle.bundled_sizes()[0], help="bundled experts to start with")
     parser.add_argument("--host", help="address to serve on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     args = parser.parse_args()

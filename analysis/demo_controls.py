@@ -1,6 +1,6 @@
 """What a visitor sees on the demo's examples: the compare a click gives, and whether the controls matter.
 
-    python -m analysis.demo_controls [--size tiny.en]
+    python -m analysis.demo_controls [--size tiny.en] [--mixture mas-lora]
 
 First, every bundled example as a click on it compares it (the example's accent at beta 2, uniform for an
 accent without an expert): each system's WER, and whether any transcript loops (more words than twice the
@@ -18,7 +18,7 @@ from analysis.exp_decoding import loops
 from maslora.data.audio import load_audio
 from maslora.data.corpora import load_manifest
 from maslora.mixture.weights import choose_weights
-from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_whisper
+from maslora.systems.bundle import BUNDLED_EXAMPLES, DEFAULT_MIXTURE, PAPER_MIXTURE, load_bundled_whisper
 from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import compare, wer_vs_beta
 from maslora.wer import normalize
@@ -63,7 +63,9 @@ def page_compares(combined: CombinedWhisper) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en")
-    combined = load_bundled_whisper(parser.parse_args().size)
+    parser.add_argument("--mixture", default=DEFAULT_MIXTURE, choices=[DEFAULT_MIXTURE, PAPER_MIXTURE])
+    args = parser.parse_args()
+    combined = load_bundled_whisper(args.size, mixture=args.mixture)
     compares = page_compares(combined)
     print(compares.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     looping = compares.filter(like="loops").sum()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis.bootstrap import paired_difference
 from analysis.exp_curves import read_curves
+from analysis.exp_matrix import matrix_report, own_expert_best
 from analysis.report_tools import (
     cell,
     grouped_bars,
@@ -36,6 +37,11 @@ DESIGNS = {  # design -> (what it is, the training run it comes from)
     "lora": ("regular LoRA r16", "lora"),
     "lora-r32": ("regular LoRA r32 (the parameters of shared + encoder experts)", "lora-r32"),
     "full": ("full fine-tuning", "full"),
+}
+REAL_SPEECH_RUNS = {  # train.real_speech's run of each mixture, the real speakers beside: what the demo bundles
+    "paper": "mas-lora-beside",
+    "shared": "shared-beside",
+    "shared-decoder-mas": "shared-decoder-mas-beside",
 }
 SINGLE = {"lora": "lora", "lora-r32": "lora", "full": "full"}  # one model whatever the accent: design -> system
 WEIGHTINGS = {
@@ -137,6 +143,26 @@ def targets(rows: pd.DataFrame, native: pd.DataFrame, design: str) -> str:
     return "".join(lines)
 
 
+def chosen_matrix(results, chosen: str | None) -> str:
+    """The expert x accent matrix of the chosen mixture's real-speech run (the demo's default experts), with
+    the paper's placement's own-expert count beside it."""
+    run = REAL_SPEECH_RUNS.get(chosen)
+    rows = load_rows(results, "real_matrix")
+    if run is None or rows.empty or run not in set(rows.trained_on):
+        return ""
+    paper = rows[rows.trained_on == REAL_SPEECH_RUNS["paper"]]
+    contrast = ""
+    if not paper.empty:
+        own, accents = own_expert_best(paper)
+        contrast = f" (the paper's placement, trained the same way: {own} of {accents})"
+    return (
+        f"\nThe chosen mixture's expert x accent matrix, from its run with real Mandarin-L1 speakers beside the "
+        f"synthetic ones (`{run}`, the demo's default experts); each expert alone means its weight 1, the others "
+        "0, the shared part applied in full as always. "
+        + matrix_report(rows[rows.trained_on == run], results, "designs_matrix", contrast)
+    )
+
+
 def report(results) -> str:
     title = "## Where mixing pays: a shared LoRA beside the experts\n\n"
     designs = load_rows(results, "designs")
@@ -180,7 +206,7 @@ def report(results) -> str:
             f"\nTargets of `{design}` ({DESIGNS[design][0]}):\n\n" + targets(rows, native, design) for design in shared
         )
         + f"\nChosen on validation (best checkpoint's WER on the held-out validation speakers, accent unknown, mean "
-        f"over seeds): {choice}; the lowest mixture: **{chosen}**.\n"
+        f"over seeds): {choice}; the lowest mixture: **{chosen}**.\n" + chosen_matrix(results, chosen)
     )
 
 

@@ -43,11 +43,9 @@ def own_expert_verdicts(means: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
     return lines
 
 
-def report(results) -> str:
-    title = "## The expert x accent matrix\n\n"
-    rows = load_rows(results, "matrix")
-    if rows.empty:
-        return title + "Not run yet.\n"
+def _matrix(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+    """(mean WER per expert x accent, its cells with spreads, accents whose own expert is best, accents with
+    an expert): experts in L2-ARCTIC's order, the control columns last."""
     stats = mean_and_spread(wer_per_seed(rows, ["expert", "accent"])).reset_index()
     experts = [a for a in L2_ARCTIC_SPEAKERS if a in set(stats.expert)] + sorted(
         set(stats.expert) - set(L2_ARCTIC_SPEAKERS)
@@ -55,7 +53,21 @@ def report(results) -> str:
     accents = [a for a in experts if a in set(stats.accent)] + sorted(set(stats.accent) - set(experts))
     means, _, shown = pivot_cells(stats, "expert", "accent", accents)
     means, shown = means.loc[experts], shown.loc[experts].rename_axis("expert \\ accent")
-    own = sum(means[a].idxmin() == a for a in accents if a in experts)
+    with_expert = [a for a in accents if a in experts]
+    return means, shown, sum(means[a].idxmin() == a for a in with_expert), len(with_expert)
+
+
+def own_expert_best(rows: pd.DataFrame) -> tuple[int, int]:
+    """(accents whose own expert is the best single expert on them, accents with an expert)."""
+    _, _, own, accents = _matrix(rows)
+    return own, accents
+
+
+def matrix_report(rows: pd.DataFrame, results, name: str, contrast: str = "") -> str:
+    """The matrix of `rows` (each expert alone on each accent's test speakers): how often the own expert is
+    best (`contrast`: what to set beside that count), each accent's verdict, the table and heatmap saved as
+    `name`."""
+    means, shown, own, accents = _matrix(rows)
     text = [[f"{value:.1f}" for value in row] for row in means.values]
     figure = annotated_heatmap(means, text, "Viridis_r", colorbar={"title": "WER %"})
     figure.update_layout(
@@ -64,13 +76,21 @@ def report(results) -> str:
         yaxis_title="expert",
     )
     return (
-        title + "WER (%), mean ± spread over seeds, of each MAS-LoRA expert alone (weight 1, the others 0) on each "
-        f"accent's held-out test speakers. The own expert is the best single expert for {own} of "
-        f"{len([a for a in accents if a in experts])} accents:\n\n"
+        "WER (%), mean ± spread over seeds, of each MAS-LoRA expert alone (weight 1, the others 0) on each "
+        f"accent's held-out test speakers. The own expert is the best single expert for {own} of {accents} "
+        f"accents{contrast}:\n\n"
         + "\n".join(own_expert_verdicts(means, rows))
         + "\n\n"
-        + table_and_figure(shown, figure, results, "matrix")
+        + table_and_figure(shown, figure, results, name)
     )
+
+
+def report(results) -> str:
+    title = "## The expert x accent matrix\n\n"
+    rows = load_rows(results, "matrix")
+    if rows.empty:
+        return title + "Not run yet.\n"
+    return title + matrix_report(rows, results, "matrix")
 
 
 if __name__ == "__main__":

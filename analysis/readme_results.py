@@ -31,6 +31,7 @@ from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 START = "<!-- results: written by `python -m analysis.report` from assets/results/rows; not edited by hand -->"
 END = "<!-- end of the written results -->"
 REAL_RUNS = {"base": "none", "lora": exp_real_speech.REAL_LORA}  # the MAS-LoRA run is the one validation chose
+DESIGN_RUNS = set(exp_real_speech.MAS_RUNS) - set(exp_real_speech.PAPER_RUNS)  # real-speech runs of other designs
 COLUMNS = (
     "synthetic L2, ours",
     "L2-ARCTIC, paper",
@@ -49,12 +50,14 @@ def _seed_cells(rows: pd.DataFrame) -> dict[str, str]:
 
 
 def _real_rows(results: Path) -> tuple[pd.DataFrame, str]:
-    """The held-out real speakers' rows, labelled (see exp_real_speech), and the MAS-LoRA run validation chose."""
+    """The held-out real speakers' rows, labelled (see exp_real_speech), and the run of the paper's placement
+    validation chose (the MAS-LoRA rows are the paper's placement; the chosen design has rows of its own)."""
     rows = load_rows(results, "real")
     if rows.empty:
         return rows, ""
     rows = exp_real_speech.labelled(rows)
-    run, _ = exp_real_speech.chosen_run(rows[rows.set == exp_real_speech.VALIDATION])
+    validation = rows[rows.set == exp_real_speech.VALIDATION]
+    run, _ = exp_real_speech.chosen_run(validation[~validation.trained_on.isin(DESIGN_RUNS)])
     return rows[rows.set == exp_real_speech.TEST], run
 
 
@@ -89,10 +92,18 @@ def chosen_design_rows(results: Path) -> pd.DataFrame:
     native = exp_designs.native_rows(results)
     synthetic = _seed_cells(rows[rows.design == chosen].assign(system=lambda t: t.weighting))
     native_cells = _seed_cells(native[native.design == chosen])
+    real, _ = _real_rows(results)
+    run = exp_designs.REAL_SPEECH_RUNS.get(chosen)
+    real_cells = {
+        weighting: pooled_wer(real[real.label == f"{run}/{weighting}"])
+        for weighting in ("mas-uniform", "mas-beta2")
+        if f"{run}/{weighting}" in set(real.get("label", []))
+    }
     label = exp_designs.DESIGNS[chosen][0]
     return pd.DataFrame(
         {
             COLUMNS[0]: [synthetic.get(weighting) for weighting in ("mas-uniform", "mas-beta2")],
+            COLUMNS[2]: [real_cells.get(weighting) for weighting in ("mas-uniform", "mas-beta2")],
             COLUMNS[3]: [native_cells.get("mas-uniform"), None],
         },
         index=[f"{label}, accent unknown", f"{label}, accent known (beta 2)"],

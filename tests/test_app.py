@@ -31,6 +31,7 @@ TRANSCRIPT_OUTPUTS = (
 )  # compare's outputs: posterior plot, weights plot, then (summary, transcript, diff) per system
 AUTOMATIC = "the audio (automatic)"
 ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
+DEFAULT, PAPER = "mas-lora", "mas-lora-paper"  # the bundled mixtures (maslora.systems.bundle)
 
 
 def _free_port() -> int:
@@ -72,10 +73,10 @@ def example():
     return EXAMPLES / row.path, row.text
 
 
-def _compare(client: Client, audio, reference: str, weights: list[float]) -> tuple[str, str, str]:
-    # inputs: size, audio, reference, accent, beta, where the weights come from, one weight per expert
+def _compare(client: Client, audio, reference: str, weights: list[float], mixture=DEFAULT) -> tuple[str, str, str]:
+    # inputs: size, mixture, audio, reference, accent, beta, where the weights come from, one weight per expert
     outputs = client.predict(
-        "tiny.en", audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare"
+        "tiny.en", mixture, audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare"
     )
     return tuple(outputs[i] for i in TRANSCRIPT_OUTPUTS)
 
@@ -83,6 +84,7 @@ def _compare(client: Client, audio, reference: str, weights: list[float]) -> tup
 def _drag_slider(page, container: str, fraction: float) -> None:
     """Press on a slider's track and release at `fraction` of its width: the pointer events a hand makes."""
     track = page.locator(f"{container} input[type=range]")
+    track.scroll_into_view_if_needed()  # a hand scrolls to the slider first: a click lower down may have scrolled
     box = track.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -126,9 +128,16 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
         )  # shown whatever the source
         page.get_by_label(AUTOMATIC).check()  # weights from the audio: the chart shows the classifier's weights instead
         expect(weights_plot).to_contain_text("from the audio", timeout=60_000)
-        page.get_by_text("What is MAS-LoRA, and what do the sliders do?").click()  # the bundle's expert x accent matrix
-        expect(page.locator("#matrix-caption")).to_contain_text("best single expert for", timeout=30_000)
-        expect(page.locator("#matrix .js-plotly-plot")).to_contain_text("vietnamese", timeout=30_000)
+        page.get_by_text(
+            "What is MAS-LoRA, and what do the sliders do?"
+        ).click()  # each mixture's expert x accent matrix
+        for mixture in (DEFAULT, PAPER):
+            expect(page.locator(f"#matrix-caption-{mixture}")).to_contain_text("best single expert for", timeout=30_000)
+            expect(page.locator(f"#matrix-{mixture} .js-plotly-plot")).to_contain_text("vietnamese", timeout=30_000)
+        expect(page.get_by_text("Two mixtures")).to_be_visible()  # what differs, what validation measured
+        page.get_by_label("(the paper's)").check()  # the other mixture: the rule's weights again, a fresh compare
+        expect(weights_plot).to_contain_text("by accent and beta", timeout=60_000)
+        expect(page.locator("#summary-mas-lora")).to_contain_text("WER", timeout=60_000)
         page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
         browser.close()
     assert all(transcripts) and all(wers), (transcripts, wers)
@@ -149,12 +158,12 @@ def test_automatic_weights_on_an_uploaded_clip_show_the_posterior_they_came_from
         rate,
     )
     outputs = Client(app_url, verbose=False).predict(
-        "tiny.en", uploaded, reference, "unknown", 2.0, AUTOMATIC, *[1.0] * 6, api_name="/compare"
+        "tiny.en", DEFAULT, uploaded, reference, "unknown", 2.0, AUTOMATIC, *[1.0] * 6, api_name="/compare"
     )
     posterior, weights = _bars(outputs[0]), _bars(outputs[1])
     assert sorted(posterior) == sorted(weights) == sorted(ACCENTS)
     assert sum(posterior.values()) == pytest.approx(1, abs=1e-6) and sum(weights.values()) == pytest.approx(1, abs=1e-6)
-    rule = json.loads((ROOT / "assets" / "experts" / "tiny.en" / "bundle.json").read_text())["auto"]
+    rule = json.loads((ROOT / "assets" / "experts" / "tiny.en" / "bundle.json").read_text())["runs"][DEFAULT]["auto"]
     assert rule["rule"] in ("tempered", "beta")
     guess = max(posterior, key=posterior.get)
     assert max(weights, key=weights.get) == guess  # both rules keep the classifier's guess on top
@@ -174,6 +183,24 @@ def test_concurrent_requests_never_see_each_others_weights(app_url, example):
             pool.map(lambda cw: _compare(cw[0], handle_file(str(path)), reference, cw[1]), zip(clients, weightings))
         )
     assert together == one_by_one
+
+
+def test_the_mixture_control_swaps_the_experts_and_nothing_else(app_url):
+    """The paper's placement and the default mixture: the same base Whisper and regular LoRA columns, other
+    MAS-LoRA transcripts on some of the examples (each expert alone, so that the experts themselves differ)."""
+    client = Client(app_url, verbose=False)
+    examples = pd.read_csv(EXAMPLES / "examples.csv")
+    clips = [(handle_file(str(EXAMPLES / r.path)), r.text) for r in examples[examples.accent != "native"].itertuples()]
+    alone = [list(np.eye(6)[i]) for i in (0, 3)]
+    by_mixture = {
+        m: [_compare(client, clip, text, w, mixture=m) for clip, text in clips[:4] for w in alone]
+        for m in (DEFAULT, PAPER)
+    }
+    pairs = list(zip(by_mixture[DEFAULT], by_mixture[PAPER]))
+    assert all(ours[:2] == paper[:2] for ours, paper in pairs)  # base and LoRA: one model whatever the mixture
+    assert any(ours[2] != paper[2] for ours, paper in pairs), "the MAS-LoRA column never changed with the mixture"
+    with pytest.raises(Exception, match="mas-lora-other"):
+        _compare(client, clips[0][0], clips[0][1], alone[0], mixture="mas-lora-other")
 
 
 def _write(path, samples: np.ndarray, rate: int = 16_000):
@@ -201,7 +228,9 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
         with pytest.raises(Exception, match=message):
             _compare(client, audio, "", uniform)
     silent = _write(tmp_path / "silence.wav", np.zeros(3 * 16_000, dtype=np.float32))
-    outputs = client.predict("tiny.en", silent, "", "unknown", 2.0, "expert sliders", *uniform, api_name="/compare")
+    outputs = client.predict(
+        "tiny.en", DEFAULT, silent, "", "unknown", 2.0, "expert sliders", *uniform, api_name="/compare"
+    )
     summaries, transcripts, diffs = outputs[2::3], outputs[3::3], outputs[4::3]  # per system: summary, transcript, diff
     assert len(summaries) == 3 and all("no reference to score against" in summary for summary in summaries)
     assert all(transcript.strip() for transcript in transcripts), (
@@ -215,7 +244,7 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
 def test_wer_vs_beta_endpoint_draws_one_point_per_beta(app_url, example):
     path, reference = example
     figure = Client(app_url, verbose=False).predict(
-        "tiny.en", handle_file(str(path)), reference, "korean", api_name="/wer_vs_beta"
+        "tiny.en", DEFAULT, handle_file(str(path)), reference, "korean", api_name="/wer_vs_beta"
     )
     trace = json.loads(figure["plot"])["data"][0]
     assert len(trace["hovertext"]) == 11  # beta = 1, 1.5, ..., 6: each point's transcript shows on hover

@@ -25,9 +25,10 @@ from maslora.mixture.peft_io import load_experts
 from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
     BUNDLED_EXPERTS,
+    bundled_mixtures,
     load_bundled_auto,
     load_bundled_whisper,
-    read_bundle,
+    mixture_record,
 )
 from maslora.systems.evaluation import Models, evaluate
 from maslora.whisper.encoder_window import windowed_whisper
@@ -188,7 +189,7 @@ def test_bundled_auto_weights_are_a_distribution_for_every_input_silence_include
         assert _is_distribution(weights, combined.accents), name
         for rule in RULES:
             assert _is_distribution(auto_weights(posterior, rule, 2.0), combined.accents), (name, rule)
-    assert read_bundle("tiny.en")["auto"]["rule"] in RULES
+    assert all(mixture_record("tiny.en", m)["auto"]["rule"] in RULES for m in bundled_mixtures("tiny.en"))
 
 
 @pytest.mark.slow

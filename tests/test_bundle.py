@@ -13,6 +13,7 @@ import train.bundle as train_bundle
 from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
+from maslora.errors import AdapterError
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
 from maslora.systems.demo import matrix_caption, training_note
 from maslora.systems.figures import matrix_figure
@@ -58,16 +59,23 @@ def test_the_matrix_pools_each_expert_on_each_accent_and_the_demo_reads_it_back(
 
     monkeypatch.setattr(bundle, "BUNDLED_EXPERTS", tmp_path)
     (tmp_path / "tiny.en").mkdir()
-    (tmp_path / "tiny.en" / "bundle.json").write_text(json.dumps({"model": "tiny.en", "matrix": matrix}))
+
+    def bundled(record: dict) -> None:
+        runs = {"mas-lora": {"config": {}} | record}
+        (tmp_path / "tiny.en" / "bundle.json").write_text(json.dumps({"model": "tiny.en", "runs": runs}))
+
+    bundled({"matrix": matrix})
     table = bundle.bundled_matrix("tiny.en")
     assert list(table.index) == sorted(ACCENTS) and set(table.columns) == {*ACCENTS, "native"}
     assert table.loc["arabic", "arabic"] == 10.0 and table.loc["arabic", "mandarin"] == 30.0
-    assert "best single expert for 3 of 3 accents" in matrix_caption(table)
+    assert "best single expert for 3 of 3 accents" in matrix_caption(table, "accent experts")
     heatmap = matrix_figure(table).data[0]
     assert list(heatmap.x) == [*sorted(ACCENTS), "native"] and list(heatmap.y) == sorted(ACCENTS)
 
-    (tmp_path / "tiny.en" / "bundle.json").write_text(json.dumps({"model": "tiny.en"}))
+    bundled({})
     assert bundle.bundled_matrix("tiny.en") is None
+    with pytest.raises(AdapterError, match="the tiny.en bundle has no mixture 'mas-lora-paper'; it has mas-lora"):
+        bundle.bundled_matrix("tiny.en", "mas-lora-paper")
 
 
 def test_a_matrix_of_another_run_is_refused(tmp_path):
@@ -126,7 +134,8 @@ def test_bundling_records_the_runs_the_command_and_the_bundled_runs_own_matrix(t
     assert manifest["commands"] == ["python train/bundle.py " + " ".join(arguments)]
     assert manifest["runs"]["mas-lora"]["config"]["real_corpus"] == "speechocean762"
     assert "out" not in manifest["runs"]["lora"]["config"] and manifest["runs"]["lora"]["best_step"] == 2
-    assert manifest["matrix"]["wer"]["korean"]["korean"] == 10.0  # mas-lora-beside's rows, not mas-lora-instead's
+    matrix = manifest["runs"]["mas-lora"]["matrix"]
+    assert matrix["wer"]["korean"]["korean"] == 10.0  # mas-lora-beside's rows, not mas-lora-instead's
     assert (experts / "tiny.en" / "mas-lora" / "experts.json").is_file() and (experts / "tiny.en" / "lora").is_dir()
 
     _finished_run(runs / "lora-30s", "lora", encoder_seconds=30)
@@ -136,12 +145,50 @@ def test_bundling_records_the_runs_the_command_and_the_bundled_runs_own_matrix(t
     assert json.loads((experts / "tiny.en" / "bundle.json").read_text()) == manifest  # the bundle is untouched
 
 
+def test_a_winner_of_another_design_is_bundled_with_the_paper_placement_beside_it(tmp_path, monkeypatch):
+    runs, experts = tmp_path / "runs", tmp_path / "experts"
+    _finished_run(runs / "shared", "mas-lora", shared_rank=16)
+    _finished_run(runs / "paper", "mas-lora")
+    _finished_run(runs / "lora", "lora")
+    monkeypatch.setattr(train_bundle, "BUNDLED_EXPERTS", experts)
+
+    def bundle_with(*arguments: str) -> dict:
+        monkeypatch.setattr(sys, "argv", ["train/bundle.py", "--lora", str(runs / "lora"), *arguments])
+        train_bundle.main()
+        return json.loads((experts / "tiny.en" / "bundle.json").read_text())
+
+    with pytest.raises(SystemExit, match="did as well on validation"):  # both 0.2: the page's default must win
+        bundle_with("--mas-lora", str(runs / "shared"), "--paper", str(runs / "paper"))
+    history = (runs / "shared" / "history.jsonl").read_text().replace('"validation_wer": 0.2', '"validation_wer": 0.1')
+    (runs / "shared" / "history.jsonl").write_text(history)
+    manifest = bundle_with("--mas-lora", str(runs / "shared"), "--paper", str(runs / "paper"))
+    assert manifest["runs"]["mas-lora"]["config"]["shared_rank"] == 16
+    assert "shared_rank" not in manifest["runs"]["mas-lora-paper"]["config"]
+    assert sorted(p.name for p in (experts / "tiny.en").iterdir()) == [
+        "bundle.json", "lora", "mas-lora", "mas-lora-paper",
+    ]  # fmt: skip
+
+    record = manifest["runs"]["mas-lora-paper"] | {"auto": {"rule": "tempered", "temperature": 4.0}}
+    bundle_json = experts / "tiny.en" / "bundle.json"
+    bundle_json.write_text(json.dumps(manifest | {"runs": manifest["runs"] | {"mas-lora-paper": record}}))
+    kept = bundle_with("--mas-lora", str(runs / "shared"), "--paper", "bundled", "--lora", "bundled")  # runs gone
+    assert kept["runs"]["mas-lora-paper"] == record and (experts / "tiny.en" / "mas-lora-paper").is_dir()
+    assert kept["runs"]["lora"] == manifest["runs"]["lora"] and (experts / "tiny.en" / "lora").is_dir()
+    assert kept["commands"][:-1] == manifest["commands"]  # what made the kept parts stays on record
+
+    with pytest.raises(SystemExit, match="is the paper's placement already"):
+        bundle_with("--mas-lora", str(runs / "paper"), "--paper", "bundled")
+    with pytest.raises(SystemExit, match="a shared \\+ experts run"):
+        bundle_with("--mas-lora", str(runs / "shared"), "--paper", str(runs / "shared"))
+    assert json.loads(bundle_json.read_text()) == kept  # refused: the bundle is untouched
+
+
 def test_the_caption_names_where_the_own_expert_loses():
     table = pd.DataFrame(
         {"arabic": [20.0, 10.0], "mandarin": [30.0, 15.0], "native": [8.0, 9.0]},
         index=pd.Index(["arabic", "mandarin"], name="expert"),
     )
-    caption = matrix_caption(table)
+    caption = matrix_caption(table, "accent experts")
     assert "best single expert for 1 of 2 accents (mandarin)" in caption  # the native control is not an accent
     assert "The native column is a control" in caption
 

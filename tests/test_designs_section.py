@@ -5,7 +5,16 @@ import json
 
 import pytest
 
-from analysis.exp_designs import DESIGNS, WEIGHTINGS, against, design_rows, native_rows, targets, validation_choice
+from analysis.exp_designs import (
+    DESIGNS,
+    WEIGHTINGS,
+    against,
+    chosen_matrix,
+    design_rows,
+    native_rows,
+    targets,
+    validation_choice,
+)
 
 WORDS = 10
 UTTERANCES = 30
@@ -85,3 +94,17 @@ def test_the_shipped_mixture_is_chosen_on_validation_speakers(results):
     chosen, wers = validation_choice(results)
     assert chosen == "shared"
     assert wers.round(1).to_dict() == {"lora": 17.0, "shared": 18.0, "paper": 21.0}
+
+
+def test_the_chosen_mixtures_matrix_comes_from_its_real_speech_run_beside_the_papers_count(results):
+    matrix = results / "rows" / "real_matrix.jsonl"
+    for run, own_errors in (("shared-beside", 1), ("mas-lora-beside", 5)):  # own expert best, or worst
+        for expert in ("arabic", "korean"):
+            for accent in ("arabic", "korean"):
+                errors = own_errors if expert == accent else 3
+                _rows(matrix, {f"expert-{expert}": errors}, {"trained_on": run}, accent=accent)
+    assert chosen_matrix(results, "decoder-mas") == ""  # no real-speech run of that design
+    text = chosen_matrix(results, "shared")
+    assert "(`shared-beside`, the demo's default experts)" in text
+    assert "best single expert for 2 of 2 accents (the paper's placement, trained the same way: 0 of 2):" in text
+    assert (results / "tables" / "designs_matrix.csv").is_file()

@@ -22,7 +22,8 @@ from maslora.whisper.load import load_whisper
 from tests.conftest import ROOT
 from tests.test_mixture_layer import ACCENTS, tiny_whisper, trained_looking
 
-BUNDLED = ROOT / "assets" / "experts" / "tiny.en" / "mas-lora"
+BUNDLED = ROOT / "assets" / "experts" / "tiny.en" / "mas-lora"  # the default mixture: experts in both halves
+PAPER = ROOT / "assets" / "experts" / "tiny.en" / "mas-lora-paper"  # encoder experts, a shared decoder LoRA
 REAL_CLIPS = ROOT / "tests" / "data" / "speechocean762"  # 6 real Mandarin-L1 clips, CC BY 4.0 (its README)
 
 
@@ -102,11 +103,25 @@ def test_a_bad_name_or_out_folder_writes_nothing(experts, tmp_path, name, out, m
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_folders_with_an_expert_per_accent_in_the_decoder_take_no_new_expert(tmp_path):
-    placement = AdapterPlacement(decoder_experts=6)
-    save_experts(trained_looking(tiny_whisper(), placement), ACCENTS, placement, tmp_path / "mas", RunsWith("t"))
-    with pytest.raises(AdapterError, match="decoder expert per accent"):
-        add_expert(tmp_path / "mas", "mine", {}, tmp_path / "out")
+@pytest.mark.parametrize("shared_rank", [0, 8], ids=["experts only", "shared + experts"])
+def test_folders_with_an_expert_per_accent_in_the_decoder_take_one_with_its_decoder_part(tmp_path, shared_rank):
+    placement = AdapterPlacement(decoder_experts=6, rank=4, alpha=4.0, shared_rank=shared_rank)
+    model = trained_looking(tiny_whisper(), placement)
+    save_experts(model, ACCENTS, placement, tmp_path / "mas", RunsWith("t"))
+    both = _new_factors(model, 4, sides=("encoder", "decoder"))
+    encoder_only = {name: factors for name, factors in both.items() if ".encoder." in name}
+    with pytest.raises(AdapterError, match="adapts the encoder, but .* sit in the decoder and encoder"):
+        add_expert(tmp_path / "mas", "mine", encoder_only, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    add_expert(tmp_path / "mas", "mine", both, tmp_path / "more")
+    more = read_experts_manifest(tmp_path / "more").placement
+    assert (more.encoder_experts, more.decoder_experts, more.shared_rank) == (7, 7, shared_rank)
+    loaded = tiny_whisper()
+    assert load_experts(loaded, tmp_path / "more") == [*ACCENTS, "mine"]
+    for name, (A, B) in both.items():  # the new expert's factors, in both halves, as expert 7
+        assert torch.equal(adapter_layers(loaded)[name].lora_A[6], A) and torch.equal(
+            adapter_layers(loaded)[name].lora_B[6], B
+        )
     remove_expert(tmp_path / "mas", "korean", tmp_path / "fewer")  # removing keeps decoder and encoder in step
     assert read_experts_manifest(tmp_path / "fewer").placement.decoder_experts == 5
     assert load_experts(tiny_whisper(), tmp_path / "fewer") == [a for a in ACCENTS if a != "korean"]
@@ -115,7 +130,7 @@ def test_folders_with_an_expert_per_accent_in_the_decoder_take_no_new_expert(tmp
 SHARED_EXPERTS = AdapterPlacement(rank=4, alpha=4.0, shared_rank=8, decoder_experts=0)
 
 
-def _new_factors(model, rank: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _new_factors(model, rank: int, sides=("encoder",)) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     generator = torch.Generator().manual_seed(7)
     return {
         name: (
@@ -123,7 +138,7 @@ def _new_factors(model, rank: int) -> dict[str, tuple[torch.Tensor, torch.Tensor
             torch.randn(layer.base.out_features, rank, generator=generator),
         )
         for name, layer in adapter_layers(model).items()
-        if ".encoder." in name
+        if any(f".{side}." in name for side in sides)
     }
 
 
@@ -160,12 +175,29 @@ def real_clips() -> pd.DataFrame:
 def test_a_new_expert_learns_its_clips_with_everything_else_frozen(real_clips, private_model_cache):
     losses = []
     config = NewExpertConfig(steps=5, batch_size=len(real_clips), augment=None)  # the same 6 clips every step
-    layers = train_new_expert(BUNDLED, real_clips, config, on_step=lambda p: losses.append(p.loss))
+    layers = train_new_expert(PAPER, real_clips, config, on_step=lambda p: losses.append(p.loss))
     assert losses[-1] < losses[0] - 0.1, losses  # it learns (B starts at 0: step 1 is Whisper + the decoder LoRA)
     assert all(".encoder." in name for name in layers) and len(layers) == 8  # q, v of tiny.en's 4 encoder blocks
     assert all(B.abs().sum() > 0 for _, B in layers.values())
-    shared = read_adapter(BUNDLED / "decoder")[1]
+    shared = read_adapter(PAPER / "decoder")[1]
     assert not set(shared) & set(layers)  # the shared decoder LoRA is not among what it returns: it stayed frozen
+
+
+@pytest.mark.slow
+def test_the_default_mixture_takes_a_new_expert_in_both_halves_beside_its_frozen_shared_part(real_clips, tmp_path):
+    config = NewExpertConfig(steps=3, batch_size=len(real_clips), augment=None)
+    losses = []
+    layers = train_new_expert(BUNDLED, real_clips, config, on_step=lambda p: losses.append(p.loss))
+    assert losses[-1] < losses[0], losses
+    shared = read_adapter(BUNDLED / "shared")[1]
+    assert set(layers) == set(shared) and {".encoder." in name for name in layers} == {True, False}  # both halves
+    add_expert(BUNDLED, "mine", layers, tmp_path / "more")
+    loaded = load_whisper("tiny.en", device="cpu")
+    assert load_experts(loaded.model, tmp_path / "more")[-1] == "mine"
+    for name, (A, B) in layers.items():
+        layer = adapter_layers(loaded.model)[name]
+        assert torch.equal(layer.lora_A[-1], A) and torch.equal(layer.lora_B[-1], B)
+        assert torch.equal(layer.shared_B, shared[name][1])  # the shared part as bundled: it stayed frozen
 
 
 @pytest.mark.slow

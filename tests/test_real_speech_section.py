@@ -31,22 +31,17 @@ def _rows(errors: dict[str, int], speaker: str, set_name: str) -> pd.DataFrame:
     return labelled(pd.DataFrame(rows))
 
 
+def _targets(errors: dict[str, int], run: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Test rows of an adult of the committed split ("0739"), native rows level with Whisper, and the targets."""
+    test = _rows(errors, "0739", "speechocean762-test")
+    native = _rows({"none/base": 1, f"{run}/mas-uniform": 1}, "native", "cc0-native")
+    return test, native, targets(test, native, run)
+
+
 def test_a_uniform_mixture_above_whisper_is_reported_as_higher_with_the_mandarin_weight_curve():
     run = "mas-lora-beside"
-    adult = "0739"  # an adult of the committed split
-    test = _rows(
-        {
-            "none/base": 4,
-            "synthetic/mas-uniform": 6,
-            f"{run}/mas-uniform": 5,
-            f"{run}/mas-beta2": 3,
-            f"{run}/mas-matched": 2,
-        },
-        adult,
-        "speechocean762-test",
-    )
-    native = _rows({"none/base": 1, f"{run}/mas-uniform": 1}, "native", "cc0-native")
-    text = targets(test, native, run)
+    errors = {"none/base": 4, "synthetic/mas-uniform": 6, f"{run}/mas-uniform": 5, f"{run}/mas-beta2": 3}
+    test, native, text = _targets(errors | {f"{run}/mas-matched": 2}, run)
     assert "adults: 30.0% vs Whisper 40.0%, 25.0% lower (target >= 20%: met)" in text
     assert "adults: 50.0% vs Whisper 40.0%, 25.0% higher (target: below Whisper: missed)" in text
     assert "Mandarin expert's weight in the mixture: 1/6 50.0%, 1/2 30.0%, 1 20.0%" in text
@@ -108,3 +103,13 @@ def test_both_placements_of_the_real_speakers_are_compared_system_by_system():
         "adults +0.0 points (95% interval +0.0 to +0.0)",
     ]
     assert placement_lines(_rows({"mas-lora-beside/mas-uniform": 5}, "0739", "speechocean762-test")) == ""
+
+
+def test_a_shared_design_run_is_measured_against_both_regular_loras():
+    run = "shared-decoder-mas-beside"
+    loras = {"lora-beside/lora": 5, "lora-r32-beside/lora": 3}
+    _, _, text = _targets({"none/base": 6, **loras, f"{run}/mas-beta2": 3, f"{run}/mas-uniform": 4}, run)
+    assert "minus regular LoRA, + real speakers, every held-out speaker: -20.0 points" in text
+    assert "(target: below it, the interval excluding zero: met)" in text
+    assert "minus regular LoRA, regular LoRA r32, + real speakers, every held-out speaker: +0.0 points" in text
+    assert "(target: below it, the interval excluding zero: missed)" in text

@@ -5,19 +5,26 @@ r"""Copy trained experts and a regular LoRA into assets/experts/SIZE/, the demo'
         --lora runs/experiments/cpu/fold1/seed0/lora --matrix assets/results/rows/matrix.jsonl
     python train/auto_heads.py
 
-or, with experts that also heard real Mandarin-L1 speakers (the runs the validation speakers chose):
+or, with experts that also heard real Mandarin-L1 speakers (the runs the validation speakers chose), the
+mixture of shared + experts as the default and the paper's placement kept beside it:
 
     python -m train.real_speech --corpus ../shared/data/speechocean762-train
-    python train/bundle.py --mas-lora runs/real-speech/cpu/seed0/mas-lora-beside \
+    python train/bundle.py --mas-lora runs/real-speech/cpu/seed0/shared-decoder-mas-beside \
+        --paper runs/real-speech/cpu/seed0/mas-lora-beside \
         --lora runs/real-speech/cpu/seed0/lora-beside --matrix assets/results/rows/real_matrix.jsonl
-    python train/auto_heads.py
+    python train/auto_heads.py --mixture mas-lora
+    python train/auto_heads.py --mixture mas-lora-paper
 
-The experiments' converged CPU-recipe runs of fold 1, seed 0 (their test rows are the report's); any two
-finished train/train.py runs do. Both runs must share the base model and encoder window (the demo runs
-them side by side in one model). bundle.json records both training configs (what data, what recipe),
-their best validation WER and the command that made the bundle; with `--matrix` (rows of the runs' fold
-and seed), also the experts' expert x accent matrix, which the demo's explanation shows.
-train/auto_heads.py then adds the accent classifier.
+(`--paper bundled` keeps the paper's placement the current bundle holds, with its record, matrix and
+automatic weighting, when its run folder is gone; `--lora bundled` keeps the bundle's regular LoRA so;
+either keeps the bundle's accent classifier and the commands that made it.) The experiments' converged
+CPU-recipe runs of fold 1, seed 0 (their test rows are the report's); any finished train/train.py runs
+do. All runs must share the
+base model and encoder window (the demo runs them side by side in one model). bundle.json records each
+run's training config (what data, what recipe), its best validation WER and the command that made the
+bundle; with `--matrix` (rows of the runs' fold and seed), each mixture's expert x accent matrix, which
+the demo's explanation shows. train/auto_heads.py then adds the accent classifier and each mixture's
+automatic weighting.
 """
 
 import argparse
@@ -31,7 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 
 from maslora.atomic import replace_folder
-from maslora.systems.bundle import BUNDLE_MANIFEST, BUNDLED_EXPERTS
+from maslora.systems.bundle import (
+    BUNDLE_MANIFEST,
+    BUNDLED_CLASSIFIER,
+    BUNDLED_EXPERTS,
+    DEFAULT_MIXTURE,
+    PAPER_MIXTURE,
+    bundled_folders,
+    read_bundle,
+)
 from maslora.systems.evaluation import rows_table, wer_table
 
 
@@ -73,36 +88,90 @@ def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str], run
     return {"rows": str(rows_path), "fold": fold, "seed": seed, "wer": wer}
 
 
+def _bundled_paper(size: str) -> tuple[Path, dict]:
+    """The experts folder and run record of the paper's placement in the current bundle of `size` (its default
+    mixture or the one kept beside it): what `--paper bundled` keeps when a new winner is bundled."""
+    runs = read_bundle(size, BUNDLED_EXPERTS)["runs"]
+    for mixture in (PAPER_MIXTURE, DEFAULT_MIXTURE):
+        if mixture in runs and not runs[mixture]["config"].get("shared_rank"):
+            return bundled_folders(size, BUNDLED_EXPERTS, mixture)[0], runs[mixture]
+    raise SystemExit(f"the {size} bundle holds no mixture of the paper's placement to keep: give --paper a run")
+
+
+def _lora_run(given: str, size: str) -> tuple[Path, dict]:
+    """(adapter folder, run record) of the regular LoRA: a finished run, or "bundled": the current bundle's."""
+    if given == "bundled":
+        return bundled_folders(size, BUNDLED_EXPERTS)[1], read_bundle(size, BUNDLED_EXPERTS)["runs"]["lora"]
+    return Path(given) / "best", _run(Path(given), "lora")
+
+
+def _paper_run(given: str, size: str, matrix_rows: Path | None) -> tuple[Path, dict]:
+    """(experts folder, run record) of the paper's placement: a finished run, or "bundled" (see _bundled_paper)."""
+    if given == "bundled":
+        return _bundled_paper(size)
+    folder = Path(given)
+    run = _run(folder, "mas-lora")
+    if run["config"].get("shared_rank"):
+        raise SystemExit(f"--paper {folder}: a shared + experts run; the paper's placement has no shared part")
+    if matrix_rows:
+        run["matrix"] = _run_matrix(matrix_rows, folder, run)
+    return folder / "best", run
+
+
+def _run_matrix(rows: Path, folder: Path, run: dict) -> dict:
+    accents = json.loads((folder / "best" / "experts.json").read_text())["accents"]
+    return expert_matrix(rows, run["config"]["fold"], run["config"]["seed"], accents, folder.name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mas-lora", type=Path, required=True, help="a finished train.py --method mas-lora run")
-    parser.add_argument("--lora", type=Path, required=True, help="a finished train.py --method lora run")
+    parser.add_argument(
+        "--lora", required=True, help="a finished train.py --method lora run, or 'bundled': the current bundle's"
+    )
     parser.add_argument(
         "--matrix",
         type=Path,
         help="rows/matrix.jsonl (train.experiments) or rows/real_matrix.jsonl (train.real_speech) of the mas-lora run",
     )
+    parser.add_argument(
+        "--paper",
+        help="when --mas-lora is another design: the paper's placement to keep beside it, as mas-lora-paper; a "
+        "finished run, or 'bundled' for the one the current bundle holds (its record, matrix and auto kept)",
+    )
     args = parser.parse_args()
-    runs = {"mas-lora": _run(args.mas_lora, "mas-lora"), "lora": _run(args.lora, "lora")}
+    runs = {DEFAULT_MIXTURE: _run(args.mas_lora, "mas-lora")}
+    mas = runs[DEFAULT_MIXTURE]["config"]
+    if args.matrix:
+        runs[DEFAULT_MIXTURE]["matrix"] = _run_matrix(args.matrix, args.mas_lora, runs[DEFAULT_MIXTURE])
+    folders = {DEFAULT_MIXTURE: args.mas_lora / "best"}
+    folders["lora"], runs["lora"] = _lora_run(args.lora, mas["model"])
+    if args.paper:
+        if not mas.get("shared_rank"):
+            raise SystemExit(f"--paper: {args.mas_lora} is the paper's placement already; one mixture is enough")
+        folders[PAPER_MIXTURE], runs[PAPER_MIXTURE] = _paper_run(args.paper, mas["model"], args.matrix)
+        wers = {name: runs[name]["best_validation_wer"] for name in (DEFAULT_MIXTURE, PAPER_MIXTURE)}
+        if wers[PAPER_MIXTURE] <= wers[DEFAULT_MIXTURE]:  # the page's default is the validation speakers' choice
+            raise SystemExit(f"the paper's placement did as well on validation ({wers}): bundle it as --mas-lora")
     shared = {key: {run["config"][key] for run in runs.values()} for key in ("model", "encoder_seconds", "fold")}
     if any(len(values) > 1 for values in shared.values()):
         raise SystemExit(f"the runs differ in {shared}; the demo needs one base model and one encoder window")
-    model, encoder_seconds = runs["lora"]["config"]["model"], runs["lora"]["config"]["encoder_seconds"]
-    mas = runs["mas-lora"]["config"]
-    accents = json.loads((args.mas_lora / "best" / "experts.json").read_text())["accents"]
-    matrix = expert_matrix(args.matrix, mas["fold"], mas["seed"], accents, args.mas_lora.name) if args.matrix else None
+    model, encoder_seconds = mas["model"], mas["encoder_seconds"]
+
+    keeping = "bundled" in (args.paper, args.lora)  # what made the kept parts stays on record, and so does the
+    before = read_bundle(model, BUNDLED_EXPERTS) if keeping else {"commands": []}  # classifier their auto used
+    if keeping and (BUNDLED_EXPERTS / model / BUNDLED_CLASSIFIER).is_dir():
+        folders[BUNDLED_CLASSIFIER] = BUNDLED_EXPERTS / model / BUNDLED_CLASSIFIER
 
     def write(scratch: Path) -> None:
-        for method, folder in (("mas-lora", args.mas_lora), ("lora", args.lora)):
-            shutil.copytree(folder / "best", scratch / method)
-        command = f"python train/bundle.py {shlex.join(sys.argv[1:])}"
-        manifest = {"model": model, "encoder_seconds": encoder_seconds, "commands": [command], "runs": runs}
-        if matrix is not None:
-            manifest["matrix"] = matrix
+        for name, folder in folders.items():
+            shutil.copytree(folder, scratch / name)
+        commands = [*before["commands"], f"python train/bundle.py {shlex.join(sys.argv[1:])}"]
+        manifest = {"model": model, "encoder_seconds": encoder_seconds, "commands": commands, "runs": runs}
         (scratch / BUNDLE_MANIFEST).write_text(json.dumps(manifest, indent=2))
 
     replace_folder(BUNDLED_EXPERTS / model, write)
-    print(f"bundled {model} experts in {BUNDLED_EXPERTS / model}")
+    print(f"bundled {model} experts in {BUNDLED_EXPERTS / model}: {', '.join(folders)}")
 
 
 if __name__ == "__main__":

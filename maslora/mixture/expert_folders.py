@@ -11,9 +11,8 @@ removing one is one less. Both write a new folder (atomically) and never modify 
                                      mine/                     (the new expert)
 
 In the shared + experts design, shared/ (the LoRA beside every expert) is copied as decoder/ is, and
-the new expert trains beside it. Only folders whose decoder is shared (or not adapted) take a new expert:
-with MAS in the decoder too, each accent would also need a decoder expert, which
-maslora.training.new_expert does not train.
+the new expert trains beside it. Where the experts sit in the decoder too (one decoder expert per
+accent), the new expert's adapter holds its decoder part as well.
 """
 
 import re
@@ -25,6 +24,7 @@ import torch
 
 from maslora.atomic import replace_folder
 from maslora.errors import AdapterError
+from maslora.mixture.layer import module_side
 from maslora.mixture.peft_io import (
     SHARED,
     SHARED_DECODER,
@@ -83,11 +83,6 @@ def check_addition(source: str | Path, name: str, out: str | Path) -> ExpertsMan
     manifest = read_experts_manifest(source)
     check_expert_name(name, manifest.accents)
     _check_out(Path(source), Path(out))
-    if manifest.placement.decoder_experts > 1:
-        raise AdapterError(
-            f"{source} has one decoder expert per accent (MAS in the decoder): a new expert would need one "
-            "too; add experts to folders with a shared decoder LoRA"
-        )
     return manifest
 
 
@@ -98,6 +93,12 @@ def add_expert(
     factors are `layers` ({module name: (A, B)}, as maslora.training.new_expert trains them). Returns the
     new folder's accents."""
     manifest = check_addition(source, name, out)
+    sides, expected = {module_side(module) for module in layers}, manifest.expert_sides
+    if sides != expected:
+        raise AdapterError(
+            f"the new expert {name!r} adapts the {' and '.join(sorted(sides)) or 'nothing'}, but {source}'s experts "
+            f"sit in the {' and '.join(sorted(expected))}: train it for this folder (maslora.training.new_expert)"
+        )
     accents = [*manifest.accents, name]
     _write_copy(Path(source), manifest, manifest.accents, Path(out), (name, layers))
     return accents

@@ -80,6 +80,11 @@ class ExpertsManifest:
         return self.encoder_seconds or FULL_WINDOW_SECONDS
 
     @property
+    def expert_sides(self) -> set[str]:
+        """Where each accent's expert sits: the encoder, and the decoder too when it has one expert per accent."""
+        return {"encoder", "decoder"} if self.placement.decoder_experts > 1 else {"encoder"}
+
+    @property
     def shared_folder(self) -> str:
         """Where the folder's shared LoRA sits: decoder/ in the paper's design, shared/ in shared + experts."""
         return SHARED_DECODER if self.placement.design == PAPER_DESIGN else SHARED

@@ -2,11 +2,13 @@
 and the demo's example clips. The demo, `record` and the benchmarks start from here.
 
     assets/experts/tiny.en/
-      bundle.json            base model, encoder window, how each part was trained, its expert x accent
-                             matrix (train/bundle.py)
-      mas-lora/              the MAS-LoRA experts folder (maslora.mixture.peft_io)
+      bundle.json            base model, encoder window, how each part was trained, each mixture's expert x
+                             accent matrix (train/bundle.py) and automatic weighting (train/auto_heads.py)
+      mas-lora/              the default mixture: the MAS-LoRA experts folder (maslora.mixture.peft_io) of the
+                             design the validation speakers chose
+      mas-lora-paper/        the paper's placement, kept beside it when the default is another design
       lora/                  the regular LoRA (one PEFT adapter)
-      accent-classifier/     the automatic weighting's classifier (train/auto_heads.py)
+      accent-classifier/     the automatic weighting's classifier, one for every mixture (train/auto_heads.py)
 """
 
 import json
@@ -28,6 +30,8 @@ from maslora.whisper.load import load_whisper
 BUNDLED_EXPERTS = ASSETS / "experts"  # one folder per model size
 BUNDLE_MANIFEST = "bundle.json"  # {"model", "encoder_seconds", how it was trained}; see train/bundle.py
 BUNDLED_EXAMPLES = ASSETS / "examples" / "examples.csv"  # a manifest; see train/examples.py
+DEFAULT_MIXTURE = "mas-lora"  # the experts folder (and bundle.json run) the page, `--experts` and the CLI load
+PAPER_MIXTURE = "mas-lora-paper"  # the paper's placement, bundled beside a default of another design
 
 
 def bundled_sizes(under: Path | None = None) -> list[str]:
@@ -47,10 +51,25 @@ def read_bundle(size: str, under: Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
-def bundled_folders(size: str, under: Path | None = None) -> tuple[Path, Path]:
-    """(the experts folder, the regular LoRA's adapter folder) of `size`'s bundle (see read_bundle for `under`)."""
+def bundled_mixtures(size: str) -> list[str]:
+    """The MAS-LoRA experts folders `size`'s bundle holds, the default first: the page's mixture choices."""
+    runs = read_bundle(size)["runs"]
+    return [mixture for mixture in (DEFAULT_MIXTURE, PAPER_MIXTURE) if mixture in runs]
+
+
+def mixture_record(size: str, mixture: str) -> dict:
+    """bundle.json's record of one bundled mixture: its run's config and best step, its matrix and "auto"."""
+    runs = read_bundle(size)["runs"]
+    if mixture not in bundled_mixtures(size):
+        raise AdapterError(f"the {size} bundle has no mixture {mixture!r}; it has {', '.join(bundled_mixtures(size))}")
+    return runs[mixture]
+
+
+def bundled_folders(size: str, under: Path | None = None, mixture: str = DEFAULT_MIXTURE) -> tuple[Path, Path]:
+    """(the experts folder of `mixture`, the regular LoRA's adapter folder) of `size`'s bundle (see read_bundle
+    for `under`)."""
     root = (under or BUNDLED_EXPERTS) / size
-    return root / "mas-lora", root / "lora"
+    return root / mixture, root / "lora"
 
 
 def bundle_fold(size: str, under: Path | None = None) -> int:
@@ -58,10 +77,13 @@ def bundle_fold(size: str, under: Path | None = None) -> int:
     return read_bundle(size, under)["runs"]["mas-lora"]["config"]["fold"]
 
 
-def load_bundled_whisper(size: str, encoder_seconds: int | None = None) -> CombinedWhisper:
-    """The bundled experts and regular LoRA of `size` on its base model, in the window their metadata
-    records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
-    experts, adapter = bundled_folders(size)
+def load_bundled_whisper(
+    size: str, encoder_seconds: int | None = None, mixture: str = DEFAULT_MIXTURE
+) -> CombinedWhisper:
+    """The bundled experts of `mixture` and regular LoRA of `size` on its base model, in the window their
+    metadata records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
+    mixture_record(size, mixture)  # a mixture the bundle lacks: named, not a missing folder
+    experts, adapter = bundled_folders(size, mixture=mixture)
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
     return CombinedWhisper(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
 
@@ -87,23 +109,23 @@ def bundled_real_speech(size: str, under: Path | None = None) -> dict[str, dict 
     return heard
 
 
-BUNDLED_CLASSIFIER = "accent-classifier"  # folder beside the bundled experts; bundle.json "auto" says how to use it
+BUNDLED_CLASSIFIER = "accent-classifier"  # beside the bundled experts; each mixture's "auto" says how to use it
 
 
-def load_bundled_auto(size: str) -> AutoWeighting | None:
-    """The bundled experts' automatic weighting, or None if `size` ships without one (see train/auto_heads.py)."""
-    auto = read_bundle(size).get("auto")
+def load_bundled_auto(size: str, mixture: str = DEFAULT_MIXTURE) -> AutoWeighting | None:
+    """A bundled mixture's automatic weighting, or None if it ships without one (see train/auto_heads.py)."""
+    auto = mixture_record(size, mixture).get("auto")
     if auto is None:
         return None
     classifier, _ = load_head(BUNDLED_EXPERTS / size / BUNDLED_CLASSIFIER)
     return AutoWeighting(classifier, auto["rule"], auto["temperature"])
 
 
-def bundled_matrix(size: str) -> pd.DataFrame | None:
-    """The bundled experts' expert x accent matrix: WER (%) of each expert alone (rows) on each accent's
+def bundled_matrix(size: str, mixture: str = DEFAULT_MIXTURE) -> pd.DataFrame | None:
+    """A bundled mixture's expert x accent matrix: WER (%) of each expert alone (rows) on each accent's
     held-out test speakers (columns), as train/bundle.py recorded it from the experiments' rows; None
     if the bundle was made without one."""
-    matrix = read_bundle(size).get("matrix")
+    matrix = mixture_record(size, mixture).get("matrix")
     if matrix is None:
         return None
     table = pd.DataFrame(matrix["wer"]).T  # {"wer": {expert: {accent: WER}}}: experts down, accents across

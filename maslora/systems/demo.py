@@ -7,8 +7,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from maslora.errors import WeightsError
+from maslora.mixture.layer import SHARED_DESIGN, AdapterPlacement
+from maslora.mixture.peft_io import read_experts_manifest
 from maslora.mixture.weights import choose_weights
-from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_real_speech
+from maslora.systems.bundle import (
+    BUNDLED_EXAMPLES,
+    DEFAULT_MIXTURE,
+    bundled_folders,
+    bundled_matrix,
+    bundled_mixtures,
+    bundled_real_speech,
+    mixture_record,
+)
 from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import AutoWeighting, Comparison
 
@@ -23,7 +33,8 @@ EXPLANATION = """
 **MAS-LoRA** (Mixture of Accent-Specific LoRAs, [arXiv 2505.20006](https://arxiv.org/abs/2505.20006))
 adapts Whisper to non-native English with one small LoRA *expert* per accent, each trained only on
 speakers of that accent, in the encoder. At inference the experts are mixed:
-`W = W0 + sum_i w_i B_i A_i`.
+`W = W0 + sum_i w_i B_i A_i`. The sliders and beta set the weights w_i, whichever mixture runs (see
+below for the two this page ships).
 
 - **Accent unknown**: every expert gets the same weight, 1/N.
 - **Accent known**: the matched expert gets 1/beta, each other expert (1 - 1/beta)/(N - 1).
@@ -121,15 +132,76 @@ def training_note(size: str) -> str:
     )
 
 
+def placement_of(size: str, mixture: str) -> AdapterPlacement:
+    return read_experts_manifest(bundled_folders(size, mixture=mixture)[0]).placement
+
+
+def mixture_title(placement: AdapterPlacement) -> str:
+    """The page's short name for a mixture's design."""
+    where = "encoder and decoder" if placement.decoder_experts > 1 else "encoder"
+    if placement.design == SHARED_DESIGN:
+        return f"shared LoRA + accent experts ({where})"
+    return f"accent experts in the {where} (the paper's)"
+
+
+def mixture_choices(size: str) -> list[tuple[str, str]]:
+    """(title, mixture) of each bundled mixture, the default first: the page's mixture control."""
+    return [(mixture_title(placement_of(size, mixture)), mixture) for mixture in bundled_mixtures(size)]
+
+
+def _design_sentence(placement: AdapterPlacement) -> str:
+    experts = f"one rank-{placement.rank} expert per accent"
+    if placement.design == SHARED_DESIGN:
+        where = "encoder and decoder" if placement.decoder_experts > 1 else "encoder"
+        return (
+            f"a rank-{placement.shared_rank} LoRA on every adapted projection, which every utterance trained "
+            f"and which always counts in full, plus {experts} in the {where}: `W = W0 + B0 A0 + sum_i w_i "
+            "B_i A_i`, the weights mixing the experts only"
+        )
+    decoder = "experts in the decoder too" if placement.decoder_experts > 1 else "one shared LoRA in the decoder"
+    return f"{experts} in the encoder, mixed by the weights, and {decoder}"
+
+
+def mixtures_note(size: str) -> str:
+    """What differs between the bundled mixtures and what their training measured (bundle.json); empty with one."""
+    mixtures = bundled_mixtures(size)
+    if len(mixtures) < 2:
+        return ""
+    lines = [
+        "\n\n**Two mixtures** (the *Mixture* choice beside the clip; the regular LoRA and base Whisper are the "
+        "same in both):"
+    ]
+    for mixture in mixtures:
+        placement, record = placement_of(size, mixture), mixture_record(size, mixture)
+        default = " (the default)" if mixture == DEFAULT_MIXTURE else ""
+        lines.append(
+            f"- *{mixture_title(placement)}*{default}: {_design_sentence(placement)}. Its best validation WER "
+            f"(held-out synthetic speakers, accent unknown) was {record['best_validation_wer']:.1%}."
+        )
+    lines.append(
+        "The default is the mixture with the lower validation WER, chosen before any test speaker was "
+        'decoded; the report\'s section "Where mixing pays" compares both, and a regular LoRA of as many '
+        "parameters, on the test speakers with intervals."
+    )
+    return "\n".join(lines)
+
+
+def mixture_matrices(size: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """(mixture, title, expert x accent matrix) of each bundled mixture that has a matrix, the default first."""
+    choices = mixture_choices(size)
+    return [(name, title, matrix) for title, name in choices if (matrix := bundled_matrix(size, name)) is not None]
+
+
 def own_expert_best(matrix: pd.DataFrame) -> list[str]:
     """The accents whose own expert is the best single expert on them, in the matrix's expert order."""
     return [accent for accent in matrix.index if accent in matrix.columns and matrix[accent].idxmin() == accent]
 
 
-def matrix_caption(matrix: pd.DataFrame) -> str:
+def matrix_caption(matrix: pd.DataFrame, title: str) -> str:
+    """What the matrix of the mixture called `title` shows, and how often the own expert wins."""
     own = own_expert_best(matrix)
     return (
-        "**Do the experts specialise?** Each bundled expert alone (weight 1, the others 0) on each accent's "
+        f"**Do the experts specialise?** ({title}) Each bundled expert alone (weight 1, the others 0) on each accent's "
         f"held-out test speakers: its own accent's column should be darkest on its row's diagonal. The own "
         f"expert is the best single expert for {len(own)} of {len(matrix.index)} accents"
         + (f" ({', '.join(own)})." if own else ".")

@@ -16,6 +16,7 @@ holds a Whisper in memory).
 
 import contextlib
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from maslora.data.splits import prompt_sets
 from maslora.errors import TrainingError
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.weights import beta_weights
-from maslora.systems.bundle import bundled_folders, read_bundle
+from maslora.systems.bundle import DEFAULT_MIXTURE, bundled_folders, mixture_record, read_bundle
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.wer import error_counts
 from maslora.whisper.load import load_whisper
@@ -60,9 +61,10 @@ class Bundle:
     encoder_seconds: int
 
     @classmethod
-    def for_size(cls, size: str) -> "Bundle":
-        """The demo's bundled experts of `size` (assets/experts/SIZE)."""
-        settings, (experts, adapter) = read_bundle(size), bundled_folders(size)
+    def for_size(cls, size: str, mixture: str = DEFAULT_MIXTURE) -> "Bundle":
+        """The demo's bundled experts of `size` (assets/experts/SIZE), of one of its mixtures."""
+        mixture_record(size, mixture)  # a mixture the bundle lacks: named, not a missing folder
+        settings, (experts, adapter) = read_bundle(size), bundled_folders(size, mixture=mixture)
         return cls(
             experts=experts, adapter=adapter, model=settings["model"], encoder_seconds=settings["encoder_seconds"]
         )
@@ -150,6 +152,41 @@ class VisitorExperts:
         if expert is None:
             raise TrainingError("there is no expert of yours to download yet: train one first")
         return Path(shutil.make_archive(str(expert.folder), "zip", expert.folder.parent, expert.folder.name))
+
+
+class VisitorStores:
+    """The page's VisitorExperts, one per bundled size and mixture (a visitor's expert is trained beside the
+    mixture they see), each in a temporary folder of its own, made on first use."""
+
+    def __init__(self):
+        self._stores: dict[tuple[str, str], VisitorExperts] = {}
+        self._lock = threading.Lock()
+
+    def of(self, size: str, mixture: str) -> VisitorExperts:
+        with self._lock:
+            if (size, mixture) not in self._stores:
+                folder = tempfile.mkdtemp(prefix=f"maslora-visitors-{size}-{mixture}-")
+                self._stores[size, mixture] = VisitorExperts(Bundle.for_size(size, mixture), folder)
+            return self._stores[size, mixture]
+
+    def expert(self, size: str, mixture: str, key: str | None) -> VisitorExpert | None:
+        """`key`'s expert beside this mixture, if they trained one."""
+        with self._lock:
+            store = self._stores.get((size, mixture))
+        return store.get(key) if store is not None and key else None
+
+    def cancel(self, key: str) -> bool:
+        """Stop `key`'s training, whichever mixture it trains beside; False when none runs."""
+        with self._lock:
+            stores = list(self._stores.values())
+        return any([store.cancel(key) for store in stores])  # a list: every store is asked
+
+    def remove(self, key: str) -> None:
+        """Forget the visitor everywhere: every size and mixture they used."""
+        with self._lock:
+            stores = list(self._stores.values())
+        for store in stores:
+            store.remove(key)
 
 
 def new_expert_requests(name: str, accents: list[str]) -> dict[str, Request]:

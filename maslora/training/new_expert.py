@@ -3,9 +3,9 @@
 The new expert learns the way every expert did (maslora.training.loop): each of its clips goes through
 its own expert alone, plus the folder's shared LoRA (the decoder's, or in the shared + experts design the
 shared part beside every expert). No other expert takes part in such a clip, so what trains here is
-Whisper + one encoder expert (the new one) + the shared LoRA, frozen: the other experts are not even
-loaded, and nothing they learned can move. maslora.mixture.expert_folders then
-writes the folder with N + 1 experts.
+Whisper + one expert (the new one: in the encoder, and in the decoder too where the folder's experts sit
+in both) + the shared LoRA, frozen: the other experts are not even loaded, and nothing they learned can
+move. maslora.mixture.expert_folders then writes the folder with N + 1 experts.
 
     layers = train_new_expert("assets/experts/tiny.en/mas-lora", clips)   # clips: path, text
     add_expert("assets/experts/tiny.en/mas-lora", "mine", layers, "my-experts")
@@ -95,19 +95,21 @@ def training_clips(clips: pd.DataFrame, encoder_seconds: int) -> list[np.ndarray
 
 
 def _trainable_model(experts: Path, manifest: ExpertsManifest, seed: int) -> Whisper:
-    """Whisper in the experts' window, one fresh encoder expert (trainable) and the folder's shared LoRA
-    (frozen): the decoder's in the paper's design, or the shared part beside every expert in shared + experts."""
+    """Whisper in the experts' window, one fresh expert (trainable, on the sides the folder's experts sit) and
+    the folder's shared LoRA (frozen): the decoder's in the paper's design, or the shared part beside every
+    expert in shared + experts."""
     whisper = windowed_whisper(manifest.base_model, manifest.window, fit=True)
     shared = experts / manifest.shared_folder
     shared_decoder = int(shared.is_dir() and not manifest.placement.shared_rank)  # the paper's: a 1-expert side
-    placement = replace(manifest.placement, encoder_experts=1, decoder_experts=shared_decoder)
+    decoder_experts = 1 if "decoder" in manifest.expert_sides else shared_decoder
+    placement = replace(manifest.placement, encoder_experts=1, decoder_experts=decoder_experts)
     inject_adapters(whisper.model, placement, seed=seed)
     if shared.is_dir():
         fill_shared(whisper.model, read_adapter(shared)[1], shared)
     for parameter in whisper.model.parameters():
         parameter.requires_grad_(False)
     for name, layer in adapter_layers(whisper.model).items():
-        if module_side(name) == "encoder":
+        if module_side(name) in manifest.expert_sides:
             layer.lora_A.requires_grad_(True)
             layer.lora_B.requires_grad_(True)
     return whisper
@@ -129,8 +131,8 @@ def train_new_expert(
     on_step: Callable[[Progress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The new expert's encoder LoRA factors {module name: (A, B)}, trained on `clips` (path, text) for the
-    experts folder `experts`. `on_step` hears every step's Progress; when `cancelled()` turns true,
+    """The new expert's LoRA factors {module name: (A, B)} (on the folder's expert_sides), trained on `clips`
+    (path, text) for the experts folder `experts`. `on_step` hears every step's Progress; when `cancelled()` turns true,
     TrainingCancelled is raised before the next step (nothing has been written anywhere)."""
     config = config or NewExpertConfig()
     experts = Path(experts)
@@ -168,5 +170,5 @@ def train_new_expert(
     return {
         name: (layer.lora_A[0].detach().clone(), layer.lora_B[0].detach().clone())
         for name, layer in adapter_layers(whisper.model).items()
-        if module_side(name) == "encoder"
+        if module_side(name) in manifest.expert_sides
     }
