@@ -51,17 +51,20 @@ def read_bundle(size: str, under: Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+def _mixtures(runs: dict) -> list[str]:
+    return [mixture for mixture in (DEFAULT_MIXTURE, PAPER_MIXTURE) if mixture in runs]
+
+
 def bundled_mixtures(size: str) -> list[str]:
     """The MAS-LoRA experts folders `size`'s bundle holds, the default first: the page's mixture choices."""
-    runs = read_bundle(size)["runs"]
-    return [mixture for mixture in (DEFAULT_MIXTURE, PAPER_MIXTURE) if mixture in runs]
+    return _mixtures(read_bundle(size)["runs"])
 
 
 def mixture_record(size: str, mixture: str) -> dict:
     """bundle.json's record of one bundled mixture: its run's config and best step, its matrix and "auto"."""
     runs = read_bundle(size)["runs"]
-    if mixture not in bundled_mixtures(size):
-        raise AdapterError(f"the {size} bundle has no mixture {mixture!r}; it has {', '.join(bundled_mixtures(size))}")
+    if mixture not in _mixtures(runs):
+        raise AdapterError(f"the {size} bundle has no mixture {mixture!r}; it has {', '.join(_mixtures(runs))}")
     return runs[mixture]
 
 

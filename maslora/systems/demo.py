@@ -136,12 +136,15 @@ def placement_of(size: str, mixture: str) -> AdapterPlacement:
     return read_experts_manifest(bundled_folders(size, mixture=mixture)[0]).placement
 
 
+def _experts_sit_in(placement: AdapterPlacement) -> str:
+    return "encoder and decoder" if placement.decoder_experts > 1 else "encoder"
+
+
 def mixture_title(placement: AdapterPlacement) -> str:
     """The page's short name for a mixture's design."""
-    where = "encoder and decoder" if placement.decoder_experts > 1 else "encoder"
     if placement.design == SHARED_DESIGN:
-        return f"shared LoRA + accent experts ({where})"
-    return f"accent experts in the {where} (the paper's)"
+        return f"shared LoRA + accent experts ({_experts_sit_in(placement)})"
+    return f"accent experts in the {_experts_sit_in(placement)} (the paper's)"
 
 
 def mixture_choices(size: str) -> list[tuple[str, str]]:
@@ -152,11 +155,10 @@ def mixture_choices(size: str) -> list[tuple[str, str]]:
 def _design_sentence(placement: AdapterPlacement) -> str:
     experts = f"one rank-{placement.rank} expert per accent"
     if placement.design == SHARED_DESIGN:
-        where = "encoder and decoder" if placement.decoder_experts > 1 else "encoder"
         return (
             f"a rank-{placement.shared_rank} LoRA on every adapted projection, which every utterance trained "
-            f"and which always counts in full, plus {experts} in the {where}: `W = W0 + B0 A0 + sum_i w_i "
-            "B_i A_i`, the weights mixing the experts only"
+            f"and which always counts in full, plus {experts} in the {_experts_sit_in(placement)}: "
+            "`W = W0 + B0 A0 + sum_i w_i B_i A_i`, the weights mixing the experts only"
         )
     decoder = "experts in the decoder too" if placement.decoder_experts > 1 else "one shared LoRA in the decoder"
     return f"{experts} in the encoder, mixed by the weights, and {decoder}"
@@ -175,8 +177,8 @@ def mixtures_note(size: str) -> str:
         placement, record = placement_of(size, mixture), mixture_record(size, mixture)
         default = " (the default)" if mixture == DEFAULT_MIXTURE else ""
         lines.append(
-            f"- *{mixture_title(placement)}*{default}: {_design_sentence(placement)}. Its best validation WER "
-            f"(held-out synthetic speakers, accent unknown) was {record['best_validation_wer']:.1%}."
+            f"- *{mixture_title(placement)}*{default}: {_design_sentence(placement)}. Its best validation WER (held-"
+            f"out validation speakers, synthetic and real, accent unknown) was {record['best_validation_wer']:.1%}."
         )
     lines.append(
         "The default is the mixture with the lower validation WER, chosen before any test speaker was "
