@@ -135,10 +135,10 @@ def test_in_a_browser_click_an_example_move_beta_and_an_expert(app_url, example)
             expect(page.locator(f"#matrix-caption-{mixture}")).to_contain_text("best single expert for", timeout=30_000)
             expect(page.locator(f"#matrix-{mixture} .js-plotly-plot")).to_contain_text("vietnamese", timeout=30_000)
         expect(page.get_by_text("Two mixtures")).to_be_visible()  # what differs, what validation measured
+        page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
         page.get_by_label("(the paper's)").check()  # the other mixture: the rule's weights again, a fresh compare
         expect(weights_plot).to_contain_text("by accent and beta", timeout=60_000)
         expect(page.locator("#summary-mas-lora")).to_contain_text("WER", timeout=60_000)
-        page.screenshot(path=ARTIFACTS / "app.png", full_page=True)
         browser.close()
     assert all(transcripts) and all(wers), (transcripts, wers)
 
