@@ -11,6 +11,7 @@
         [--steps 30] [--seed 0]
     python -m maslora remove-expert --experts DIR --name NAME --out NEW_DIR
     python -m maslora experts DIR
+    python -m maslora space --out DIR [--push OWNER/NAME]
     python -m maslora export (--experts DIR [--accent A [--beta B] | --weights ...] | --adapter DIR) --out DIR
         [--format hf|ct2] [--quantization float16|int8|float32] [--model M] [--encoder-seconds S]
 
@@ -34,6 +35,9 @@ export: the experts merged with the weights transcribe would use (or the adapter
   Hugging Face Whisper folder that plain transformers loads, in the window the experts were trained in, or
   (ct2) a CTranslate2 folder for faster-whisper, in its 30 s window; maslora_export.json says what it was
   made from (see maslora/systems/export.py).
+space: the folder a Hugging Face Space builds the page from (app.py, maslora/, the assets the page reads, the
+  requirements, a card and large-file rules; see maslora/systems/space.py); --push uploads it as one commit
+  with the token of HF_TOKEN or `hf auth login`, after checking the token and the network.
 """
 
 import argparse
@@ -61,6 +65,8 @@ from maslora.systems.bundle import load_bundled_auto, load_bundled_whisper
 from maslora.systems.compare import compare
 from maslora.systems.evaluation import Models, evaluate, wer_table
 from maslora.systems.export import FORMATS, QUANTIZATIONS, export, window_for
+from maslora.systems.space import build_space
+from maslora.systems.space_push import hub_session, push_space
 from maslora.training.new_expert import NewExpertConfig, Progress, train_new_expert
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.load import BUNDLED_MODELS, DEFAULT_MODEL, Whisper
@@ -254,6 +260,14 @@ def experts_command(args: argparse.Namespace) -> None:
         print(accent)
 
 
+def space_command(args: argparse.Namespace) -> None:
+    api = hub_session(args.push) if args.push else None  # no token or network: said before anything is built
+    built = build_space(Path(args.out))
+    print(f"built {built.summary()}")
+    if api is not None:
+        print(f"pushed: {push_space(api, built.folder, args.push)}")
+
+
 def _add_model_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--model",
@@ -359,6 +373,10 @@ def parser() -> argparse.ArgumentParser:
     remover.add_argument("--name", required=True, help="the expert to leave out")
     remover.add_argument("--out", required=True, help="the new experts folder (must not exist)")
     remover.set_defaults(run=remove_expert_command)
+    spacer = commands.add_parser("space", help="build the demo's Hugging Face Space folder; optionally upload it")
+    spacer.add_argument("--out", required=True, help="the Space's folder (absent or empty; never written over)")
+    spacer.add_argument("--push", metavar="OWNER/NAME", help="then upload it to this Space (created if missing)")
+    spacer.set_defaults(run=space_command)
     lister = commands.add_parser("experts", help="list an experts folder's experts and how they run")
     lister.add_argument("folder")
     lister.set_defaults(run=experts_command)

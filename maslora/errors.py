@@ -45,6 +45,10 @@ class TrainingCancelled(TrainingError):
     """The user stopped a training before its end; nothing it trained was saved."""
 
 
+class SpaceError(RuntimeError):
+    """The Space cannot be built or pushed: --out is taken, a bad Space name, no token, the Hub unreachable."""
+
+
 USER_ERRORS = (
     AudioError,
     ModelNotFoundError,
@@ -55,4 +59,5 @@ USER_ERRORS = (
     WeightsError,
     MicrophoneError,
     TrainingError,
+    SpaceError,
 )

@@ -3,11 +3,7 @@
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +15,7 @@ from gradio_client import Client, handle_file
 from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import ROOT
+from tests.serving import served
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]  # a real server and a real browser
 
@@ -34,35 +31,11 @@ ACCENTS = ["arabic", "mandarin", "hindi", "korean", "spanish", "vietnamese"]
 DEFAULT, PAPER = "mas-lora", "mas-lora-paper"  # the bundled mixtures (maslora.systems.bundle)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tiny_en, tmp_path_factory):
     """The app exactly as the README starts it, on a free port; its log is shown if it fails to start."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the app did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with served(sys.executable, ROOT, tmp_path_factory.mktemp("app") / "app.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
