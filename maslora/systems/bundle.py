@@ -60,9 +60,10 @@ def bundled_mixtures(size: str) -> list[str]:
     return _mixtures(read_bundle(size)["runs"])
 
 
-def mixture_record(size: str, mixture: str) -> dict:
-    """bundle.json's record of one bundled mixture: its run's config and best step, its matrix and "auto"."""
-    runs = read_bundle(size)["runs"]
+def mixture_record(size: str, mixture: str, under: Path | None = None) -> dict:
+    """bundle.json's record of one bundled mixture: its run's config and best step, its matrix and "auto". A
+    mixture the bundle lacks is an AdapterError naming the ones it has (see read_bundle for `under`)."""
+    runs = read_bundle(size, under)["runs"]
     if mixture not in _mixtures(runs):
         raise AdapterError(f"the {size} bundle has no mixture {mixture!r}; it has {', '.join(_mixtures(runs))}")
     return runs[mixture]
@@ -70,7 +71,8 @@ def mixture_record(size: str, mixture: str) -> dict:
 
 def bundled_folders(size: str, under: Path | None = None, mixture: str = DEFAULT_MIXTURE) -> tuple[Path, Path]:
     """(the experts folder of `mixture`, the regular LoRA's adapter folder) of `size`'s bundle (see read_bundle
-    for `under`)."""
+    for `under`); a mixture the bundle lacks is named, not a missing folder."""
+    mixture_record(size, mixture, under)
     root = (under or BUNDLED_EXPERTS) / size
     return root / mixture, root / "lora"
 
@@ -85,7 +87,6 @@ def load_bundled_whisper(
 ) -> CombinedWhisper:
     """The bundled experts of `mixture` and regular LoRA of `size` on its base model, in the window their
     metadata records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
-    mixture_record(size, mixture)  # a mixture the bundle lacks: named, not a missing folder
     experts, adapter = bundled_folders(size, mixture=mixture)
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
     return CombinedWhisper(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)

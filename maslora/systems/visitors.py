@@ -31,7 +31,7 @@ from maslora.data.splits import prompt_sets
 from maslora.errors import TrainingError
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.weights import beta_weights
-from maslora.systems.bundle import DEFAULT_MIXTURE, bundled_folders, mixture_record, read_bundle
+from maslora.systems.bundle import DEFAULT_MIXTURE, bundled_folders, read_bundle
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.wer import error_counts
 from maslora.whisper.load import load_whisper
@@ -63,7 +63,6 @@ class Bundle:
     @classmethod
     def for_size(cls, size: str, mixture: str = DEFAULT_MIXTURE) -> "Bundle":
         """The demo's bundled experts of `size` (assets/experts/SIZE), of one of its mixtures."""
-        mixture_record(size, mixture)  # a mixture the bundle lacks: named, not a missing folder
         settings, (experts, adapter) = read_bundle(size), bundled_folders(size, mixture=mixture)
         return cls(
             experts=experts, adapter=adapter, model=settings["model"], encoder_seconds=settings["encoder_seconds"]
