@@ -51,6 +51,11 @@ The **regular LoRA** is one adapter trained on all accents pooled, in the same p
 is Whisper as released, in its own 30 s window; the two adapted systems decode your clip as one batch
 of the same model, in the shorter window their adapters were trained in. The bundled experts were
 trained on a CPU until held-out speakers stopped improving (about an hour each).
+
+**To learn it step by step**: the project's lesson notebook, `docs/lesson.ipynb` in its repository, runs
+offline in a few minutes on a laptop: Whisper on accented speech, a LoRA in a few lines, the beta rule and
+merging, beta on one clip, whether the experts specialise, weights from the audio, training your own
+expert, and what the paper claims against what this project measured, with exercises.
 """
 
 
