@@ -1,9 +1,11 @@
 """Benchmark: an exported mixture in transformers and in faster-whisper, beside our own decoding of it.
 
-    python -m analysis.bench_export [--size tiny.en] [--clips 593] [--quantization float32]
+    python -m analysis.bench_export [--size tiny.en] [--mixture mas-lora|mas-lora-paper] [--clips 593]
+        [--quantization float32]
 
-Exports the bundled experts (uniform weights) with `python -m maslora export` in both formats, then
-decodes the first --clips real CC0 native recordings greedily, one run, every system on the same clips:
+Exports one bundled mixture (uniform weights; the default mixture unless --mixture says) with
+`python -m maslora export` in both formats, then decodes the first --clips real CC0 native recordings
+greedily, one run, every system on the same clips:
     ours, trained window       our decoder, the experts merged, in the window they were trained in (10 s)
     transformers (hf export)   WhisperForConditionalGeneration.generate on the hf export, same window
     ours, 30 s window          our decoder, the same merge, in Whisper's full window
@@ -31,7 +33,7 @@ from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.mixture.layer import merge
 from maslora.mixture.peft_io import load_experts
 from maslora.mixture.weights import normalized_weights, uniform_weights
-from maslora.systems.bundle import bundled_folders
+from maslora.systems.bundle import DEFAULT_MIXTURE, bundled_folders
 from maslora.wer import error_counts
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.load import bundled_ctranslate2_folder
@@ -78,11 +80,12 @@ def export(experts: Path, file_format: str, quantization: str, out: Path) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="tiny.en")
+    parser.add_argument("--mixture", default=DEFAULT_MIXTURE, help="which bundled mixture to export")
     parser.add_argument("--clips", type=int, default=593)
     parser.add_argument("--quantization", default="float32", help="of the ct2 export (decoded in float32)")
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()  # generate() warns about its own defaults on every call
-    experts, _ = bundled_folders(args.size)
+    experts, _ = bundled_folders(args.size, mixture=args.mixture)
     native = load_manifest(NATIVE_RECORDINGS).head(args.clips)
     audios, references = [load_audio(path) for path in native.path], list(native.text)
     with tempfile.TemporaryDirectory() as scratch:
@@ -101,7 +104,7 @@ def main() -> None:
         }
         wers = {}
         threads = torch.get_num_threads()
-        print(f"{args.size}, bundled experts merged uniform, {len(audios)} native clips, {threads} threads")
+        print(f"{args.size}, bundled {args.mixture} merged uniform, {len(audios)} native clips, {threads} threads")
         print(f"{'':>42} {'WER %':>6} {'seconds':>8}")
         for name, run in systems.items():
             began = time.perf_counter()

@@ -118,17 +118,20 @@ def compared(rows: pd.DataFrame, a: str, b: str) -> str:
     return str(paired_difference(rows.assign(system=rows.label), a, b))
 
 
-def mandarin_weight_line(adults: pd.DataFrame, run: str) -> str:
-    """Why the uniform mixture can miss: the run's adults' WER as the Mandarin expert's weight grows
-    (uniform 1/N, beta 2 1/2, alone 1), beside the synthetic-only mixture's (the experts the real speakers
-    did not train)."""
+def weight_steps(rows: pd.DataFrame, run: str) -> str:
+    """A run's WER as the Mandarin expert's weight grows: uniform 1/N, beta 2 1/2, alone 1 ("1/6 25.2%, ...")."""
     weights = {"mas-uniform": f"1/{EXPERTS}", "mas-beta2": "1/2", "mas-matched": "1"}
-    steps = [
-        f"{weight} {pooled_wer(adults[adults.label == f'{run}/{system}']):.1f}%"
+    return ", ".join(
+        f"{weight} {pooled_wer(rows[rows.label == f'{run}/{system}']):.1f}%"
         for system, weight in weights.items()
-        if f"{run}/{system}" in set(adults.label)
-    ]
-    line = f"  - why: adults' WER by the Mandarin expert's weight in the mixture: {', '.join(steps)}"
+        if f"{run}/{system}" in set(rows.label)
+    )
+
+
+def mandarin_weight_line(adults: pd.DataFrame, run: str) -> str:
+    """Why the uniform mixture can miss: the run's adults' WER as the Mandarin expert's weight grows, beside
+    the synthetic-only mixture's (the experts the real speakers did not train)."""
+    line = f"  - why: adults' WER by the Mandarin expert's weight in the mixture: {weight_steps(adults, run)}"
     if "synthetic/mas-uniform" in set(adults.label):
         synthetic = pooled_wer(adults[adults.label == "synthetic/mas-uniform"])
         line += (
@@ -136,6 +139,33 @@ def mandarin_weight_line(adults: pd.DataFrame, run: str) -> str:
             "uniform mixture the real speakers reach only the Mandarin expert's share"
         )
     return line
+
+
+def beta_miss_line(test: pd.DataFrame, run: str) -> str:
+    """Why beta 2 can lose to the regular LoRA: the run's WER as the Mandarin expert's weight grows, beside
+    the paper's placement trained the same way and the LoRA. What beta 2 gives the five other experts (each
+    trained on one synthetic accent alone) is what it costs against the Mandarin expert alone."""
+    line = f"  - why: every held-out speaker's WER by the Mandarin expert's weight: {weight_steps(test, run)}"
+    if run != BESIDE and f"{BESIDE}/mas-beta2" in set(test.label):
+        line += f" (the paper's placement, trained the same way: {weight_steps(test, BESIDE)})"
+    matched, beta = f"{run}/mas-matched", f"{run}/mas-beta2"
+    if {matched, beta} <= set(test.label):
+        line += f"; beta 2 minus the Mandarin expert alone: {compared(test, beta, matched)}"
+    return line + "\n" + worst_utterance_line(test, beta, f"{REAL_LORA}/lora")
+
+
+def worst_utterance_line(rows: pd.DataFrame, a: str, b: str) -> str:
+    """How much of `a`'s errors over `b`'s one utterance makes (a decoding loop shows here: greedy decoding,
+    as every reported row, has no guard against repeating itself), and `a` minus `b` without it."""
+    errors = {label: rows[rows.label == label].set_index("path") for label in (a, b)}
+    extra = (errors[a].errors - errors[b].errors).dropna()
+    worst = extra.idxmax()
+    said, heard = errors[a].loc[worst, "reference_words"], len(str(errors[a].loc[worst, "hypothesis"]).split())
+    without = rows[rows.path != worst]
+    return (
+        f"  - one utterance makes {extra[worst]:.0f} of the {extra.sum():.0f} errors {display_name(a)} makes beyond "
+        f"{display_name(b)} ({heard} words heard for {said} said); without it: {compared(without, a, b)}"
+    )
 
 
 def lora_lines(test: pd.DataFrame, run: str) -> list[str]:
@@ -151,6 +181,8 @@ def lora_lines(test: pd.DataFrame, run: str) -> list[str]:
                 f"- {display_name(label)} minus {display_name(lora)}, every held-out speaker: {difference} "
                 f"(target: below it, the interval excluding zero: {'met' if met else 'missed'})"
             )
+            if not met and lora == f"{REAL_LORA}/lora":
+                lines.append(beta_miss_line(test, run))
     return lines
 
 

@@ -113,3 +113,18 @@ def test_a_shared_design_run_is_measured_against_both_regular_loras():
     assert "(target: below it, the interval excluding zero: met)" in text
     assert "minus regular LoRA, regular LoRA r32, + real speakers, every held-out speaker: +0.0 points" in text
     assert "(target: below it, the interval excluding zero: missed)" in text
+
+
+def test_a_beta_2_that_loses_to_the_lora_shows_the_mandarin_weight_curve_and_its_worst_utterance():
+    run = "shared-decoder-mas-beside"
+    errors = {"none/base": 4, "lora-beside/lora": 2, f"{run}/mas-uniform": 5, f"{run}/mas-beta2": 3}
+    errors |= {f"{run}/mas-matched": 2}
+    test = _rows(errors, "0739", "speechocean762-test").assign(hypothesis="ten words")
+    native = _rows({"none/base": 1, f"{run}/mas-uniform": 1}, "native", "cc0-native")
+    loop = (test.label == f"{run}/mas-beta2") & (test.utterance_id == "0739-2")
+    test.loc[loop, ["errors", "hypothesis"]] = [60, " ".join(["again"] * 61)]  # one utterance repeats itself
+    text = targets(test, native, run)
+    assert "(target: below it, the interval excluding zero: missed)" in text
+    assert "Mandarin expert's weight: 1/6 50.0%, 1/2 " in text and ", 1 20.0%" in text
+    assert "one utterance makes 58 of the 61 errors" in text and "(61 words heard for 10 said)" in text
+    assert "without it: +10.0 points" in text  # the three other utterances: 3 errors against 2 in each 10 words
