@@ -85,7 +85,7 @@ def results_table(results: Path) -> pd.DataFrame:
 def chosen_design_rows(results: Path) -> pd.DataFrame:
     """The mixture the validation speakers chose among the designs (analysis.exp_designs), when it is not the
     paper's and has been decoded on test: its accent-unknown and beta 2 rows, synthetic L2 and native speech."""
-    chosen, _ = exp_designs.validation_choice(results)
+    chosen, _, _ = exp_designs.validation_choice(results)
     rows = exp_designs.design_rows(results) if not load_rows(results, "designs").empty else None
     if chosen in (None, "paper") or rows is None or chosen not in set(rows.design):  # not decoded on test yet
         return pd.DataFrame(columns=COLUMNS)
