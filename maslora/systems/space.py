@@ -5,8 +5,8 @@ nothing else.
 
 A Space runs `pip install -r requirements.txt` and then `python app.py` in a copy of its repository, on a
 free CPU (2 vCPU, 16 GB). The Hub refuses plain files over 10 MB and binary files outside its large-file
-storage (LFS), so every binary file gets an LFS rule in .gitattributes. The repository itself holds 57 MB
-of result rows, the tests and the report's recordings, none of which the page reads.
+storage (LFS), so every binary file gets an LFS rule in .gitattributes. The repository itself also holds the
+result rows, the tests and the report's recordings, none of which the page reads.
 """
 
 import re
