@@ -14,7 +14,13 @@ from packaging.utils import canonicalize_name
 from playwright.sync_api import expect, sync_playwright
 
 from maslora.__main__ import cli
-from maslora.systems.space import HUB_PLAIN_FILE_LIMIT, build_space, large_file_rules, space_requirements
+from maslora.systems.space import (
+    HUB_PLAIN_FILE_LIMIT,
+    build_space,
+    large_file_rules,
+    needs_large_file_storage,
+    space_requirements,
+)
 from tests.conftest import ROOT
 from tests.serving import free_port, served
 
@@ -34,15 +40,6 @@ def lfs_paths(work_tree: Path, paths: list[str]) -> set[str]:
     ).stdout.split("\0")
     triples = zip(answer[0::3], answer[1::3], answer[2::3])
     return {path for path, _, value in triples if value == "lfs"}
-
-
-def needing_large_file_storage(root: Path, paths: list[str]) -> list[str]:
-    """Binary (a NUL byte in the first 8,000 bytes, git's rule) or over the Hub's plain-file limit."""
-    return [
-        path
-        for path in paths
-        if b"\0" in (root / path).read_bytes()[:8000] or (root / path).stat().st_size > HUB_PLAIN_FILE_LIMIT
-    ]
 
 
 @pytest.fixture
@@ -69,7 +66,7 @@ def test_every_binary_or_large_file_of_the_space_has_a_large_file_rule(space):
     files = [
         path.relative_to(space).as_posix() for path in space.rglob("*") if path.is_file() and ".git/" not in str(path)
     ]
-    must = needing_large_file_storage(space, files)
+    must = [path for path in files if needs_large_file_storage(space / path)]
     assert any(path.endswith(".safetensors") for path in must) and any(path.endswith(".flac") for path in must)
     assert lfs_paths(space, files) == set(must)  # the rules cover exactly what needs them: text stays diffable
 
@@ -77,7 +74,7 @@ def test_every_binary_or_large_file_of_the_space_has_a_large_file_rule(space):
 def test_every_binary_or_large_file_the_repository_tracks_has_a_large_file_rule():
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
     files = [path for path in tracked.stdout.split("\0") if path and (ROOT / path).is_file()]
-    must = needing_large_file_storage(ROOT, files)
+    must = [path for path in files if needs_large_file_storage(ROOT / path)]
     assert len(must) > 600  # the recordings, weights and screenshots: a check that found none would be broken
     assert set(must) <= lfs_paths(ROOT, files), "add a rule to .gitattributes"
 
