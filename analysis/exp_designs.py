@@ -36,6 +36,7 @@ DESIGNS = {  # design -> (what it is, the training run it comes from)
     "shared-decoder-mas": ("shared LoRA r16 + experts r8, encoder and decoder", "mas-lora-shared-decoder-mas"),
     "lora": ("regular LoRA r16", "lora"),
     "lora-r32": ("regular LoRA r32 (the parameters of shared + encoder experts)", "lora-r32"),
+    "lora-r64": ("regular LoRA r64 (the parameters of shared + experts in both halves)", "lora-r64"),
     "full": ("full fine-tuning", "full"),
 }
 REAL_SPEECH_RUNS = {  # train.real_speech's run of each mixture, the real speakers beside: what the demo bundles
@@ -43,7 +44,9 @@ REAL_SPEECH_RUNS = {  # train.real_speech's run of each mixture, the real speake
     "shared": "shared-beside",
     "shared-decoder-mas": "shared-decoder-mas-beside",
 }
-SINGLE = {"lora": "lora", "lora-r32": "lora", "full": "full"}  # one model whatever the accent: design -> system
+# One model whatever the accent: design -> its system in the rows.
+SINGLE = {"lora": "lora", "lora-r32": "lora", "lora-r64": "lora", "full": "full"}
+EQUAL_LORAS = ("lora-r32", "lora-r64")  # each with the trainable parameters of one shared design
 WEIGHTINGS = {
     "mas-uniform": "accent unknown",
     "mas-beta2": "accent known (beta 2)",
@@ -216,10 +219,10 @@ def report(results) -> str:
         + "\nEach mixture minus the regular LoRA (r16), in points (negative: fewer errors), 95% paired bootstrap "
         "intervals over the utterances and seeds both decoded:\n\n"
         + against(rows, "lora")
-        + (
-            "\nThe same against the regular LoRA with as many parameters (r32):\n\n" + against(rows, "lora-r32")
-            if "lora-r32" in set(rows.design)
-            else ""
+        + "".join(
+            f"\nThe same against the {DESIGNS[lora][0]}:\n\n" + against(rows, lora)
+            for lora in EQUAL_LORAS
+            if lora in set(rows.design)
         )
         + "".join(
             f"\nTargets of `{design}` ({DESIGNS[design][0]}):\n\n" + targets(rows, native, design) for design in shared

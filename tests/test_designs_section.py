@@ -12,6 +12,7 @@ from analysis.exp_designs import (
     chosen_matrix,
     design_rows,
     native_rows,
+    report,
     targets,
     validation_choice,
 )
@@ -78,6 +79,16 @@ def test_each_mixture_is_read_against_the_lora_per_weighting(results):
         f"{WEIGHTINGS['mas-beta2']} -10.0 points (95% interval -10.0 to -10.0); "
         f"{WEIGHTINGS['mas-auto-t1']} +0.0 points (95% interval +0.0 to +0.0)"
     )
+
+
+def test_the_mixtures_are_read_against_each_lora_of_equal_parameters_that_ran(results):
+    text = report(results)
+    assert f"The same against the {DESIGNS['lora-r32'][0]}:" in text and "lora-r64" not in text
+    _rows(results / "rows" / "designs.jsonl", {"lora": 2}, {"design": "lora-r64", "set": "test"})
+    text = report(results)
+    assert f"The same against the {DESIGNS['lora-r64'][0]}:" in text
+    against_r64 = text.split(f"The same against the {DESIGNS['lora-r64'][0]}:")[1]
+    assert f"- {DESIGNS['shared'][0]}: {WEIGHTINGS['mas-uniform']} +10.0 points" in against_r64  # 3 vs 2 of 10
 
 
 def test_the_targets_say_met_or_missed_from_the_rows(results):

@@ -65,7 +65,7 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
     seed_0 = subprocess.run([*command, "--seeds", "0"], cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert seed_0.returncode == 0, seed_0.stderr[-3000:]
     described = json.loads((results / "profile.json").read_text())
-    assert described["seeds"] == [0] and len(described["runs"]) == 3 + 2 + 3 + 6
+    assert described["seeds"] == [0] and len(described["runs"]) == 3 + 2 + 4 + 6
     seed_0_checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
     assert seed_0_checkpoints and all("seed0" in str(path) for path in seed_0_checkpoints)
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
@@ -85,9 +85,9 @@ def test_quick_profile_seed_by_seed_end_to_end_then_a_rerun_decodes_and_trains_n
     expected = {"main", "matrix", "validation", "variants", "designs", "forgetting", "unseen"}
     assert set(rows) == {f"{name}.jsonl" for name in expected}
     checkpoints = {path: path.stat().st_mtime_ns for path in (tmp_path / "runs").rglob("checkpoint.pt")}
-    # per seed: MAS-LoRA, LoRA, full, 2 variants, 3 more designs (shared + experts twice, the LoRA of as many
-    # parameters; decoder experts is a variant too), 6 left-out accents
-    assert len(checkpoints) == 2 * (3 + 2 + 3 + 6)
+    # per seed: MAS-LoRA, LoRA, full, 2 variants, 4 more designs (shared + experts twice, the LoRAs of as many
+    # parameters as each; decoder experts is a variant too), 6 left-out accents
+    assert len(checkpoints) == 2 * (3 + 2 + 4 + 6)
     assert len(list((results / "curves").glob("fold1-seed*.jsonl"))) == len(checkpoints)  # every run's history kept
     unknown = subprocess.run([*command, "--only", "mas-lora,nonsense"], cwd=ROOT, capture_output=True, text=True)
     assert unknown.returncode != 0 and "--only nonsense: no such run" in unknown.stderr

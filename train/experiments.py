@@ -72,15 +72,15 @@ VARIANTS = {
 # regular LoRA learns from all the data; each expert at 8, since it hears a sixth of the data and has only
 # its accent's remainder to learn. Scale alpha / r = 1 everywhere, as the paper's 16 / 16.
 SHARED_EXPERTS = {"shared_rank": 16, "rank": 8, "alpha": 8.0}
-# A regular LoRA with as many trainable parameters as the shared design with a shared decoder: per
-# projection r (in + out); encoder 16 + 6 x 8 = 64, decoder 16, over twice as many decoder projections:
-# (8 x 64 + 16 x 16) / 24 = 32.
-EQUAL_LORA = {"rank": 32, "alpha": 32.0}
+# Regular LoRAs with as many trainable parameters as each shared design, the fair baselines; per projection
+# r (in + out). Shared + encoder experts: encoder 16 + 6 x 8 = 64, decoder 16, over twice as many decoder
+# projections: (8 x 64 + 16 x 16) / 24 = 32. Shared + experts in both halves: 16 + 6 x 8 = 64 everywhere.
+EQUAL_LORAS = {"lora-r32": {"rank": 32, "alpha": 32.0}, "lora-r64": {"rank": 64, "alpha": 64.0}}
 DESIGNS = {  # run -> (method, overrides, its name in rows/designs.jsonl): where mixing pays, with every seed
     "mas-lora-decoder-mas": ("mas-lora", VARIANTS["decoder-mas"], "decoder-mas"),
     "mas-lora-shared": ("mas-lora", SHARED_EXPERTS, "shared"),
     "mas-lora-shared-decoder-mas": ("mas-lora", {**SHARED_EXPERTS, **VARIANTS["decoder-mas"]}, "shared-decoder-mas"),
-    "lora-r32": ("lora", EQUAL_LORA, "lora-r32"),
+    **{name: ("lora", overrides, name) for name, overrides in EQUAL_LORAS.items()},
 }
 DESIGN_SYSTEMS = ["mas-uniform", "mas-beta2", "mas-auto-t1"]  # accent unknown, known, from the audio (w = p)
 

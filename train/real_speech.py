@@ -10,7 +10,7 @@ split's real training speakers (assets/splits/speechocean762-train.csv; maslora.
     mas-lora-beside    MAS-LoRA; the Mandarin expert learns from the real and the synthetic Mandarin speakers
     mas-lora-instead   MAS-LoRA; the Mandarin expert learns from the real speakers alone
     lora-beside        the regular LoRA, pooled over mas-lora-beside's data
-    shared-beside, shared-decoder-mas-beside, lora-r32-beside
+    shared-beside, shared-decoder-mas-beside, lora-r32-beside, lora-r64-beside
                        the designs of "where mixing pays" (train.experiments.DESIGNS), real speakers beside
 and, on top of each MAS-LoRA, an accent classifier and a router on the run's own training clips. Beside
 them, the systems that only heard synthetic speech (--synthetic: the MAS-LoRA, LoRA and classifier the demo bundled
@@ -53,6 +53,7 @@ RUNS = {
     "shared-beside": ("mas-lora", "beside", DESIGNS["mas-lora-shared"][1]),
     "shared-decoder-mas-beside": ("mas-lora", "beside", DESIGNS["mas-lora-shared-decoder-mas"][1]),
     "lora-r32-beside": ("lora", "beside", DESIGNS["lora-r32"][1]),
+    "lora-r64-beside": ("lora", "beside", DESIGNS["lora-r64"][1]),
 }  # name: (method, where the real speakers go, the design's TrainConfig values; train.experiments.DESIGNS)
 SYNTHETIC_ONLY = ASSETS / "synthetic-experts" / "tiny.en"  # train/bundle.py output of the synthetic-only runs
 TEST, VALIDATION, NATIVE_SET = "speechocean762-test", "speechocean762-validation", "cc0-native"
