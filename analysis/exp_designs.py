@@ -13,7 +13,7 @@ import json
 
 import pandas as pd
 
-from analysis.bootstrap import paired_difference
+from analysis.bootstrap import Difference, paired_difference
 from analysis.exp_curves import read_curves
 from analysis.exp_matrix import matrix_report, own_expert_best
 from analysis.report_tools import (
@@ -39,14 +39,16 @@ DESIGNS = {  # design -> (what it is, the training run it comes from)
     "lora-r64": ("regular LoRA r64 (the parameters of shared + experts in both halves)", "lora-r64"),
     "full": ("full fine-tuning", "full"),
 }
-REAL_SPEECH_RUNS = {  # train.real_speech's run of each mixture, the real speakers beside: what the demo bundles
+REAL_SPEECH_RUNS = {  # train.real_speech's run of each design, the real speakers beside (the demo bundles a mixture's)
     "paper": "mas-lora-beside",
     "shared": "shared-beside",
     "shared-decoder-mas": "shared-decoder-mas-beside",
+    "lora-r32": "lora-r32-beside",
+    "lora-r64": "lora-r64-beside",
 }
 # One model whatever the accent: design -> its system in the rows.
 SINGLE = {"lora": "lora", "lora-r32": "lora", "lora-r64": "lora", "full": "full"}
-EQUAL_LORAS = ("lora-r32", "lora-r64")  # each with the trainable parameters of one shared design
+EQUAL_LORAS = {"lora-r32": "shared", "lora-r64": "shared-decoder-mas"}  # LoRA -> the design of its parameters
 WEIGHTINGS = {
     "mas-uniform": "accent unknown",
     "mas-beta2": "accent known (beta 2)",
@@ -164,6 +166,57 @@ def targets(rows: pd.DataFrame, native: pd.DataFrame, design: str) -> str:
     return "".join(lines)
 
 
+def _reading(difference: Difference) -> str:
+    """Where the interval puts a design against a baseline."""
+    if difference.high < 0:
+        return "below"
+    return "above" if difference.low > 0 else "level with"
+
+
+def verdict(rows: pd.DataFrame, design: str) -> str:
+    """The hypothesis read from the rows for one shared design: accent unknown and known against the LoRA r16
+    and against the LoRA with the design's own trainable parameters (the issue's targets against each), and
+    what knowing the accent is worth inside the mixture beside what those parameters are worth to one LoRA."""
+    equal = next((lora for lora, of in EQUAL_LORAS.items() if of == design), None)
+    parts, unknown_ok, known_ok = [], [], {}
+    for baseline in ("lora", equal):
+        if baseline is None or not share_a_seed(rows, f"{design}/mas-beta2", f"{baseline}/mas-beta2"):
+            continue
+        unknown = paired_difference(rows, f"{design}/mas-uniform", f"{baseline}/mas-uniform")
+        known = paired_difference(rows, f"{design}/mas-beta2", f"{baseline}/mas-beta2")
+        unknown_ok.append(unknown.high <= 0.5)
+        known_ok[baseline] = known.high < 0
+        parts.append(
+            f"against the {DESIGNS[baseline][0]}, accent unknown {_reading(unknown)} it ({unknown}) and accent "
+            f"known {_reading(known)} it ({known})"
+        )
+    if not parts:
+        return ""
+    accent = paired_difference(rows, f"{design}/mas-beta2", f"{design}/mas-uniform")
+    worth = f"Inside the mixture, knowing the accent (beta 2 minus uniform) is worth {accent}"
+    if equal in known_ok:
+        size = paired_difference(rows, f"{equal}/mas-uniform", "lora/mas-uniform")
+        worth += f"; the same parameters in one LoRA ({equal} minus r16) are worth {size}"
+    if all(unknown_ok) and all(known_ok.values()):
+        conclusion = (
+            "the hypothesis holds: the mixture keeps the LoRA's gain with the accent unknown and adds the accent's"
+        )
+    else:
+        unknown = (
+            "no worse than the LoRA" if all(unknown_ok) else "not shown to match the LoRA (an upper end above +0.5)"
+        )
+        if all(known_ok.values()):
+            known = "it beats every LoRA it is read against"
+        elif known_ok["lora"]:
+            known = (
+                "it beats the r16 LoRA but not one LoRA of its size, which does as well: the gain is the parameters'"
+            )
+        else:
+            known = "it does not beat the LoRA"
+        conclusion = f"the hypothesis does not hold in full: with the accent unknown it is {unknown}; known, {known}"
+    return f"- `{design}`: " + "; ".join(parts) + f". {worth}. So {conclusion}.\n"
+
+
 def chosen_matrix(results, chosen: str | None) -> str:
     """The expert x accent matrix of the chosen mixture's real-speech run (the demo's default experts), with
     the paper's placement's own-expert count beside it."""
@@ -227,6 +280,9 @@ def report(results) -> str:
         + "".join(
             f"\nTargets of `{design}` ({DESIGNS[design][0]}):\n\n" + targets(rows, native, design) for design in shared
         )
+        + "\nThe hypothesis, read from the same intervals (below, above or level with: where the 95% interval "
+        "lies against zero):\n\n"
+        + "".join(verdict(rows, design) for design in shared)
         + f"\nChosen on validation (best checkpoint's WER on the held-out validation speakers, accent unknown, mean "
         f"over {over}): {choice}; the lowest mixture: **{chosen}**.\n" + chosen_matrix(results, chosen)
     )

@@ -84,31 +84,33 @@ def results_table(results: Path) -> pd.DataFrame:
 
 def chosen_design_rows(results: Path) -> pd.DataFrame:
     """The mixture the validation speakers chose among the designs (analysis.exp_designs), when it is not the
-    paper's and has been decoded on test: its accent-unknown and beta 2 rows, synthetic L2 and native speech."""
+    paper's and has been decoded on test: its accent-unknown and beta 2 rows, synthetic L2, held-out real and
+    native speech; then the regular LoRA with its trainable parameters (its fair baseline), once that ran."""
     chosen, _, _ = exp_designs.validation_choice(results)
     rows = exp_designs.design_rows(results) if not load_rows(results, "designs").empty else None
     if chosen in (None, "paper") or rows is None or chosen not in set(rows.design):  # not decoded on test yet
         return pd.DataFrame(columns=COLUMNS)
     native = exp_designs.native_rows(results)
-    synthetic = _seed_cells(rows[rows.design == chosen].assign(system=lambda t: t.weighting))
-    native_cells = _seed_cells(native[native.design == chosen])
     real, _ = _real_rows(results)
+    real_labels = set(real.get("label", []))
     run = exp_designs.REAL_SPEECH_RUNS.get(chosen)
-    real_cells = {
-        weighting: pooled_wer(real[real.label == f"{run}/{weighting}"])
-        for weighting in ("mas-uniform", "mas-beta2")
-        if f"{run}/{weighting}" in set(real.get("label", []))
-    }
+    cells = {}  # row name -> its WERs (synthetic, real, native)
     label = exp_designs.DESIGNS[chosen][0]
-    return pd.DataFrame(
-        {
-            COLUMNS[0]: [synthetic.get(weighting) for weighting in ("mas-uniform", "mas-beta2")],
-            COLUMNS[2]: [real_cells.get(weighting) for weighting in ("mas-uniform", "mas-beta2")],
-            COLUMNS[3]: [native_cells.get("mas-uniform"), None],
-        },
-        index=[f"{label}, accent unknown", f"{label}, accent known (beta 2)"],
-        columns=COLUMNS,
-    )
+    synthetic = _seed_cells(rows[rows.design == chosen].assign(system=lambda t: t.weighting))
+    for weighting, known in (("mas-uniform", "accent unknown"), ("mas-beta2", "accent known (beta 2)")):
+        held_out = f"{run}/{weighting}"
+        real_wer = pooled_wer(real[real.label == held_out]) if held_out in real_labels else None
+        forgetting = _seed_cells(native[native.design == chosen]) if weighting == "mas-uniform" else {}
+        cells[f"{label}, {known}"] = (synthetic.get(weighting), real_wer, forgetting.get("mas-uniform"))
+    equal = next((lora for lora, of in exp_designs.EQUAL_LORAS.items() if of == chosen), None)
+    if equal in set(rows.design):
+        single = _seed_cells(rows[(rows.design == equal) & (rows.weighting == "mas-uniform")].assign(system="lora"))
+        held_out = f"{exp_designs.REAL_SPEECH_RUNS[equal]}/lora"
+        real_wer = pooled_wer(real[real.label == held_out]) if held_out in real_labels else None
+        forgetting = _seed_cells(native[native.design == equal])
+        cells[exp_designs.DESIGNS[equal][0]] = (single.get("lora"), real_wer, forgetting.get("lora"))
+    ours = (COLUMNS[0], COLUMNS[2], COLUMNS[3])  # the columns of (synthetic, real, native)
+    return pd.DataFrame([dict(zip(ours, values)) for values in cells.values()], index=list(cells), columns=COLUMNS)
 
 
 def _gap(rows: pd.DataFrame, a: str, b: str) -> str:

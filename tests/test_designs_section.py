@@ -3,6 +3,7 @@ paired intervals, the targets' verdicts, and the choice made on validation speak
 
 import json
 
+import pandas as pd
 import pytest
 
 from analysis.exp_designs import (
@@ -15,7 +16,9 @@ from analysis.exp_designs import (
     report,
     targets,
     validation_choice,
+    verdict,
 )
+from analysis.readme_results import COLUMNS, chosen_design_rows
 
 WORDS = 10
 UTTERANCES = 30
@@ -101,6 +104,24 @@ def test_the_targets_say_met_or_missed_from_the_rows(results):
     assert targets(worse, native_rows(results), "shared").splitlines()[1].endswith(": missed")
 
 
+def test_the_verdict_reads_the_mixture_against_the_lora_of_its_own_parameters(results):
+    rows = design_rows(results)  # shared: uniform 3, beta 2 2 errors of 10; LoRA r16 and r32: 3
+    text = verdict(rows, "shared")
+    assert "against the regular LoRA r16, accent unknown level with it (+0.0 points" in text
+    assert "accent known below it (-10.0 points" in text
+    assert "knowing the accent (beta 2 minus uniform) is worth -10.0 points" in text
+    assert "(lora-r32 minus r16) are worth +0.0 points" in text
+    assert text.endswith(
+        "So the hypothesis holds: the mixture keeps the LoRA's gain with the accent unknown and adds the accent's.\n"
+    )
+    rows.loc[rows.system == "lora-r32/mas-beta2", "errors"] = 2  # a LoRA of the same size does as well
+    rows.loc[rows.system == "lora-r32/mas-uniform", "errors"] = 2
+    text = verdict(rows, "shared")
+    assert "accent unknown above it (+10.0 points" in text and "accent known level with it (+0.0 points" in text
+    assert "not shown to match the LoRA" in text and "beats the r16 LoRA but not one LoRA of its size" in text
+    assert verdict(rows, "shared-decoder-mas") == ""  # not run here
+
+
 def test_the_shipped_mixture_is_chosen_on_validation_speakers(results):
     chosen, wers, seeds = validation_choice(results)
     assert chosen == "shared" and seeds == [0]
@@ -130,3 +151,15 @@ def test_the_chosen_mixtures_matrix_comes_from_its_real_speech_run_beside_the_pa
     assert "(`shared-beside`, the demo's default experts)" in text
     assert "best single expert for 2 of 2 accents (the paper's placement, trained the same way: 0 of 2):" in text
     assert (results / "tables" / "designs_matrix.csv").is_file()
+
+
+def test_the_readme_shows_the_chosen_mixture_beside_the_lora_of_its_parameters(results):
+    table = chosen_design_rows(results)  # validation chose shared; the LoRA r32 has its parameters
+    shared = DESIGNS["shared"][0]
+    assert list(table.index) == [
+        f"{shared}, accent unknown",
+        f"{shared}, accent known (beta 2)",
+        DESIGNS["lora-r32"][0],
+    ]
+    assert table[COLUMNS[0]].tolist() == ["30.0", "20.0", "30.0"]  # errors of 10 words, one seed
+    assert table[COLUMNS[3]].tolist()[0] == "10.0" and pd.isna(table[COLUMNS[3]].tolist()[2])  # r32: no native rows
