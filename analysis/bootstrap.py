@@ -68,3 +68,24 @@ def pooled_interval(rows: pd.DataFrame, draws: int = DRAWS, seed: int = 0) -> tu
     errors, words = rows.errors.to_numpy(float), rows.reference_words.to_numpy(float)
     low, high = np.percentile(100 * ratio_draws(errors, words, draws, seed), [2.5, 97.5])
     return 100 * errors.sum() / words.sum(), float(low), float(high)
+
+
+def gap_change(rows: pd.DataFrame, first: tuple[str, str], second: tuple[str, str], draws: int = DRAWS) -> Difference:
+    """How much a WER gap moves from one pair of systems to another, in points: (WER(a) - WER(b)) - (WER(c) -
+    WER(d)) for first = (a, b), second = (c, d) (say MAS-LoRA minus LoRA on base, then on tiny.en), with its 95%
+    interval: the utterances all four decoded, drawn again with the same draw for all four. A system decoded
+    with several seeds counts with its mean errors per utterance."""
+    names = [*first, *second]
+    errors = rows[rows.system.isin(names)].pivot_table(index=UTTERANCE, columns="system", values="errors")
+    missing = [name for name in names if name not in errors.columns]
+    if missing:
+        raise ValueError(f"no rows of {', '.join(map(repr, missing))} to compare")
+    errors = errors[names].dropna()
+    if errors.empty:
+        raise ValueError(f"{', '.join(map(repr, names))} share no utterance")
+    words = rows.groupby(UTTERANCE).reference_words.first().loc[errors.index].to_numpy(float)
+    a, b, c, d = (errors[name].to_numpy(float) for name in names)
+    change = (a - b) - (c - d)
+    low, high = np.percentile(100 * ratio_draws(change, words, draws, 0), [2.5, 97.5])
+    seeds = int(rows[rows.system.isin(names)].groupby("system").seed.nunique().max())
+    return Difference(100 * change.sum() / words.sum(), float(low), float(high), len(words), seeds)

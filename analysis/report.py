@@ -25,6 +25,7 @@ from analysis import (
     exp_matrix,
     exp_new_expert,
     exp_real_speech,
+    exp_scaling,
     exp_seeds,
     exp_unseen_accent,
     exp_variants,
@@ -129,6 +130,7 @@ SECTIONS = (
     exp_real_speech,
     exp_new_expert,
     exp_decoding,
+    exp_scaling,
 )
 
 
