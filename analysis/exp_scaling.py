@@ -51,7 +51,7 @@ def scaling_rows(results: Path) -> pd.DataFrame:
         real = real[real.trained_on.isin(set(ran.trained_on))].assign(size=size)
         parts += [real[real.set == TEST].assign(part="real"), real[real.set == NATIVE].assign(part="native")]
     rows = pd.concat(parts, ignore_index=True)
-    rows["label"] = rows.trained_on + "/" + rows.system.str.split("/").str[-1]
+    rows["label"] = rows.trained_on + "/" + rows.system
     return rows.assign(system=rows["size"] + "/" + rows.label)
 
 
@@ -169,6 +169,7 @@ def report(results: Path) -> str:
         if (text := _differences(rows, size, part))
     ]
     changes = [f"- {SETS[part]}: {text}\n" for part in ("synthetic", "real") if (text := _changes(rows, part))]
+    met = targets(rows)
     return (
         title
         + "Each size's bundled systems (trained on fold 1 of the synthetic corpus with the real Mandarin-L1 training "
@@ -185,7 +186,7 @@ def report(results: Path) -> str:
             if changes
             else "\nbase has no rows yet: how the gaps move with the model waits for its runs.\n"
         )
-        + (("\nTargets:\n\n" + targets(rows)) if targets(rows) else "")
+        + ("\nTargets:\n\n" + met if met else "")
     )
 
 
