@@ -25,8 +25,8 @@ TRAINED_ON = {
     "mas-lora-instead": "+ real speakers instead of the synthetic Mandarin ones",
     "shared-beside": "shared + encoder experts, + real speakers beside",
     "shared-decoder-mas-beside": "shared + experts in encoder and decoder, + real speakers beside",
-    "lora-r32-beside": "regular LoRA r32, + real speakers",
-    "lora-r64-beside": "regular LoRA r64, + real speakers",
+    "lora-r32-beside": "rank 32, + real speakers",
+    "lora-r64-beside": "rank 64, + real speakers",
 }
 SYSTEMS = {
     "base": "Whisper",

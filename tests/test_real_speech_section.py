@@ -111,7 +111,7 @@ def test_a_shared_design_run_is_measured_against_both_regular_loras():
     _, _, text = _targets({"none/base": 6, **loras, f"{run}/mas-beta2": 3, f"{run}/mas-uniform": 4}, run)
     assert "minus regular LoRA, + real speakers, every held-out speaker: -20.0 points" in text
     assert "(target: below it, the interval excluding zero: met)" in text
-    assert "minus regular LoRA, regular LoRA r32, + real speakers, every held-out speaker: +0.0 points" in text
+    assert "minus regular LoRA, rank 32, + real speakers, every held-out speaker: +0.0 points" in text
     assert "(target: below it, the interval excluding zero: missed)" in text
 
 
