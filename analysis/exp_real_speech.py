@@ -49,6 +49,9 @@ EXPERTS = len(set(ACCENTS) - {NATIVE_ACCENT})  # one per L1 of the synthetic cor
 TARGET_REDUCTION = 20.0  # the target: beta 2 at least 20% (relative) below Whisper on the held-out adults
 
 
+LABEL_ORDER = {f"{t}/{s}": i for i, (t, s) in enumerate((t, s) for t in TRAINED_ON for s in SYSTEMS)}  # tables'
+
+
 def labelled(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with `label` ("trained_on/system": one name per decoded system, for the paired bootstrap) and the
     speaker's age group; ordered as TRAINED_ON x SYSTEMS."""
@@ -56,8 +59,7 @@ def labelled(rows: pd.DataFrame) -> pd.DataFrame:
     groups = pd.Series("", index=rows.index)  # the native recordings' speaker has no age group
     groups[ages.notna()] = age_group(ages.dropna())
     rows = rows.assign(label=rows.trained_on + "/" + rows.system, age_group=groups)
-    order = {f"{t}/{s}": i for i, (t, s) in enumerate((t, s) for t in TRAINED_ON for s in SYSTEMS)}
-    return rows.assign(order=rows.label.map(order)).sort_values(["order", "speaker", "utterance_id"])
+    return rows.assign(order=rows.label.map(LABEL_ORDER)).sort_values(["order", "speaker", "utterance_id"])
 
 
 def display_name(label: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.bootstrap import gap_change, paired_difference
-from analysis.exp_real_speech import NATIVE, PAPER_RUNS, TEST, display_name
+from analysis.exp_real_speech import LABEL_ORDER, NATIVE, PAPER_RUNS, TEST, display_name
 from analysis.report_tools import (
     cell,
     grouped_bars,
@@ -76,7 +76,7 @@ def wer_table(rows: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
         index="label", columns="column", values="text"
     )
     order = [f"{size}, {SETS[part]}" for size in rows["size"].unique() for part in SETS]
-    labels = list(dict.fromkeys(rows.label))
+    labels = sorted(set(stats.label), key=lambda label: LABEL_ORDER.get(label, len(LABEL_ORDER)))
     table = cells.reindex(index=labels, columns=[c for c in order if c in cells.columns]).fillna("")
     return table.rename(index=display_name).rename_axis("WER (%)")
 
@@ -160,7 +160,7 @@ def report(results: Path) -> str:
     rows = scaling_rows(results)
     if rows.empty:
         return title + "Not run yet (`python -m train.scaling` after each size's train.real_speech runs).\n"
-    stats = size_stats(rows)
+    stats = size_stats(rows[rows.label.isin(set(rows[rows.part == "synthetic"].label))])  # the same systems
     sizes = list(rows["size"].unique())
     lines = [
         f"- {size}, {SETS[part]}: {text}\n"

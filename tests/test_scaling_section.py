@@ -46,6 +46,7 @@ def results(tmp_path):
     _write(tmp_path / "rows" / "real.jsonl", _systems(6, 3, (5, 4), (6, 4)), {"set": TEST})
     _write(tmp_path / "rows" / "real.jsonl", {("none", "base"): 1, (LORA, "lora"): 2}, {"set": NATIVE})
     _write(tmp_path / "rows" / "real.jsonl", {("lora-r64-beside", "lora"): 0}, {"set": TEST})  # not bundled
+    _write(tmp_path / "rows" / "real.jsonl", {(SHIPPED, "mas-matched"): 3}, {"set": TEST})  # real speech only
     return tmp_path
 
 
@@ -62,7 +63,14 @@ def test_each_size_reads_the_same_runs_from_its_own_rows(results):
     rows = scaling_rows(results)
     assert set(rows["size"]) == {"tiny.en", "base"} and "lora-r64-beside" not in set(rows.trained_on)
     assert runs_of(rows, "base") == {"lora": LORA, "paper": PAPER, "shipped": SHIPPED}
-    table = wer_table(rows, size_stats(rows))
+    assert set(rows[rows.part == "real"].label) == set(rows[rows.part == "synthetic"].label) | {
+        f"{SHIPPED}/mas-matched"
+    }
+    report(results)
+    table = wer_table(rows, size_stats(rows[rows.label != f"{SHIPPED}/mas-matched"]))
+    assert list(table.index[:2]) == ["Whisper", "regular LoRA, + real speakers"]  # then the mixtures
+    shown = (results / "tables" / "scaling.csv").read_text()
+    assert "Mandarin expert alone" not in shown and "Whisper" in shown  # the table: the systems of both test sets
     assert list(table.columns) == [
         f"{size}, {part}"
         for size in ("tiny.en", "base")
