@@ -20,6 +20,8 @@ Timings on a shared machine are noisy: read the ratios printed in one run.
     compile      torch.compile (its compile time shows in the warm-up column)
     all          the cpu-tiny recipe as it stands (maslora/training/recipes.py) in 2 processes (+ bf16
                  where the CPU has it): how `python -m train.experiments` trains (see docs/method.md)
+    base         the cpu-base recipe as it stands, the same way: Whisper base's step beside tiny.en's (`all`),
+                 which plans base's sittings (`python -m train.real_speech --size base`)
 """
 
 import argparse
@@ -45,8 +47,10 @@ VARIANTS = {
     "bf16": {"bf16": True},
     "compile": {"compile": True},
     "all": {},  # the recipe's own settings (BEFORE is not applied)
+    "base": {},  # the cpu-base recipe's own settings
 }
-PROCESSES = {"2-processes": 2, "all": 2}  # the others run in this process
+PROCESSES = {"2-processes": 2, "all": 2, "base": 2}  # the others run in this process
+AS_THEY_STAND = {"all": "cpu-tiny", "base": "cpu-base"}  # variants that time a recipe as it is
 
 
 def has_bf16_units() -> bool:
@@ -55,11 +59,11 @@ def has_bf16_units() -> bool:
 
 
 def time_variant(name: str, method: str, steps: int, prompts: int, folder: Path) -> dict:
-    settings = {} if name == "all" else {**BEFORE, **VARIANTS[name]}
-    if name == "all" and has_bf16_units():
+    settings = {} if name in AS_THEY_STAND else {**BEFORE, **VARIANTS[name]}
+    if name in AS_THEY_STAND and has_bf16_units():
         settings["bf16"] = True
     config = recipe_config(
-        "cpu-tiny",
+        AS_THEY_STAND.get(name, "cpu-tiny"),
         method,
         folder / name,
         prompts=prompts,
@@ -119,6 +123,10 @@ def main() -> None:
             f"{r['variant']:<12} {r['warm-up s']:>9.1f} {r['s/step']:>7.2f} {r['clips/s']:>8.2f} {ratio:>10.2f}"
             f" {r['mean loss']:>9.4f}"
         )
+    timed = {r["variant"]: r for r in results}
+    if {"all", "base"} <= set(timed):
+        ratio = timed["base"]["s/step"] / timed["all"]["s/step"]
+        print(f"\nbase / tiny.en, each recipe as it stands: {ratio:.2f}x a step")
 
 
 if __name__ == "__main__":
