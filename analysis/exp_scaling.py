@@ -90,39 +90,47 @@ def figure_of(stats: pd.DataFrame):
     )
 
 
+GAPS = (  # (its name alone, its name in a change, (role, system) of a, of b): a minus b, roles as runs_of's
+    (
+        "the shipped mixture at beta 2 minus the LoRA",
+        "beta 2 minus the LoRA",
+        ("shipped", "mas-beta2"),
+        ("lora", "lora"),
+    ),
+    ("uniform minus the LoRA", "uniform minus the LoRA", ("shipped", "mas-uniform"), ("lora", "lora")),
+    (
+        "the shared part (the shipped mixture minus the paper's placement, beta 2)",
+        "the shared part (beta 2)",
+        ("shipped", "mas-beta2"),
+        ("paper", "mas-beta2"),
+    ),
+)
+
+
+def _gap_systems(rows: pd.DataFrame, size: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[str, str] | None:
+    """The bootstrap's names of a gap's two systems at `size`; None where they are one (a size whose shipped
+    mixture is the paper's placement has no shared part)."""
+    runs = runs_of(rows, size)
+    first, second = (f"{size}/{runs[role]}/{system}" for role, system in (a, b))
+    return None if first == second else (first, second)
+
+
 def _differences(rows: pd.DataFrame, size: str, part: str) -> str:
     """The size's mixtures against its LoRA, and the shared part's gain, on one set."""
-    runs, shown = runs_of(rows, size), []
-    on = rows[rows.part == part]
-    pairs = {
-        "the shipped mixture at beta 2 minus the LoRA": (f"{runs['shipped']}/mas-beta2", f"{runs['lora']}/lora"),
-        "uniform minus the LoRA": (f"{runs['shipped']}/mas-uniform", f"{runs['lora']}/lora"),
-        "the shared part (the shipped mixture minus the paper's placement, beta 2)": (
-            f"{runs['shipped']}/mas-beta2",
-            f"{runs['paper']}/mas-beta2",
-        ),
-    }
-    for name, (a, b) in pairs.items():
-        if runs["paper"] == runs["shipped"] and "shared part" in name:
-            continue
-        if {f"{size}/{a}", f"{size}/{b}"} <= set(on.system):
-            shown.append(f"{name} {paired_difference(on, f'{size}/{a}', f'{size}/{b}')}")
+    on, shown = rows[rows.part == part], []
+    for name, _, a, b in GAPS:
+        systems = _gap_systems(rows, size, a, b)
+        if systems and set(systems) <= set(on.system):
+            shown.append(f"{name} {paired_difference(on, *systems)}")
     return "; ".join(shown)
 
 
 def _changes(rows: pd.DataFrame, part: str) -> str:
     """Each gap at base minus the same gap at tiny.en, over the utterances all four systems decoded."""
-    tiny, base = runs_of(rows, "tiny.en"), runs_of(rows, "base")
     on, shown = rows[rows.part == part], []
-    gaps = {
-        "beta 2 minus the LoRA": (("shipped", "mas-beta2"), ("lora", "lora")),
-        "uniform minus the LoRA": (("shipped", "mas-uniform"), ("lora", "lora")),
-        "the shared part (beta 2)": (("shipped", "mas-beta2"), ("paper", "mas-beta2")),
-    }
-    for name, ((role_a, system_a), (role_b, system_b)) in gaps.items():
-        first = (f"base/{base[role_a]}/{system_a}", f"base/{base[role_b]}/{system_b}")
-        second = (f"tiny.en/{tiny[role_a]}/{system_a}", f"tiny.en/{tiny[role_b]}/{system_b}")
-        if {*first, *second} <= set(on.system) and first[0] != first[1]:
+    for _, name, a, b in GAPS:
+        first, second = _gap_systems(rows, "base", a, b), _gap_systems(rows, "tiny.en", a, b)
+        if first and second and {*first, *second} <= set(on.system):
             shown.append(f"{name} {gap_change(on, first, second)}")
     return "; ".join(shown)
 
