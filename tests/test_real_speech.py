@@ -1,6 +1,7 @@
 """The real-speech experiment in the quick profile: real speakers train beside the synthetic ones, every system is
 scored on held-out real speakers, the report's section reads the rows, and a rerun decodes nothing again."""
 
+import json
 import subprocess
 import sys
 
@@ -55,3 +56,29 @@ def test_real_speech_quick_end_to_end_then_a_rerun_decodes_nothing(private_model
 
     wrong = subprocess.run([*command[:5], "lora", *command[6:]], cwd=ROOT, capture_output=True, text=True)
     assert wrong.returncode == 2 and "--only lora: no such run; runs: mas-lora-beside" in wrong.stderr
+
+
+def test_base_runs_decode_only_the_systems_its_size_keeps(private_model_cache, tmp_path):
+    """Whisper base's sittings leave out the router, the confidence beta and the matrix (SIZES says why), and a
+    size without synthetic-only experts decodes none."""
+    from train.real_speech import SIZES
+
+    split = tmp_path / "split.csv"
+    split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,train\n2168,20,f,validation\n")
+    results = tmp_path / "results"
+    command = [
+        *(sys.executable, "-m", "train.real_speech", "--quick", "--size", "base", "--only", "mas-lora-beside"),
+        *("--corpus", str(FIXTURE), "--split", str(split), "--runs", str(tmp_path / "runs"), "--results", str(results)),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = pd.read_json(results / "rows" / "real.jsonl", lines=True, dtype={"speaker": str})
+    decoded = rows[rows.set == "speechocean762-test"].groupby("trained_on").system.agg(set).to_dict()
+    assert decoded == {"none": {"base"}, "mas-lora-beside": set(SIZES["base"].mas_systems)}
+    assert (
+        "mas-router" not in SIZES["base"].mas_systems
+        and not (tmp_path / "runs" / "mas-lora-beside" / "router").exists()
+    )
+    assert (tmp_path / "runs" / "mas-lora-beside" / "accent-classifier").is_dir()
+    assert not (results / "rows" / "real_matrix.jsonl").exists()
+    assert json.loads((tmp_path / "runs" / "mas-lora-beside" / "config.json").read_text())["model"] == "base"
