@@ -1,6 +1,6 @@
 """Give the bundled experts an accent classifier, and choose how its posterior weighs them (the app's auto mode).
 
-    python train/auto_heads.py [--size tiny.en] [--mixture mas-lora] [--work runs/bundle-auto]
+    python train/auto_heads.py [--size tiny.en] [--mixture mas-lora] [--work runs/bundle-auto/SIZE]
 
 Trains the classifier on the training split of the fold and corpus the bundled mixture was trained on
 (bundle.json), unless the bundle has one (train/bundle.py keeps it with a kept mixture: one classifier
@@ -46,9 +46,10 @@ def main() -> None:
         "--mixture", default=DEFAULT_MIXTURE, help=f"which bundled mixture: {DEFAULT_MIXTURE} or {PAPER_MIXTURE}"
     )
     parser.add_argument(
-        "--work", type=Path, default=Path("runs/bundle-auto"), help="features, classifier and validation rows"
+        "--work", type=Path, help="features, classifier and validation rows; default runs/bundle-auto/SIZE"
     )
     args = parser.parse_args()
+    args.work = args.work or Path("runs/bundle-auto") / args.size  # a size's rows and classifier are its own
     manifest = read_bundle(args.size)
     trained = mixture_record(args.size, args.mixture)["config"]
     split = split_of_run(trained)
