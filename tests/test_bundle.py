@@ -268,3 +268,11 @@ def test_the_real_examples_come_first_from_held_out_test_speakers_adults_and_chi
     assert sorted(age_group(parts.loc[speakers, "age"])) == ["adults", "adults", "children", "children"]
     assert speakers.is_unique and examples[real].source.str.contains("CC BY 4.0").all()
     assert all((BUNDLED_EXAMPLES.parent / path).is_file() for path in examples.path)
+
+
+def test_bundled_sizes_come_smallest_first_whatever_their_names(tmp_path):
+    for size in ("small-accents", "base", "tiny.en"):
+        (tmp_path / size).mkdir()
+        (tmp_path / size / bundle.BUNDLE_MANIFEST).write_text("{}")
+    (tmp_path / "half-copied").mkdir()  # no bundle.json: not a bundle
+    assert bundle.bundled_sizes(tmp_path) == ["tiny.en", "base", "small-accents"]

@@ -25,7 +25,7 @@ from maslora.errors import AdapterError
 from maslora.mixture.peft_io import resolve_settings
 from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import AutoWeighting
-from maslora.whisper.load import load_whisper
+from maslora.whisper.load import BUNDLED_MODELS, load_whisper
 
 BUNDLED_EXPERTS = ASSETS / "experts"  # one folder per model size
 BUNDLE_MANIFEST = "bundle.json"  # {"model", "encoder_seconds", how it was trained}; see train/bundle.py
@@ -35,8 +35,11 @@ PAPER_MIXTURE = "mas-lora-paper"  # the paper's placement, bundled beside a defa
 
 
 def bundled_sizes(under: Path | None = None) -> list[str]:
-    """Model sizes that ship with trained experts and a regular LoRA (the demo's choices)."""
-    return sorted(manifest.parent.name for manifest in (under or BUNDLED_EXPERTS).glob(f"*/{BUNDLE_MANIFEST}"))
+    """Model sizes that ship with trained experts and a regular LoRA (the demo's choices), smallest first
+    (BUNDLED_MODELS' order, then any other by name): the first is the page's default, as the fastest."""
+    sizes = {manifest.parent.name for manifest in (under or BUNDLED_EXPERTS).glob(f"*/{BUNDLE_MANIFEST}")}
+    order = list(BUNDLED_MODELS)
+    return sorted(sizes, key=lambda size: (order.index(size) if size in order else len(order), size))
 
 
 def read_bundle(size: str, under: Path | None = None) -> dict:
