@@ -28,8 +28,8 @@ from maslora.mixture.expert_folders import check_expert_name
 from maslora.mixture.weights import PAPER_BEST_BETA
 from maslora.systems import bundle, demo
 from maslora.systems.combined_whisper import ROUTES, CombinedWhisper
-from maslora.systems.compare import AutoWeighting, compare, wer_vs_beta
-from maslora.systems.figures import bar_figure, beta_figure, matrix_figure, posterior_figure
+from maslora.systems.compare import compare, wer_vs_beta
+from maslora.systems.figures import bar_figure, beta_figure, posterior_figure
 from maslora.systems.visitor_takes import PromptSheet, split_takes, trained_summary
 from maslora.systems.visitors import VisitorStores, score_new_expert
 from maslora.training.new_expert import train_new_expert
@@ -56,15 +56,8 @@ def whisper_for(size: str, mixture: str) -> CombinedWhisper:
     return bundle.load_bundled_whisper(size, mixture=mixture)
 
 
-@functools.cache
-def auto_for(size: str, mixture: str) -> AutoWeighting | None:
-    return bundle.load_bundled_auto(size, mixture)
-
-
-@functools.cache
-def sheet_for(size: str) -> PromptSheet:
-    return PromptSheet.for_bundle(size)
-
+auto_for = functools.cache(bundle.load_bundled_auto)  # (size, mixture): one model and classifier for every visitor
+sheet_for = functools.cache(PromptSheet.for_bundle)  # (size): the prompts a visitor reads for their expert
 
 VISITORS = VisitorStores()  # visitors' own experts, beside each size and mixture; each goes when its visitor leaves
 
@@ -173,11 +166,18 @@ def cancel_training(request: gr.Request):
 
 @readable_errors
 def switch_mixture(request: gr.Request, size, mixture):
-    """Another size or mixture: the accents it offers (with the visitor's expert if they trained one beside it)."""
+    """Another size or mixture: its mixtures, the accents it offers (with the visitor's expert if they trained one
+    beside it), the explanation of its experts and their matrices."""
+    mixture, mixtures = demo.page_mixture(size, mixture), demo.mixture_choices(size)
     accents, bundled = session_whisper(size, mixture, request).accents, whisper_for(size, mixture).accents
     own = accents[len(bundled) :]  # a visitor's expert comes after the bundled ones
     own_slider = gr.update(visible=bool(own), label=own[0] if own else "your expert", value=0.0)
-    return gr.update(choices=[demo.UNKNOWN, *accents], value=demo.UNKNOWN), own_slider
+    charts = demo.mixture_matrices(size)
+    return [
+        gr.update(choices=mixtures, value=mixture, visible=len(mixtures) > 1),
+        gr.update(choices=[demo.UNKNOWN, *accents], value=demo.UNKNOWN), own_slider, demo.explanation(size),
+        *(gr.update(value=value, visible=chart is not None) for caption, chart in charts for value in (caption, chart)),
+    ]  # fmt: skip
 
 
 def forget_visitor(request: gr.Request) -> None:
@@ -236,14 +236,15 @@ def compare_tab(size: str) -> SimpleNamespace:
         curve_button = gr.Button("WER vs beta for this clip")
         curve_plot = gr.Plot(label="WER vs beta")
     with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
-        gr.Markdown(demo.EXPLANATION + demo.training_note(size) + demo.mixtures_note(size))
-        for name, title, matrix in demo.mixture_matrices(size):  # the default mixture's first
-            gr.Markdown(demo.matrix_caption(matrix, title), elem_id=f"matrix-caption-{name}")
-            gr.Plot(matrix_figure(matrix), label=f"Expert x accent matrix: {title}", elem_id=f"matrix-{name}")
+        about = [gr.Markdown(demo.explanation(size), elem_id="explanation")]  # then each mixture's matrix, if any
+        for name, (caption, chart) in zip(demo.MIXTURES, demo.mixture_matrices(size)):
+            visible = chart is not None
+            about.append(gr.Markdown(caption, visible=visible, elem_id=f"matrix-caption-{name}"))
+            about.append(gr.Plot(chart, label="Expert x accent matrix", visible=visible, elem_id=f"matrix-{name}"))
     return SimpleNamespace(
         size=size_choice, mixture=mixture, audio=audio, reference=reference, accent=accent, beta=beta, source=source,
         sliders=sliders, compare=compare_button, reset=reset_button, columns=columns, posterior=posterior_plot,
-        weights=weights_plot, examples=shown, curve=curve_button, curve_plot=curve_plot,
+        weights=weights_plot, examples=shown, curve=curve_button, curve_plot=curve_plot, about=about,
     )  # fmt: skip
 
 
@@ -289,9 +290,8 @@ def wire(page: gr.Blocks, c: SimpleNamespace, a: SimpleNamespace) -> None:
     c.compare.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
     changes = [c.audio.stop_recording, c.audio.upload, c.reference.submit, c.source.input]
     gr.on(changes, run_compare, compare_inputs, compare_outputs, **PRIVATE)
-    switched = gr.on(
-        [c.size.input, c.mixture.input], switch_mixture, [c.size, c.mixture], [c.accent, c.sliders[-1]], **PRIVATE
-    )
+    switched_to = [c.mixture, c.accent, c.sliders[-1], *c.about]
+    switched = gr.on([c.size.input, c.mixture.input], switch_mixture, [c.size, c.mixture], switched_to, **PRIVATE)
     for trigger in (c.accent.input, c.beta.release, switched.then):
         then_compare(trigger(apply_rule, rule_inputs, rule_outputs, **PRIVATE))
     for slider in c.sliders:

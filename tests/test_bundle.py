@@ -15,7 +15,7 @@ from maslora.data.speaker_split import SPEECHOCEAN_SPLIT
 from maslora.data.speechocean import age_group
 from maslora.errors import AdapterError
 from maslora.systems.bundle import BUNDLED_EXAMPLES, read_bundle
-from maslora.systems.demo import matrix_caption, training_note
+from maslora.systems.demo import matrix_caption, page_mixture, training_note
 from maslora.systems.figures import matrix_figure
 from train.examples import TEST_ROWS, hardest_prompts
 
@@ -76,6 +76,8 @@ def test_the_matrix_pools_each_expert_on_each_accent_and_the_demo_reads_it_back(
     assert bundle.bundled_matrix("tiny.en") is None
     with pytest.raises(AdapterError, match="the tiny.en bundle has no mixture 'mas-lora-paper'; it has mas-lora"):
         bundle.bundled_matrix("tiny.en", "mas-lora-paper")
+    # a visitor on the paper's placement who switches to a size without it gets that size's default
+    assert page_mixture("tiny.en", "mas-lora-paper") == "mas-lora" == page_mixture("tiny.en", "mas-lora")
 
 
 def test_a_matrix_of_another_run_is_refused(tmp_path):

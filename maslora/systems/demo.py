@@ -5,6 +5,7 @@ experts, the examples. The page (app.py) lays these out and wires them to Gradio
 from dataclasses import dataclass
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from maslora.errors import WeightsError
 from maslora.mixture.layer import SHARED_DESIGN, AdapterPlacement
@@ -13,6 +14,7 @@ from maslora.mixture.weights import choose_weights
 from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
     DEFAULT_MIXTURE,
+    PAPER_MIXTURE,
     bundled_folders,
     bundled_matrix,
     bundled_mixtures,
@@ -21,6 +23,7 @@ from maslora.systems.bundle import (
 )
 from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import AutoWeighting, Comparison
+from maslora.systems.figures import matrix_figure
 
 MAX_CLIP_SECONDS = 60  # a shared demo decodes three systems per clip; longer audio: python -m maslora transcribe
 UNKNOWN = "unknown"  # the accent choice that means "accent unknown": uniform weights
@@ -28,6 +31,7 @@ BY_RULE, BY_HAND, BY_AUDIO = "accent and beta", "expert sliders", "the audio (au
 SOURCE_TITLES = {BY_RULE: "by accent and beta", BY_HAND: "set by hand", BY_AUDIO: "from the audio"}
 ROUTE_TITLES = {"base": "Base Whisper", "lora": "Regular LoRA", "mas-lora": "MAS-LoRA"}
 SYNTHETIC_SPEECH = "synthetic accented speech (espeak-ng with accent rules)"
+MIXTURES = (DEFAULT_MIXTURE, PAPER_MIXTURE)  # the mixtures a bundle can hold, the default first
 
 EXPLANATION = """
 **MAS-LoRA** (Mixture of Accent-Specific LoRAs, [arXiv 2505.20006](https://arxiv.org/abs/2505.20006))
@@ -193,10 +197,25 @@ def mixtures_note(size: str) -> str:
     return "\n".join(lines)
 
 
-def mixture_matrices(size: str) -> list[tuple[str, str, pd.DataFrame]]:
-    """(mixture, title, expert x accent matrix) of each bundled mixture that has a matrix, the default first."""
-    choices = mixture_choices(size)
-    return [(name, title, matrix) for title, name in choices if (matrix := bundled_matrix(size, name)) is not None]
+def explanation(size: str) -> str:
+    """The page's explanation of MAS-LoRA, with what `size`'s bundled experts heard and how its mixtures differ."""
+    return EXPLANATION + training_note(size) + mixtures_note(size)
+
+
+def page_mixture(size: str, mixture: str) -> str:
+    """The mixture a visitor who switched to `size` gets: the one they had if `size` bundles it, else the default."""
+    return mixture if mixture in bundled_mixtures(size) else DEFAULT_MIXTURE
+
+
+def mixture_matrices(size: str) -> list[tuple[str, go.Figure | None]]:
+    """(caption, chart) of the expert x accent matrix of each mixture a bundle can hold (MIXTURES, the default
+    first); ("", None) where `size` bundles no such mixture or no matrix of it: the page's matrix slots."""
+    titles = {name: title for title, name in mixture_choices(size)}
+    matrices = [bundled_matrix(size, name) if name in titles else None for name in MIXTURES]
+    return [
+        ("", None) if matrix is None else (matrix_caption(matrix, titles[name]), matrix_figure(matrix))
+        for name, matrix in zip(MIXTURES, matrices)
+    ]
 
 
 def own_expert_best(matrix: pd.DataFrame) -> list[str]:
