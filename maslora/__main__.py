@@ -8,7 +8,7 @@
         [--full DIR] [--classifier DIR] [--router DIR] [--encoder-seconds 10] [--rows rows.jsonl]
     python -m maslora record [--seconds 5] [--size tiny.en] [--accent A [--beta B] | --weights ... | --auto]
     python -m maslora add-expert --experts DIR --name NAME --manifest CLIPS.csv --out NEW_DIR [--accent A]
-        [--steps 30] [--seed 0]
+        [--model M] [--steps 30] [--seed 0]
     python -m maslora remove-expert --experts DIR --name NAME --out NEW_DIR
     python -m maslora experts DIR
     python -m maslora space --out DIR [--push OWNER/NAME]
@@ -225,6 +225,8 @@ def add_expert_command(args: argparse.Namespace) -> None:
             "learns one accent; choose it with --accent"
         )
     before = check_addition(args.experts, args.name, args.out)  # a bad folder, name or --out fails before training
+    if args.model:  # the experts name their base model; one given must be it (tiny.en's experts on base are refused)
+        resolve_settings([args.experts], args.model)
     progress = tqdm(total=args.steps, desc=f"training {args.name}", unit="step")
 
     def show(step: Progress) -> None:
@@ -364,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
     adder.add_argument("--name", required=True, help="the new expert's name: lower-case letters, digits, - and _")
     adder.add_argument("--manifest", required=True, help="its clips: path,text,accent (at least 5)")
     adder.add_argument("--accent", help="only the manifest's rows of this accent")
+    adder.add_argument("--model", help="the Whisper the experts adapt (tiny.en, base, ...); default: the one they name")
     adder.add_argument("--out", required=True, help="the new experts folder (must not exist)")
     adder.add_argument("--steps", type=positive_int, default=NewExpertConfig.steps, help="optimizer steps of 8 clips")
     adder.add_argument("--seed", type=int, default=0)

@@ -264,6 +264,12 @@ def test_cli_adds_lists_uses_and_removes_an_expert(tmp_path, private_model_cache
         "add-expert", "--experts", str(out), "--name", "mine", "--manifest", str(manifest), "--out", str(tmp_path / "x")
     )
     assert again.returncode == 2 and again.stderr.startswith("error: there is already an expert called 'mine'")
+    other_size = _cli(
+        "add-expert", "--experts", str(out), "--name", "yours", "--manifest", str(manifest), "--out",
+        str(tmp_path / "y"), "--model", "base",
+    )  # fmt: skip
+    assert other_size.returncode == 2 and not (tmp_path / "y").exists()
+    assert other_size.stderr == f"error: {out} was trained on tiny.en, not base: use --model tiny.en\n"
     removed = _cli("remove-expert", "--experts", str(out), "--name", "mine", "--out", str(tmp_path / "back"))
     assert removed.returncode == 0, removed.stderr
     assert {k: v for k, v in _fingerprint(tmp_path / "back").items() if k != "experts.json"} == {
