@@ -59,8 +59,8 @@ def test_real_speech_quick_end_to_end_then_a_rerun_decodes_nothing(private_model
 
 
 def test_base_runs_decode_only_the_systems_its_size_keeps(private_model_cache, tmp_path):
-    """Whisper base's sittings leave out the router, the confidence beta and the matrix (SIZES says why), and a
-    size without synthetic-only experts decodes none."""
+    """Whisper base's sittings leave out the automatic weightings with their classifier, the router and the
+    matrix (SIZES says why), and a size without synthetic-only experts decodes none."""
     from train.real_speech import SIZES
 
     split = tmp_path / "split.csv"
@@ -75,10 +75,8 @@ def test_base_runs_decode_only_the_systems_its_size_keeps(private_model_cache, t
     rows = pd.read_json(results / "rows" / "real.jsonl", lines=True, dtype={"speaker": str})
     decoded = rows[rows.set == "speechocean762-test"].groupby("trained_on").system.agg(set).to_dict()
     assert decoded == {"none": {"base"}, "mas-lora-beside": set(SIZES["base"].mas_systems)}
-    assert (
-        "mas-router" not in SIZES["base"].mas_systems
-        and not (tmp_path / "runs" / "mas-lora-beside" / "router").exists()
-    )
-    assert (tmp_path / "runs" / "mas-lora-beside" / "accent-classifier").is_dir()
+    run = tmp_path / "runs" / "mas-lora-beside"
+    assert not (run / "router").exists() and not (run / "accent-classifier").exists()
+    assert not (tmp_path / "runs" / "features.pt").exists()  # no head: no pass over the training clips
     assert not (results / "rows" / "real_matrix.jsonl").exists()
-    assert json.loads((tmp_path / "runs" / "mas-lora-beside" / "config.json").read_text())["model"] == "base"
+    assert json.loads((run / "config.json").read_text())["model"] == "base"

@@ -13,8 +13,8 @@ on fold 1 of the embedded corpus, plus the split's real training speakers
     lora-beside        the regular LoRA, pooled over mas-lora-beside's data
     shared-beside, shared-decoder-mas-beside, lora-r32-beside, lora-r64-beside
                        the designs of "where mixing pays" (train.experiments.DESIGNS), real speakers beside
-and, on top of each MAS-LoRA, an accent classifier and (where the size decodes it, SIZES) a router on the run's
-own training clips. Beside
+and, on top of each MAS-LoRA, an accent classifier and a router on the run's own training clips (where the
+size decodes the systems that use them: SIZES). Beside
 them, the systems that only heard synthetic speech (--synthetic: the MAS-LoRA, LoRA and classifier the demo bundled
 before these runs, kept in assets/synthetic-experts/SIZE so that the comparison stays reproducible after a rebundle;
 left out for a size that has none). Each size's rows go to their own results folder (SIZES): tiny.en's are the
@@ -99,15 +99,17 @@ class Size:
 RESULTS = ROOT / "assets" / "results"
 SIZES = {  # each size's rows in its folder of analysis.exp_scaling.SIZE_FOLDERS, which the report reads
     "tiny.en": Size(PROFILES["cpu"], size_results(RESULTS, "tiny.en"), "cpu"),
-    # base decodes at about half tiny.en's speed and trains at 1.9x a step: a sitting of tiny.en's systems
-    # would take about 2 h 40 min, more than a session holds beside CI. Kept: what the scaling section and the
-    # page use (uniform, beta 2, the matched expert, the page's automatic weighting); left out: the router and
-    # the confidence beta (never the page's choice at tiny.en) and the 6,780-row matrix (about 30 min a run).
+    # base decodes at about half tiny.en's speed and trains at 1.9x a step (4.35 s a MAS-LoRA step here): a
+    # sitting of tiny.en's systems would take about 2 h 40 min, more than a session holds beside CI. Kept: what
+    # the scaling section reads (uniform, beta 2) and the matched expert; left out: the automatic weightings
+    # and the router, whose classifier features pass all ~12,000 training clips through base's encoder (about
+    # 25 min; train/auto_heads.py fits the bundled mixture's classifier once, after bundling), and the
+    # 6,780-row matrix (about 30 min a run).
     "base": Size(
         replace(PROFILES["cpu"], recipe="cpu-base", model="base"),
         size_results(RESULTS, "base"),
         "base",
-        mas_systems=("mas-uniform", "mas-beta2", "mas-matched", "mas-auto-t1"),
+        mas_systems=("mas-uniform", "mas-beta2", "mas-matched"),
         matrix=False,
     ),
 }
@@ -196,12 +198,14 @@ def main() -> None:
             systems[name] = (lora, ["lora"], ["lora"])
             continue
         router = "mas-router" in size.mas_systems
-        fit_heads(folder, profile, window, args.seed, router)
+        classifier = router or any(system.startswith("mas-auto") for system in size.mas_systems)
+        if classifier:  # the heads' features pass every training clip through the encoder: only if decoded
+            fit_heads(folder, profile, window, args.seed, router)
         models = Models(
             model=profile.model,
             experts=folder / "best",
             encoder_seconds=window,
-            classifier=folder / "accent-classifier",
+            classifier=folder / "accent-classifier" if classifier else None,
             router=folder / "router" if router else None,
         )
         systems[name] = (models, list(size.mas_systems), CHOOSING_SYSTEMS)
