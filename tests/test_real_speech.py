@@ -16,14 +16,20 @@ pytestmark = pytest.mark.slow  # trains and decodes with the real tiny.en: minut
 FIXTURE = ROOT / "tests" / "data" / "speechocean762"  # adults 0739, 2168 and child 0001, two clips each
 
 
-def test_real_speech_quick_end_to_end_then_a_rerun_decodes_nothing(private_model_cache, tmp_path):
-    split = tmp_path / "split.csv"  # an adult and a child held out, so that both age groups are scored
+def _quick_command(tmp_path, *options: str) -> list[str]:
+    """The quick sitting of mas-lora-beside on the fixture (plus `options`), its runs and rows under tmp_path; an
+    adult and a child held out, so that both age groups are scored."""
+    split = tmp_path / "split.csv"
     split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,test\n2168,20,f,validation\n")
-    results = tmp_path / "results"
-    command = [
-        *(sys.executable, "-m", "train.real_speech", "--quick", "--only", "mas-lora-beside"),
-        *("--corpus", str(FIXTURE), "--split", str(split), "--runs", str(tmp_path / "runs"), "--results", str(results)),
+    return [
+        *(sys.executable, "-m", "train.real_speech", "--quick", "--only", "mas-lora-beside", *options),
+        *("--corpus", str(FIXTURE), "--split", str(split), "--runs", str(tmp_path / "runs")),
+        *("--results", str(tmp_path / "results")),
     ]
+
+
+def test_real_speech_quick_end_to_end_then_a_rerun_decodes_nothing(private_model_cache, tmp_path):
+    results, command = tmp_path / "results", _quick_command(tmp_path)
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert first.returncode == 0, first.stderr[-3000:]
     rows = pd.read_json(results / "rows" / "real.jsonl", lines=True, dtype={"speaker": str})
@@ -63,14 +69,8 @@ def test_base_runs_decode_only_the_systems_its_size_keeps(private_model_cache, t
     matrix (SIZES says why), and a size without synthetic-only experts decodes none."""
     from train.real_speech import SIZES
 
-    split = tmp_path / "split.csv"
-    split.write_text("speaker,age,gender,part\n0739,20,m,test\n0001,6,m,train\n2168,20,f,validation\n")
     results = tmp_path / "results"
-    command = [
-        *(sys.executable, "-m", "train.real_speech", "--quick", "--size", "base", "--only", "mas-lora-beside"),
-        *("--corpus", str(FIXTURE), "--split", str(split), "--runs", str(tmp_path / "runs"), "--results", str(results)),
-    ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(_quick_command(tmp_path, "--size", "base"), cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = pd.read_json(results / "rows" / "real.jsonl", lines=True, dtype={"speaker": str})
     decoded = rows[rows.set == "speechocean762-test"].groupby("trained_on").system.agg(set).to_dict()
