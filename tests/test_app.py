@@ -46,10 +46,12 @@ def example():
     return EXAMPLES / row.path, row.text
 
 
-def _compare(client: Client, audio, reference: str, weights: list[float], mixture=DEFAULT) -> tuple[str, str, str]:
+def _compare(
+    client: Client, audio, reference: str, weights: list[float], mixture=DEFAULT, size="tiny.en"
+) -> tuple[str, str, str]:
     # inputs: size, mixture, audio, reference, accent, beta, where the weights come from, one weight per expert
     outputs = client.predict(
-        "tiny.en", mixture, audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare"
+        size, mixture, audio, reference, "unknown", 2.0, "expert sliders", *weights, api_name="/compare"
     )
     return tuple(outputs[i] for i in TRANSCRIPT_OUTPUTS)
 
@@ -174,6 +176,11 @@ def test_the_mixture_control_swaps_the_experts_and_nothing_else(app_url):
     assert any(ours[2] != paper[2] for ours, paper in pairs), "the MAS-LoRA column never changed with the mixture"
     with pytest.raises(Exception, match="mas-lora-other"):
         _compare(client, clips[0][0], clips[0][1], alone[0], mixture="mas-lora-other")
+    with pytest.raises(
+        Exception, match=r"small is not in the list of choices: \[.tiny.en."
+    ) as refused:  # a size without experts
+        _compare(client, clips[0][0], clips[0][1], alone[0], size="small")
+    assert "\n" not in str(refused.value)
 
 
 def _write(path, samples: np.ndarray, rate: int = 16_000):
