@@ -237,7 +237,7 @@ def compare_tab(size: str) -> SimpleNamespace:
         curve_plot = gr.Plot(label="WER vs beta")
     with gr.Accordion("What is MAS-LoRA, and what do the sliders do?", open=False):
         about = [gr.Markdown(demo.explanation(size), elem_id="explanation")]  # then each mixture's matrix, if any
-        for name, (caption, chart) in zip(demo.MIXTURES, demo.mixture_matrices(size)):
+        for name, (caption, chart) in zip(bundle.MIXTURES, demo.mixture_matrices(size)):
             visible = chart is not None
             about.append(gr.Markdown(caption, visible=visible, elem_id=f"matrix-caption-{name}"))
             about.append(gr.Plot(chart, label="Expert x accent matrix", visible=visible, elem_id=f"matrix-{name}"))

@@ -32,6 +32,7 @@ BUNDLE_MANIFEST = "bundle.json"  # {"model", "encoder_seconds", how it was train
 BUNDLED_EXAMPLES = ASSETS / "examples" / "examples.csv"  # a manifest; see train/examples.py
 DEFAULT_MIXTURE = "mas-lora"  # the experts folder (and bundle.json run) the page, `--experts` and the CLI load
 PAPER_MIXTURE = "mas-lora-paper"  # the paper's placement, bundled beside a default of another design
+MIXTURES = (DEFAULT_MIXTURE, PAPER_MIXTURE)  # the mixtures a bundle can hold, the default first
 
 
 def bundled_sizes(under: Path | None = None) -> list[str]:
@@ -55,7 +56,7 @@ def read_bundle(size: str, under: Path | None = None) -> dict:
 
 
 def _mixtures(runs: dict) -> list[str]:
-    return [mixture for mixture in (DEFAULT_MIXTURE, PAPER_MIXTURE) if mixture in runs]
+    return [mixture for mixture in MIXTURES if mixture in runs]
 
 
 def bundled_mixtures(size: str) -> list[str]:

@@ -14,7 +14,7 @@ from maslora.mixture.weights import choose_weights
 from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
     DEFAULT_MIXTURE,
-    PAPER_MIXTURE,
+    MIXTURES,
     bundled_folders,
     bundled_matrix,
     bundled_mixtures,
@@ -31,7 +31,6 @@ BY_RULE, BY_HAND, BY_AUDIO = "accent and beta", "expert sliders", "the audio (au
 SOURCE_TITLES = {BY_RULE: "by accent and beta", BY_HAND: "set by hand", BY_AUDIO: "from the audio"}
 ROUTE_TITLES = {"base": "Base Whisper", "lora": "Regular LoRA", "mas-lora": "MAS-LoRA"}
 SYNTHETIC_SPEECH = "synthetic accented speech (espeak-ng with accent rules)"
-MIXTURES = (DEFAULT_MIXTURE, PAPER_MIXTURE)  # the mixtures a bundle can hold, the default first
 
 EXPLANATION = """
 **MAS-LoRA** (Mixture of Accent-Specific LoRAs, [arXiv 2505.20006](https://arxiv.org/abs/2505.20006))
