@@ -86,8 +86,8 @@ def run_name(config: dict) -> str | None:
 @dataclass(frozen=True)
 class Size:
     """One Whisper size's runs: the profile they train with, where their rows go, their runs' folder name, and
-    what a MAS-LoRA run of that size decodes on the test speakers (the router is fitted only if it is among
-    them) and whether its expert x accent matrix is decoded."""
+    what a MAS-LoRA run of that size decodes on the test speakers (its classifier and router are fitted only for
+    the systems among them that use them) and whether its expert x accent matrix is decoded."""
 
     profile: Profile
     results: Path
