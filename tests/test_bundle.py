@@ -178,11 +178,23 @@ def test_a_winner_of_another_design_is_bundled_with_the_paper_placement_beside_i
     assert kept["runs"]["lora"] == manifest["runs"]["lora"] and (experts / "tiny.en" / "lora").is_dir()
     assert kept["commands"][:-1] == manifest["commands"]  # what made the kept parts stays on record
 
+    alone = bundle_with("--mas-lora", str(runs / "shared"))  # the paper's run comes later: the default first
+    shared = alone["runs"]["mas-lora"] | {"auto": {"rule": "tempered", "temperature": 2.0}}
+    bundle_json.write_text(json.dumps(alone | {"runs": alone["runs"] | {"mas-lora": shared}}))
+    later = bundle_with("--mas-lora", "bundled", "--paper", str(runs / "paper"))  # "--lora" is a run folder here
+    assert later["runs"]["mas-lora"] == shared and later["runs"]["mas-lora-paper"]["best_step"] == 2
+    assert sorted(p.name for p in (experts / "tiny.en").iterdir()) == [
+        "bundle.json", "lora", "mas-lora", "mas-lora-paper",
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["train/bundle.py", "--mas-lora", "bundled", "--lora", "bundled"])
+    with pytest.raises(SystemExit, match="every part is 'bundled'"):
+        train_bundle.main()
+
     with pytest.raises(SystemExit, match="is the paper's placement already"):
         bundle_with("--mas-lora", str(runs / "paper"), "--paper", "bundled")
     with pytest.raises(SystemExit, match="a shared \\+ experts run"):
         bundle_with("--mas-lora", str(runs / "shared"), "--paper", str(runs / "shared"))
-    assert json.loads(bundle_json.read_text()) == kept  # refused: the bundle is untouched
+    assert json.loads(bundle_json.read_text()) == later  # refused: the bundle is untouched
 
 
 def test_the_caption_names_where_the_own_expert_loses():

@@ -16,8 +16,10 @@ mixture of shared + experts as the default and the paper's placement kept beside
     python train/auto_heads.py --mixture mas-lora-paper
 
 (`--paper bundled` keeps the paper's placement the current bundle holds, with its record, matrix and
-automatic weighting, when its run folder is gone; `--lora bundled` keeps the bundle's regular LoRA so;
-either keeps the bundle's accent classifier and the commands that made it.) The experiments' converged
+automatic weighting, when its run folder is gone; `--lora bundled` keeps the bundle's regular LoRA so, and
+`--mas-lora bundled` its default mixture, to add a paper's placement trained later:
+`--mas-lora bundled --paper RUN --lora bundled`. Each keeps the bundle's accent classifier and the commands
+that made it; the size is the model of the runs given as folders.) The experiments' converged
 CPU-recipe runs of fold 1, seed 0 (their test rows are the report's); any finished train/train.py runs
 do. All runs must share the
 base model and encoder window (the demo runs them side by side in one model). bundle.json records each
@@ -88,6 +90,22 @@ def expert_matrix(rows_path: Path, fold: int, seed: int, accents: list[str], run
     return {"rows": str(rows_path), "fold": fold, "seed": seed, "wer": wer}
 
 
+def _model_of(given: list[str | None]) -> str:
+    """The size being bundled: the model of the first part given as a run folder (not "bundled")."""
+    for folder in given:
+        if folder and folder != "bundled":
+            return json.loads((Path(folder) / "config.json").read_text())["model"]
+    raise SystemExit("every part is 'bundled': give at least one finished run, or there is nothing to change")
+
+
+def _mas_run(given: str, size: str, matrix_rows: Path | None) -> tuple[Path, dict]:
+    """(experts folder, run record) of the default mixture: a finished run (with its matrix from `matrix_rows`),
+    or "bundled": the current bundle's, with its record, matrix and automatic weighting."""
+    if given == "bundled":
+        return bundled_folders(size, BUNDLED_EXPERTS)[0], read_bundle(size, BUNDLED_EXPERTS)["runs"][DEFAULT_MIXTURE]
+    return _mixture_run(Path(given), matrix_rows)
+
+
 def _bundled_paper(size: str) -> tuple[Path, dict]:
     """The experts folder and run record of the paper's placement in the current bundle of `size` (its default
     mixture or the one kept beside it): what `--paper bundled` keeps when a new winner is bundled."""
@@ -109,23 +127,28 @@ def _paper_run(given: str, size: str, matrix_rows: Path | None) -> tuple[Path, d
     """(experts folder, run record) of the paper's placement: a finished run, or "bundled" (see _bundled_paper)."""
     if given == "bundled":
         return _bundled_paper(size)
-    folder = Path(given)
-    run = _run(folder, "mas-lora")
+    experts, run = _mixture_run(Path(given), matrix_rows)
     if run["config"].get("shared_rank"):
-        raise SystemExit(f"--paper {folder}: a shared + experts run; the paper's placement has no shared part")
+        raise SystemExit(f"--paper {given}: a shared + experts run; the paper's placement has no shared part")
+    return experts, run
+
+
+def _mixture_run(folder: Path, matrix_rows: Path | None) -> tuple[Path, dict]:
+    """(experts folder, run record) of a finished mas-lora run, with its expert x accent matrix from `matrix_rows`."""
+    run = _run(folder, "mas-lora")
     if matrix_rows:
-        run["matrix"] = _run_matrix(matrix_rows, folder, run)
+        accents = json.loads((folder / "best" / "experts.json").read_text())["accents"]
+        run["matrix"] = expert_matrix(matrix_rows, run["config"]["fold"], run["config"]["seed"], accents, folder.name)
     return folder / "best", run
-
-
-def _run_matrix(rows: Path, folder: Path, run: dict) -> dict:
-    accents = json.loads((folder / "best" / "experts.json").read_text())["accents"]
-    return expert_matrix(rows, run["config"]["fold"], run["config"]["seed"], accents, folder.name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mas-lora", type=Path, required=True, help="a finished train.py --method mas-lora run")
+    parser.add_argument(
+        "--mas-lora",
+        required=True,
+        help="a finished train.py --method mas-lora run, or 'bundled': the current bundle's default mixture",
+    )
     parser.add_argument(
         "--lora", required=True, help="a finished train.py --method lora run, or 'bundled': the current bundle's"
     )
@@ -140,26 +163,26 @@ def main() -> None:
         "finished run, or 'bundled' for the one the current bundle holds (its record, matrix and auto kept)",
     )
     args = parser.parse_args()
-    runs = {DEFAULT_MIXTURE: _run(args.mas_lora, "mas-lora")}
+    model = _model_of([args.mas_lora, args.paper, args.lora])
+    folders, runs = {}, {}
+    folders[DEFAULT_MIXTURE], runs[DEFAULT_MIXTURE] = _mas_run(args.mas_lora, model, args.matrix)
     mas = runs[DEFAULT_MIXTURE]["config"]
-    if args.matrix:
-        runs[DEFAULT_MIXTURE]["matrix"] = _run_matrix(args.matrix, args.mas_lora, runs[DEFAULT_MIXTURE])
-    folders = {DEFAULT_MIXTURE: args.mas_lora / "best"}
-    folders["lora"], runs["lora"] = _lora_run(args.lora, mas["model"])
+    folders["lora"], runs["lora"] = _lora_run(args.lora, model)
     if args.paper:
         if not mas.get("shared_rank"):
             raise SystemExit(f"--paper: {args.mas_lora} is the paper's placement already; one mixture is enough")
-        folders[PAPER_MIXTURE], runs[PAPER_MIXTURE] = _paper_run(args.paper, mas["model"], args.matrix)
+        folders[PAPER_MIXTURE], runs[PAPER_MIXTURE] = _paper_run(args.paper, model, args.matrix)
         wers = {name: runs[name]["best_validation_wer"] for name in (DEFAULT_MIXTURE, PAPER_MIXTURE)}
         if wers[PAPER_MIXTURE] <= wers[DEFAULT_MIXTURE]:  # the page's default is the validation speakers' choice
             raise SystemExit(f"the paper's placement did as well on validation ({wers}): bundle it as --mas-lora")
     shared = {key: {run["config"][key] for run in runs.values()} for key in ("model", "encoder_seconds", "fold")}
     if any(len(values) > 1 for values in shared.values()):
         raise SystemExit(f"the runs differ in {shared}; the demo needs one base model and one encoder window")
-    model, encoder_seconds = mas["model"], mas["encoder_seconds"]
+    encoder_seconds = mas["encoder_seconds"]
 
-    keeping = "bundled" in (args.paper, args.lora)  # what made the kept parts stays on record, and so does the
-    before = read_bundle(model, BUNDLED_EXPERTS) if keeping else {"commands": []}  # classifier their auto used
+    # what made the kept parts stays on record, and so does the classifier their automatic weighting used
+    keeping = "bundled" in (args.mas_lora, args.paper, args.lora)
+    before = read_bundle(model, BUNDLED_EXPERTS) if keeping else {"commands": []}
     if keeping and (BUNDLED_EXPERTS / model / BUNDLED_CLASSIFIER).is_dir():
         folders[BUNDLED_CLASSIFIER] = BUNDLED_EXPERTS / model / BUNDLED_CLASSIFIER
 
