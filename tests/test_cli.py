@@ -209,6 +209,28 @@ def test_transcribe_with_experts_and_with_an_adapter(run, tiny_en, native_clips,
 
 
 @pytest.mark.slow
+def test_the_bundled_base_experts_transcribe_and_export_with_model_base_and_only_with_it(run, base, tmp_path):
+    """`--model base` with base's bundled experts: a transcript, and an export whose metadata and config name
+    base; the same experts on tiny.en (the default model) are refused in one line."""
+    experts = ROOT / "assets" / "experts" / "base" / "mas-lora"
+    examples = pd.read_csv(ROOT / "assets" / "examples" / "examples.csv")
+    clip = str(ROOT / "assets" / "examples" / examples[examples.accent == "mandarin"].path.iloc[0])
+    mandarin = ["--experts", str(experts), "--accent", "mandarin", "--beta", "2"]
+    adapted = run("transcribe", clip, "--model", "base", *mandarin)
+    assert adapted.returncode == 0 and adapted.stdout.strip(), adapted.stderr
+    on_tiny = run("transcribe", clip, *mandarin)
+    assert on_tiny.returncode == 2 and on_tiny.stderr.count("\n") == 1
+    assert "trained on base, not tiny.en: use --model base" in on_tiny.stderr
+    out = tmp_path / "mandarin-base"
+    exported = run("export", "--model", "base", *mandarin, "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads((out / "maslora_export.json").read_text())["base_model"] == "base"
+    assert json.loads((out / "config.json").read_text())["d_model"] == 512  # base's width (tiny.en's is 384)
+    assert run("export", *mandarin, "--out", str(tmp_path / "on-tiny")).returncode == 2
+    assert not (tmp_path / "on-tiny").exists()  # refused before anything is written
+
+
+@pytest.mark.slow
 def test_a_shared_experts_folder_transcribes_lists_and_without_its_shared_part_is_refused(
     run, tiny_en, native_clips, tmp_path
 ):
