@@ -14,6 +14,7 @@ import soundfile
 from gradio_client import Client, handle_file
 from playwright.sync_api import expect, sync_playwright
 
+from maslora.systems import bundle, demo
 from tests.conftest import ROOT
 from tests.serving import served
 
@@ -181,6 +182,45 @@ def test_the_mixture_control_swaps_the_experts_and_nothing_else(app_url):
     ) as refused:  # a size without experts
         _compare(client, clips[0][0], clips[0][1], alone[0], size="small")
     assert "\n" not in str(refused.value)
+
+
+def test_in_a_browser_the_size_control_brings_base_with_its_own_experts(app_url, example):
+    """Switching to base: the mixtures its bundle holds, its matrices (hidden where it has none), and base's
+    models in every column: an example's transcripts are what the API gives for base, not tiny.en's."""
+    path, reference = example
+    client = Client(app_url, verbose=False)
+    by_size = {
+        size: client.predict(
+            size, DEFAULT, handle_file(str(path)), reference, "korean", 2.0, "accent and beta", *[0.0] * 6,
+            api_name="/compare",
+        )  # what clicking the example asks: its accent at beta 2
+        for size in ("tiny.en", "base")
+    }  # fmt: skip
+    texts = {size: [outputs[i] for i in TRANSCRIPT_OUTPUTS] for size, outputs in by_size.items()}
+    assert texts["base"][:2] != texts["tiny.en"][:2], "both sizes read the clip alike: the test could not tell"
+    offered = {name: title for title, name in demo.mixture_choices("base")}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(app_url)
+        page.get_by_text("What is MAS-LoRA, and what do the sliders do?").click()
+        expect(page.locator(f"#matrix-{DEFAULT} .js-plotly-plot")).to_be_visible(timeout=30_000)  # tiny.en's
+        expect(page.locator("#mixture")).to_be_visible()  # tiny.en's two mixtures
+        page.get_by_label("Whisper size (bundled experts)").click()
+        page.get_by_role("option", name="base", exact=True).click()
+        for name, (_, chart) in zip(bundle.MIXTURES, demo.mixture_matrices("base")):
+            matrix = page.locator(f"#matrix-{name} .js-plotly-plot")
+            expect(matrix).to_be_visible(timeout=30_000) if chart else expect(matrix).to_be_hidden(timeout=30_000)
+        if len(offered) > 1:  # the mixture control lists base's mixtures; with one it has nothing to offer
+            for title in offered.values():
+                expect(page.locator("#mixture").get_by_label(title)).to_have_count(1)
+        else:
+            expect(page.locator("#mixture")).to_be_hidden()
+        page.get_by_text(path.name).click()
+        expect(page.locator("#summary-mas-lora")).to_contain_text("WER", timeout=120_000)
+        shown = [page.locator(f"#transcript-{s} textarea").input_value() for s in ("base", "lora", "mas-lora")]
+        browser.close()
+    assert shown == texts["base"]
 
 
 def _write(path, samples: np.ndarray, rate: int = 16_000):
