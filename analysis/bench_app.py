@@ -27,6 +27,7 @@ import torch
 
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.corpora import load_manifest
+from maslora.errors import ModelNotFoundError
 from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import (
     BUNDLED_EXAMPLES,
@@ -98,8 +99,12 @@ def bench_size(size: str, audio: np.ndarray, accent: str, repeats: int) -> float
     except ImportError:
         print("faster-whisper is not installed (requirements-export.txt): no speed peer")
         return page
-    threads = torch.get_num_threads()
-    peer = WhisperModel(str(bundled_ctranslate2_folder(size)), "cpu", compute_type="float32", cpu_threads=threads)
+    try:
+        folder = bundled_ctranslate2_folder(size)
+    except ModelNotFoundError as missing:  # base's package splits model.bin, which faster-whisper cannot read
+        print(f"no speed peer for {size}: {missing}")
+        return page
+    peer = WhisperModel(str(folder), "cpu", compute_type="float32", cpu_threads=torch.get_num_threads())
     greedy = {"language": "en", "beam_size": 1, "temperature": 0.0, "without_timestamps": True}
     peer_seconds = median_seconds(lambda: [segment.text for segment in peer.transcribe(audio, **greedy)[0]], repeats)
     print(f"faster-whisper, one system, 30 s window: {peer_seconds:.2f} s")
