@@ -189,6 +189,8 @@ def test_a_winner_of_another_design_is_bundled_with_the_paper_placement_beside_i
     monkeypatch.setattr(sys, "argv", ["train/bundle.py", "--mas-lora", "bundled", "--lora", "bundled"])
     with pytest.raises(SystemExit, match="every part is 'bundled'"):
         train_bundle.main()
+    with pytest.raises(SystemExit, match="gone holds no finished run"):
+        bundle_with("--mas-lora", str(runs / "gone"))
 
     with pytest.raises(SystemExit, match="is the paper's placement already"):
         bundle_with("--mas-lora", str(runs / "paper"), "--paper", "bundled")

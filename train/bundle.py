@@ -94,6 +94,8 @@ def _model_of(given: list[str | None]) -> str:
     """The size being bundled: the model of the first part given as a run folder (not "bundled")."""
     for folder in given:
         if folder and folder != "bundled":
+            if not (Path(folder) / "config.json").is_file():
+                raise SystemExit(f"{folder} holds no finished run (no config.json)")
             return json.loads((Path(folder) / "config.json").read_text())["model"]
     raise SystemExit("every part is 'bundled': give at least one finished run, or there is nothing to change")
 
