@@ -125,3 +125,13 @@ def test_each_bundled_run_is_named_as_its_real_speech_rows_name_it():
     synthetic_only = read_bundle("tiny.en", ASSETS / "synthetic-experts")["runs"]["mas-lora"]["config"]
     assert run_name(synthetic_only) is None  # it heard no real speaker
     assert run_name(runs["mas-lora"]["config"] | {"shared_rank": 0}) is None  # a design no run has
+
+
+def test_whisper_repeated_under_a_second_seed_counts_once_while_a_trained_run_shows_its_spread(results):
+    _add_base(results)
+    second = {"set": TEST, "seed": 1}
+    _write(results / "base" / "rows" / "real.jsonl", {("none", "base"): 5, (LORA, "lora"): 5}, second)
+    rows = scaling_rows(results)
+    table = wer_table(rows, size_stats(rows[rows.label != f"{SHIPPED}/mas-matched"]))
+    assert table.loc["Whisper", "base, real held-out"] == "50.0"  # no "± 0.0": its seeds are one decoding
+    assert table.loc["regular LoRA, + real speakers", "base, real held-out"] == "40.0 ± 10.0"  # 30% and 50%
