@@ -9,6 +9,7 @@ train.real_speech rows, tiny.en's in RESULTS/rows/real.jsonl and base's in RESUL
 (SIZE_FOLDERS), read for the same runs. Rows pair across sizes by utterance: the same clips, another model.
 """
 
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -87,12 +88,18 @@ def wer_table(rows: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_of(stats: pd.DataFrame):
-    """Bars of every system on the synthetic and real test speakers at each size, seed spreads as error bars."""
+    """Bars of every system on the synthetic and real test speakers at each size, seed spreads as error bars,
+    the systems in the table's order; their long names wrapped, as tilted they left the bars a sliver."""
     shown = stats[stats.part != "native"]
     means, spreads = (shown.pivot(index="label", columns="column", values=v) for v in ("mean", "spread"))
-    return grouped_bars(
-        means.rename(index=display_name), spreads.fillna(0).rename(index=display_name), "The same systems at both sizes"
+    labels = sorted(means.index, key=lambda label: LABEL_ORDER.get(label, len(LABEL_ORDER)))
+    order = [f"{size}, {SETS[part]}" for size in SIZE_FOLDERS for part in ("synthetic", "real")]  # small first
+    columns = [column for column in order if column in means.columns]
+    names = {label: "<br>".join(textwrap.wrap(display_name(label), 16)) for label in labels}
+    figure = grouped_bars(
+        means[columns], spreads[columns].fillna(0), "The same systems at both sizes", rows=labels, names=names
     )
+    return figure.update_xaxes(tickangle=0, tickfont_size=10)
 
 
 GAPS = (  # (its name alone, its name in a change, (role, system) of a, of b): a minus b, roles as runs_of's

@@ -8,7 +8,7 @@ import pytest
 
 from analysis.bootstrap import gap_change
 from analysis.exp_real_speech import NATIVE, TEST
-from analysis.exp_scaling import report, runs_of, scaling_rows, size_stats, targets, wer_table
+from analysis.exp_scaling import figure_of, report, runs_of, scaling_rows, size_stats, targets, wer_table
 from maslora.data.corpora import ASSETS
 from maslora.systems.bundle import read_bundle
 from train.real_speech import run_name
@@ -135,3 +135,19 @@ def test_whisper_repeated_under_a_second_seed_counts_once_while_a_trained_run_sh
     table = wer_table(rows, size_stats(rows[rows.label != f"{SHIPPED}/mas-matched"]))
     assert table.loc["Whisper", "base, real held-out"] == "50.0"  # no "± 0.0": its seeds are one decoding
     assert table.loc["regular LoRA, + real speakers", "base, real held-out"] == "40.0 ± 10.0"  # 30% and 50%
+
+
+def test_the_figure_shows_the_systems_in_the_tables_order_and_the_small_size_first(results):
+    _add_base(results)
+    rows = scaling_rows(results)
+    stats = size_stats(rows[rows.label != f"{SHIPPED}/mas-matched"])
+    figure = figure_of(stats)
+    assert [bar.name for bar in figure.data] == [
+        "tiny.en, synthetic L2 test",
+        "tiny.en, real held-out",
+        "base, synthetic L2 test",
+        "base, real held-out",
+    ]
+    groups = list(figure.data[0].x)
+    assert groups[:2] == ["Whisper", "regular LoRA, +<br>real speakers"]  # as the table, names wrapped
+    assert len(groups) == 6 and all(len(line) <= 16 for group in groups for line in group.split("<br>"))
