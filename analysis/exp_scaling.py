@@ -10,6 +10,7 @@ train.real_speech rows, tiny.en's in RESULTS/rows/real.jsonl and base's in RESUL
 """
 
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -65,6 +66,11 @@ def runs_of(rows: pd.DataFrame, size: str) -> dict[str, str]:
     return roles
 
 
+def table_order(labels: Iterable[str]) -> list[str]:
+    """Systems' labels in the order the tables list them (LABEL_ORDER; any other last)."""
+    return sorted(labels, key=lambda label: LABEL_ORDER.get(label, len(LABEL_ORDER)))
+
+
 def size_stats(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (label, size, part): WER mean over seeds, spread, seeds, and `column` ("size, set") to show it in.
     Whisper as released counts once: it has no training seed, and its rows repeat under each run's seed only so
@@ -82,7 +88,7 @@ def wer_table(rows: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
         index="label", columns="column", values="text"
     )
     order = [f"{size}, {SETS[part]}" for size in rows["size"].unique() for part in SETS]
-    labels = sorted(set(stats.label), key=lambda label: LABEL_ORDER.get(label, len(LABEL_ORDER)))
+    labels = table_order(set(stats.label))
     table = cells.reindex(index=labels, columns=[c for c in order if c in cells.columns]).fillna("")
     return table.rename(index=display_name).rename_axis("WER (%)")
 
@@ -92,7 +98,7 @@ def figure_of(stats: pd.DataFrame):
     the systems in the table's order; their long names wrapped, as tilted they left the bars a sliver."""
     shown = stats[stats.part != "native"]
     means, spreads = (shown.pivot(index="label", columns="column", values=v) for v in ("mean", "spread"))
-    labels = sorted(means.index, key=lambda label: LABEL_ORDER.get(label, len(LABEL_ORDER)))
+    labels = table_order(means.index)
     order = [f"{size}, {SETS[part]}" for size in SIZE_FOLDERS for part in ("synthetic", "real")]  # small first
     columns = [column for column in order if column in means.columns]
     names = {label: "<br>".join(textwrap.wrap(display_name(label), 16)) for label in labels}
