@@ -1,6 +1,9 @@
 """Base, regular LoRA and MAS-LoRA as rows of one batch equal the three models run separately; base runs in
 Whisper's own 30 s window, the adapters in theirs."""
 
+import threading
+import time
+
 import pytest
 import torch
 
@@ -11,7 +14,10 @@ from maslora.mixture.layer import AdapterPlacement, merge, routed
 from maslora.mixture.peft_io import RunsWith, experts_folder, load_adapter, load_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
 from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_whisper
-from maslora.systems.combined_whisper import Column, Request, column_weights, read_column, stack_columns
+from maslora.systems.clip_cache import ClipCache
+from maslora.systems.columns import Column, column_weights, read_column, stack_columns
+from maslora.systems.combined_whisper import Request
+from maslora.systems.compare import compare
 from maslora.whisper.encoder_window import windowed_whisper
 from maslora.whisper.transcribe import GREEDY, transcribe
 from tests.conftest import LOOPS_IN_TEN_SECONDS, ROOT
@@ -103,3 +109,58 @@ def test_base_runs_in_whispers_own_window_and_the_adapters_in_theirs(tiny_en):
     assert texts[3:] == transcribe(cropped, audios, GREEDY)  # the LoRA in the window it trained in
     in_ten_seconds = transcribe(windowed_whisper("tiny.en", 10), audios[2:], GREEDY)[0]
     assert len(in_ten_seconds.split()) > 2 * len(texts[2].split())  # what the page showed before: a loop
+
+
+def _visitors(examples: int = 2) -> list[tuple]:
+    """(clip, weights) of two visitors on two held-out examples, at weights far apart."""
+    audios = [load_audio(path) for path in load_manifest(BUNDLED_EXAMPLES).path.iloc[4 : 4 + examples]]
+    return [(audios[0], beta_weights("arabic", 1.0, ACCENTS)), (audios[1], beta_weights("korean", 1.2, ACCENTS))]
+
+
+@pytest.mark.slow
+def test_a_cache_serves_the_transcripts_a_decode_gives_and_decodes_only_what_changed(tiny_en):
+    plain, cached = load_bundled_whisper("tiny.en"), load_bundled_whisper("tiny.en", cache=ClipCache())
+    (clip, weights), (other_clip, other_weights) = _visitors()
+    first = compare(cached, clip, weights)
+    assert (cached.batches.jobs, len(cached.cache)) == (1, 3)  # three rows decoded, three kept
+    moved = compare(cached, clip, other_weights)  # a slider move: only MAS-LoRA's row is decoded
+    assert (cached.batches.jobs, len(cached.cache)) == (2, 4)
+    assert moved.results[:2] == first.results[:2]
+    again = compare(cached, clip, weights)  # back where it was: nothing is decoded
+    assert cached.batches.jobs == 2 and again.results == first.results
+    for audio, w, result in ((clip, weights, first), (clip, other_weights, moved)):
+        assert result.results == compare(plain, audio, w).results  # to the character, without a cache
+    assert moved.results[2].text != first.results[2].text, "the weights changed nothing: the test could not fail"
+    other = compare(cached, other_clip, weights)  # another clip is never served the first one's transcripts
+    assert other.results == compare(plain, other_clip, weights).results
+    features = cached.encoder_features([clip, other_clip])
+    assert torch.allclose(cached.encoder_features([other_clip, clip]), features.flip(0))
+    assert torch.allclose(features, plain.encoder_features([clip, other_clip]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_visitors_at_different_weights_decode_in_one_batch_as_each_would_alone(tiny_en):
+    shared = load_bundled_whisper("tiny.en")
+    visitors = _visitors()
+    alone = [compare(load_bundled_whisper("tiny.en"), clip, weights).results for clip, weights in visitors]
+    results = {}
+
+    def visit(index: int) -> None:
+        clip, weights = visitors[index]
+        results[index] = compare(shared, clip, weights).results
+
+    threads = [threading.Thread(target=visit, args=(index,)) for index in range(2)]
+    with shared._lock:  # the model is busy (as with a third visitor's batch) while both visitors arrive
+        holder = threading.Thread(target=shared.transcribe, args=([visitors[0][0]], [Request("base")]))
+        holder.start()
+        while shared.batches.waiting or shared.batches.jobs == 0:
+            time.sleep(0.01)  # the holder's job has left the queue and waits for the model
+        for thread in threads:
+            thread.start()
+        while shared.batches.waiting < 2:
+            time.sleep(0.01)
+    for thread in [holder, *threads]:
+        thread.join(timeout=120)
+    assert (shared.batches.batches, shared.batches.jobs) == (2, 3)  # the two visitors shared one batch
+    assert [results[0], results[1]] == alone
+    assert alone[0][2].text != alone[1][2].text

@@ -23,6 +23,7 @@ from maslora.data.speechocean import ACCENT as SPEECHOCEAN_ACCENT
 from maslora.data.speechocean import select_age_group
 from maslora.errors import AdapterError
 from maslora.mixture.peft_io import resolve_settings
+from maslora.systems.clip_cache import ClipCache
 from maslora.systems.combined_whisper import CombinedWhisper
 from maslora.systems.compare import AutoWeighting
 from maslora.whisper.load import BUNDLED_MODELS, load_whisper
@@ -87,13 +88,15 @@ def bundle_fold(size: str, under: Path | None = None) -> int:
 
 
 def load_bundled_whisper(
-    size: str, encoder_seconds: int | None = None, mixture: str = DEFAULT_MIXTURE
+    size: str, encoder_seconds: int | None = None, mixture: str = DEFAULT_MIXTURE, cache: ClipCache | None = None
 ) -> CombinedWhisper:
     """The bundled experts of `mixture` and regular LoRA of `size` on its base model, in the window their
-    metadata records unless `encoder_seconds` says otherwise (a deliberate choice: no warning)."""
+    metadata records unless `encoder_seconds` says otherwise (a deliberate choice: no warning); with `cache`,
+    what it decodes is kept (see CombinedWhisper)."""
     experts, adapter = bundled_folders(size, mixture=mixture)
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
-    return CombinedWhisper(load_whisper(settings.base_model), experts, adapter, settings.encoder_seconds)
+    whisper = load_whisper(settings.base_model)
+    return CombinedWhisper(whisper, experts, adapter, settings.encoder_seconds, cache=cache)
 
 
 def bundled_real_speech(size: str, under: Path | None = None) -> dict[str, dict | None]:

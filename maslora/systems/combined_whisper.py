@@ -12,32 +12,27 @@ weights. A request becomes column weights: base = all zeros, regular LoRA = its 
 the expert weights (and its decoder). A comparison is one batch of the two adapted clips, and base as
 its own batch in Whisper's own 30 s window; a WER-vs-beta sweep is one batch of many requests. Nothing
 is merged, so requests with different weights never write shared weights; the column weights are set on
-the layers for the length of one call, hence the lock.
+the layers for the length of one batch, hence the lock, and callers on other threads join the next batch
+(maslora.systems.batching) instead of waiting for the lock one by one.
 """
 
 import contextlib
 import threading
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch import nn
 
 from maslora.errors import AdapterError, WeightsError
-from maslora.mixture.layer import (
-    AdapterPlacement,
-    adapter_layers,
-    encoder_blocks,
-    inject_adapters,
-    module_side,
-    routed,
-    targets_covering,
-)
-from maslora.mixture.lora import lora_scale
-from maslora.mixture.peft_io import experts_folder, read_adapter
+from maslora.mixture.layer import encoder_blocks, routed
+from maslora.mixture.peft_io import experts_folder
 from maslora.mixture.weights import normalized_weights
+from maslora.systems.batching import BatchQueue
+from maslora.systems.clip_cache import ClipCache, clip_digest
+from maslora.systems.columns import column_weights, read_column, stack_column_weights, stack_columns
 from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fit_encoder_window, in_window
 from maslora.whisper.load import Whisper
@@ -58,79 +53,16 @@ class Request(NamedTuple):
     weights: Weighting | None = None
 
 
-@dataclass(frozen=True)
-class Column:
-    """One adapter inside the combined model: whose it is, and its layers with the LoRA scale folded into B."""
-
-    route: str
-    accent: str | None  # a MAS-LoRA expert's accent; None = applied in full whenever its route runs
-    layers: dict[str, tuple[torch.Tensor, torch.Tensor]]  # module -> (A [r, in], s B [out, r])
+MAX_BATCH_ROWS = 16  # rows of concurrent callers decoded as one batch: two of transcribe's 8-window passes
 
 
-def read_column(route: str, accent: str | None, folder: Path) -> Column:
-    config, layers = read_adapter(folder)
-    scale = lora_scale(float(config["lora_alpha"]), int(config["r"]))
-    return Column(route, accent, {name: (A, B * scale) for name, (A, B) in layers.items()})
+class _Job(NamedTuple):
+    """One caller's rows not found in the cache, waiting for a batch (see maslora.systems.batching)."""
 
-
-def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Column]]:
-    """Inject one expert per column into every adapted projection of `model`; returns each side's columns.
-
-    Columns may differ in rank (zero-padded to the largest: the product is unchanged) and in alpha (the
-    scale is already inside B); a module a column does not adapt stays zero in that column.
-    """
-    sides = {
-        side: [c for c in columns if any(module_side(m) == side for m in c.layers)] for side in ("encoder", "decoder")
-    }
-    modules = {name for column in columns for name in column.layers}
-    projections = {name.rsplit(".", 1)[-1] for name in modules}
-    targets = targets_covering(projections)
-    if targets is None:
-        raise AdapterError(f"adapters target {sorted(projections)}; supported: q,v or q,k,v,out")
-    rank = max(A.shape[0] for column in columns for A, _ in column.layers.values())
-    placement = AdapterPlacement(targets, len(sides["encoder"]), len(sides["decoder"]), rank, alpha=rank, dropout=0.0)
-    inject_adapters(model, placement)
-    layers = adapter_layers(model)
-    foreign = sorted(modules - set(layers))
-    if foreign:
-        raise AdapterError(
-            f"{foreign[0]} (and {len(foreign) - 1} more) are not projections of this model (another base model?)"
-        )
-    with torch.no_grad():
-        for name, layer in layers.items():
-            layer.lora_A.zero_()
-            layer.lora_B.zero_()
-            for index, column in enumerate(sides[module_side(name)]):
-                if name not in column.layers:
-                    continue
-                A, B = column.layers[name]
-                if A.shape[1] != layer.lora_A.shape[2] or B.shape[0] != layer.lora_B.shape[1]:
-                    raise AdapterError(
-                        f"{column.route} {column.accent or ''}: {name} maps {A.shape[1]} -> {B.shape[0]} features; "
-                        f"this model's maps {layer.lora_A.shape[2]} -> {layer.lora_B.shape[1]} (another model size?)"
-                    )
-                layer.lora_A[index, : A.shape[0]] = A
-                layer.lora_B[index, :, : A.shape[0]] = B
-    return sides
-
-
-def column_weights(columns: list[Column], route: str, weights: torch.Tensor | None, accents: list[str]) -> torch.Tensor:
-    """The weight of every column when `route` runs (MAS-LoRA's experts take `weights` over `accents`):
-    [columns], or [blocks, columns] when `weights` is per block ([blocks, N], a learned router's)."""
-    weight = torch.zeros(*(weights.shape[:-1] if weights is not None else ()), len(columns))
-    for index, column in enumerate(columns):
-        if column.route == route:
-            weight[..., index] = 1.0 if column.accent is None else weights[..., accents.index(column.accent)]
-    return weight
-
-
-def stack_column_weights(clips: list[torch.Tensor]) -> torch.Tensor:
-    """The column weights of a batch's clips as one tensor: [clips, columns], or [clips, blocks, columns] if
-    any clip's are per block (the others then repeat theirs in every block)."""
-    blocks = max((clip.shape[0] for clip in clips if clip.dim() == 2), default=None)
-    if blocks is None:
-        return torch.stack(clips)
-    return torch.stack([clip if clip.dim() == 2 else clip.expand(blocks, -1) for clip in clips])
+    audios: list[np.ndarray]
+    requests: list[Request]
+    keys: list[Hashable | None]  # each row's cache key; None without a cache
+    options: DecodingOptions
 
 
 class CombinedWhisper:
@@ -141,6 +73,11 @@ class CombinedWhisper:
     `base_seconds`: Whisper as released in its own 30 s (in the adapters' 10 s tiny.en loops on clips it
     transcribes well in 30 s), a fully fine-tuned Whisper in the window it was trained in. Clips of
     different windows decode as separate batches of the same model (see encoder_window.in_window).
+
+    Callers on many threads share it: the rows of calls that arrive while a batch decodes go together as
+    the next batch, up to `max_batch_rows` (maslora.systems.batching). With a `cache`
+    (maslora.systems.clip_cache), a row already decoded (the same clip, route, weights and options) is not
+    decoded again, nor a clip's encoder features: a slider move on the page then decodes MAS-LoRA's row alone.
     """
 
     def __init__(
@@ -150,6 +87,8 @@ class CombinedWhisper:
         adapter: str | Path | None,
         encoder_seconds: int = FULL_WINDOW_SECONDS,
         base_seconds: int = FULL_WINDOW_SECONDS,
+        cache: ClipCache | None = None,
+        max_batch_rows: int = MAX_BATCH_ROWS,
     ):
         expert_folders, shared_decoder = experts_folder(experts) if experts is not None else ({}, None)
         self.accents = list(expert_folders)
@@ -170,7 +109,11 @@ class CombinedWhisper:
         }
         self.whisper = whisper
         self.encoder_seconds = encoder_seconds
+        self.cache = cache
         self._lock = threading.Lock()  # column weights live on the shared layers during a call
+        self.batches = BatchQueue(
+            self._decode_jobs, rows=lambda job: len(job.requests), max_rows=max_batch_rows, compatible=_same_options
+        )
 
     @property
     def injected(self) -> bool:
@@ -187,20 +130,58 @@ class CombinedWhisper:
         return torch.stack([normalized_weights(block, self.accents) for block in weights])
 
     def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
-        """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router."""
-        no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
-        with self._lock, routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
-            return pooled_encoder_states(self._heard[self.encoder_seconds], audios, batch_size)
+        """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router;
+        with a cache, only the clips it has not heard yet go through the encoder."""
+        keys = [("features", clip_digest(audio)) for audio in audios] if self.cache else [None] * len(audios)
+        rows = [self.cache.get(key) if key else None for key in keys]
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing:
+            no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
+            unheard = [audios[i] for i in missing]
+            with self._lock, routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
+                heard = pooled_encoder_states(self._heard[self.encoder_seconds], unheard, batch_size)
+            if self.cache is None:
+                return heard
+            for i, row in zip(missing, heard):
+                rows[i] = row
+                self.cache.put(keys[i], row)
+        return torch.stack(rows)
 
     def transcribe(
         self, audios: list[np.ndarray], requests: list[Request], options: DecodingOptions = GUARDED
     ) -> list[str]:
-        """Clip i decoded as requests[i] asks, the clips of each window as batches of one model.
+        """Clip i decoded as requests[i] asks, the clips of each window as batches of one model (with other
+        callers' rows that arrived meanwhile); rows the cache holds are not decoded again.
 
         Per-block weights route the encoder's experts block by block; experts in the decoder (a MAS
         decoder) then take their average over the blocks."""
         if len(audios) != len(requests):
             raise ValueError(f"{len(audios)} clips but {len(requests)} requests")
+        self._routing(requests)  # a bad request is refused here, before it can join anyone's batch
+        keys = [self._key(audio, request, options) for audio, request in zip(audios, requests)]
+        texts = [self.cache.get(key) if key else None for key in keys]
+        missing = [i for i, text in enumerate(texts) if text is None]
+        if missing:
+            rows = [audios[i] for i in missing], [requests[i] for i in missing], [keys[i] for i in missing]
+            for i, text in zip(missing, self.batches.submit(_Job(*rows, options))):
+                texts[i] = text
+                if keys[i] is not None:
+                    self.cache.put(keys[i], text)
+        return texts
+
+    def _key(self, audio: np.ndarray, request: Request, options: DecodingOptions) -> Hashable | None:
+        """What a row's transcript depends on: the clip's samples, its route, its normalized weights, the options."""
+        if self.cache is None:
+            return None
+        weights = None
+        if request.route == "mas-lora":
+            vector = self.weights_vector(request.weights)
+            weights = (tuple(vector.shape), tuple(vector.flatten().tolist()))
+        return ("text", clip_digest(audio), request.route, weights, _without_bar(options))
+
+    def _routing(self, requests: list[Request]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each request's column weights: (encoder [clips, columns] or [clips, blocks, columns], decoder
+        [clips, columns] or None); an unavailable route or a bad weighting is refused by name."""
         encoder_weights, decoder_weights = [], []
         for route, weights in requests:
             if route not in self.available:
@@ -211,8 +192,36 @@ class CombinedWhisper:
             encoder_weights.append(column_weights(self.sides["encoder"], route, vector, self.accents))
             decoder_vector = vector.mean(0) if vector is not None and vector.dim() == 2 else vector
             decoder_weights.append(column_weights(self.sides["decoder"], route, decoder_vector, self.accents))
-        encoder_routing = stack_column_weights(encoder_weights)
         decoder_routing = torch.stack(decoder_weights) if self.sides["decoder"] else None
+        return stack_column_weights(encoder_weights), decoder_routing
+
+    def _decode_jobs(self, jobs: list[_Job]) -> list[list[str]]:
+        """The batch queue's work: every job's rows decoded together, then each job's texts. A row the cache
+        took in while its job waited (another caller's batch decoded the same clip), or that two jobs share,
+        is decoded once at most. The jobs share their options (_same_options)."""
+        known = {key: self.cache.get(key) for job in jobs for key in job.keys if key is not None}
+        known = {key: text for key, text in known.items() if text is not None}
+        audios, requests, at, rows = [], [], {}, []  # at: key -> its row in the batch; rows: each job's
+        for job in jobs:
+            rows.append([])
+            for audio, request, key in zip(job.audios, job.requests, job.keys):
+                if key not in known and key not in at:
+                    if key is not None:
+                        at[key] = len(audios)
+                    rows[-1].append(len(audios))
+                    audios.append(audio)
+                    requests.append(request)
+                else:
+                    rows[-1].append(at.get(key))  # None: the cache has it
+        texts = self._decode(audios, requests, jobs[0].options) if audios else []
+        return [
+            [known[key] if row is None else texts[row] for key, row in zip(job.keys, job_rows)]
+            for job, job_rows in zip(jobs, rows)
+        ]
+
+    def _decode(self, audios: list[np.ndarray], requests: list[Request], options: DecodingOptions) -> list[str]:
+        """Decode now, holding the model: the clips of each window as batches (see transcribe)."""
+        encoder_routing, decoder_routing = self._routing(requests)
         texts: list[str] = [""] * len(requests)
         with self._lock:
             for seconds, whisper in self._heard.items():
@@ -236,3 +245,13 @@ class CombinedWhisper:
             )
 
         return route_clips
+
+
+def _without_bar(options: DecodingOptions) -> DecodingOptions:
+    """The options that decide a transcript: a progress bar changes none."""
+    return replace(options, progress=False)
+
+
+def _same_options(first: _Job, second: _Job) -> bool:
+    """Jobs decoded with the same options (a progress bar aside) can share a batch."""
+    return _without_bar(first.options) == _without_bar(second.options)
