@@ -6,10 +6,8 @@ This file only lays the page out and wires it to the core: what a Compare comput
 maslora.systems.demo, the charts in maslora.systems.figures, a visitor's prompts and takes in
 maslora.systems.visitor_takes, their experts in maslora.systems.visitors.
 
-Many visitors, one model: each request carries its own expert weights (nothing is merged into shared
-weights), and the core holds a lock while they sit on the model's layers, so decodes run one at a time
-whichever event starts them. Gradio's queue runs each event one call at a time too: on 2 cores a second
-decode would only halve both, and the queue shows waiting visitors their position instead.
+Many visitors, one model, nothing merged: compares run side by side (DECODES; other events one at a time)
+and the core decodes those that arrive together as one batch, keeping what it decoded of each clip.
 """
 
 import argparse
@@ -27,6 +25,7 @@ from maslora.errors import USER_ERRORS
 from maslora.mixture.expert_folders import check_expert_name
 from maslora.mixture.weights import PAPER_BEST_BETA
 from maslora.systems import bundle, demo
+from maslora.systems.clip_cache import ClipCache
 from maslora.systems.combined_whisper import ROUTES, CombinedWhisper
 from maslora.systems.compare import compare, wer_vs_beta
 from maslora.systems.figures import bar_figure, beta_figure, posterior_figure
@@ -36,6 +35,8 @@ from maslora.training.new_expert import train_new_expert
 
 DIFF_COLORS = {"substitution": "#f4a261", "insertion": "#2a9d8f", "deletion": "#e76f51"}
 PRIVATE = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
+DECODES = {"concurrency_id": "decode", "concurrency_limit": 64}  # in flight at once; the core batches them
+MAX_UPLOAD = "25mb"  # a minute of 48 kHz stereo float WAV is 23 MB; the clip limit (a minute) refuses the rest
 
 
 def readable_errors(handler):
@@ -53,7 +54,7 @@ def readable_errors(handler):
 
 @functools.cache
 def whisper_for(size: str, mixture: str) -> CombinedWhisper:
-    return bundle.load_bundled_whisper(size, mixture=mixture)
+    return bundle.load_bundled_whisper(size, mixture=mixture, cache=ClipCache())  # every visitor's, one model
 
 
 auto_for = functools.cache(bundle.load_bundled_auto)  # (size, mixture): one model and classifier for every visitor
@@ -285,11 +286,11 @@ def wire(page: gr.Blocks, c: SimpleNamespace, a: SimpleNamespace) -> None:
     rule_inputs, rule_outputs = [c.size, c.mixture, c.accent, c.beta], [c.source, c.beta, *c.sliders]
 
     def then_compare(event) -> None:
-        event.then(run_compare, compare_inputs, compare_outputs, **PRIVATE)
+        event.then(run_compare, compare_inputs, compare_outputs, **PRIVATE, **DECODES)
 
-    c.compare.click(run_compare, compare_inputs, compare_outputs, api_name="compare")
+    c.compare.click(run_compare, compare_inputs, compare_outputs, api_name="compare", **DECODES)
     changes = [c.audio.stop_recording, c.audio.upload, c.reference.submit, c.source.input]
-    gr.on(changes, run_compare, compare_inputs, compare_outputs, **PRIVATE)
+    gr.on(changes, run_compare, compare_inputs, compare_outputs, **PRIVATE, **DECODES)
     switched_to = [c.mixture, c.accent, c.sliders[-1], *c.about]
     switched = gr.on([c.size.input, c.mixture.input], switch_mixture, [c.size, c.mixture], switched_to, **PRIVATE)
     for trigger in (c.accent.input, c.beta.release, switched.then):
@@ -300,9 +301,8 @@ def wire(page: gr.Blocks, c: SimpleNamespace, a: SimpleNamespace) -> None:
     then_compare(reset.then(apply_rule, rule_inputs, rule_outputs, **PRIVATE))
     if c.examples is not None:
         then_compare(c.examples.load_input_event.then(apply_rule, rule_inputs, rule_outputs, **PRIVATE))
-    c.curve.click(
-        run_beta_curve, [c.size, c.mixture, c.audio, c.reference, c.accent], c.curve_plot, api_name="wer_vs_beta"
-    )
+    curve_inputs = [c.size, c.mixture, c.audio, c.reference, c.accent]
+    c.curve.click(run_beta_curve, curve_inputs, c.curve_plot, api_name="wer_vs_beta", **DECODES)
 
     kept_outputs = [a.card, a.take, a.kept, a.takes, a.position]
     a.keep.click(keep_take, [c.size, c.mixture, a.position, a.take, a.takes], kept_outputs, **PRIVATE)
@@ -341,7 +341,8 @@ def main() -> None:
     parser.add_argument("--host", help="address to serve on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
     parser.add_argument("--port", type=int, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     args = parser.parse_args()
-    build_app(args.size).queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port)
+    page = build_app(args.size).queue(default_concurrency_limit=1)
+    page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ class WeightsError(ValueError):
     """A weighting that cannot be used: unknown accent, negative or non-finite weight, all zero, bad beta."""
 
 
+class TextError(ValueError):
+    """A reference text that cannot be scored: longer than any clip a compare takes could hold."""
+
+
 class TrainingError(RuntimeError):
     """Training could not finish: its loss stopped being a number, or it was cancelled."""
 
@@ -57,6 +61,7 @@ USER_ERRORS = (
     EspeakError,
     AdapterError,
     WeightsError,
+    TextError,
     MicrophoneError,
     TrainingError,
     SpaceError,

@@ -241,9 +241,15 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
             "600 s long; the limit is 60 s",
         ),
     ]
+    too_big = tmp_path / "too-big.wav"  # 30 MB: above the upload limit (a minute of 48 kHz stereo float is 23 MB)
+    soundfile.write(too_big, np.zeros((500_000, 15), dtype=np.float32), 16_000, subtype="FLOAT")
+    cases.append((handle_file(str(too_big)), "maximum allowed size of 25000000 bytes"))
     for audio, message in cases:
         with pytest.raises(Exception, match=message):
             _compare(client, audio, "", uniform)
+    path, reference = example
+    with pytest.raises(Exception, match="50,000 words; at most 500 can be scored"):  # would hold everyone's model
+        _compare(client, handle_file(str(path)), "word " * 50_000, uniform)
     silent = _write(tmp_path / "silence.wav", np.zeros(3 * 16_000, dtype=np.float32))
     outputs = client.predict(
         "tiny.en", DEFAULT, silent, "", "unknown", 2.0, "expert sliders", *uniform, api_name="/compare"
@@ -254,7 +260,6 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
         "a blank box: silence must show a text or the placeholder"
     )
     assert not any(diffs), "nothing to highlight without a reference"
-    path, reference = example
     assert all(_compare(client, handle_file(str(path)), reference, uniform)), "the app stopped serving after bad input"
 
 

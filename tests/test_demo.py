@@ -9,11 +9,11 @@ import pytest
 import soundfile
 
 from maslora.data.audio import SAMPLE_RATE
-from maslora.errors import AudioError, CorpusError, WeightsError
+from maslora.errors import AudioError, CorpusError, TextError, WeightsError
 from maslora.mixture.weights import beta_weights
 from maslora.systems import demo
 from maslora.systems.bundle import load_bundled_auto, load_bundled_whisper
-from maslora.systems.compare import Comparison, RouteResult
+from maslora.systems.compare import MAX_REFERENCE_WORDS, Comparison, RouteResult, check_reference, compare, wer_vs_beta
 from maslora.systems.visitor_takes import TEST_PROMPTS, TRAINING_PROMPTS, PromptSheet, split_takes, trained_summary
 from tests.conftest import NATIVE
 
@@ -45,6 +45,20 @@ def test_each_source_of_weights_gives_its_weights_and_the_posterior_is_always_he
         demo.compare_weights(choice(demo.BY_AUDIO), whisper, whisper, None, clip)
     with pytest.raises(WeightsError, match="no welsh expert here"):
         demo.compare_weights(choice(demo.BY_RULE, "welsh"), whisper, whisper, auto, clip)
+
+
+def test_a_reference_longer_than_any_clip_is_refused_before_anything_is_decoded(bundled):
+    whisper, _ = bundled
+    clip = soundfile.read(NATIVE / "arctic_a0001.flac", dtype="float32")[0]
+    decoded = whisper.batches.jobs
+    for run in (
+        lambda reference: compare(whisper, clip, beta_weights("korean", 2.0, ACCENTS), reference),
+        lambda reference: wer_vs_beta(whisper, clip, reference, "korean"),
+    ):
+        with pytest.raises(TextError, match="50,000 words; at most 500 can be scored"):
+            run("word " * 50_000)
+    assert whisper.batches.jobs == decoded
+    check_reference("word " * MAX_REFERENCE_WORDS)  # as long as a clip could say: scored
 
 
 def test_the_rule_sets_every_slider_and_the_visitors_own_stays_at_zero():

@@ -11,13 +11,14 @@ import pandas as pd
 
 from maslora.auto.accent_id import PooledHead
 from maslora.auto.auto_weights import auto_weights
-from maslora.errors import WeightsError
+from maslora.errors import TextError, WeightsError
 from maslora.mixture.weights import beta_weights
 from maslora.systems.combined_whisper import ROUTES, CombinedWhisper, Request
 from maslora.wer import error_counts, normalize, word_diff
 from maslora.whisper.transcribe import GUARDED
 
 BETA_STEP = 0.5  # the WER-vs-beta curve samples beta = 1, 1.5, ..., N
+MAX_REFERENCE_WORDS = 500  # a minute of fast speech is ~240 words; scoring 50,000 held a shared server for 11 s
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ def has_words(reference: str | None) -> bool:
     return bool(reference and normalize(reference).strip())
 
 
+def check_reference(reference: str | None) -> None:
+    """Refuse a reference too long to be what a clip says, before anything is decoded for it."""
+    words = len(reference.split()) if reference else 0
+    if words > MAX_REFERENCE_WORDS:
+        raise TextError(f"the reference text has {words:,} words; at most {MAX_REFERENCE_WORDS} can be scored")
+
+
 def score(route: str, text: str, reference: str | None) -> RouteResult:
     if not has_words(reference):
         return RouteResult(route, text, None, [])
@@ -52,6 +60,7 @@ def compare(
 ) -> Comparison:
     """Base, regular LoRA and MAS-LoRA (mixed by `weights`) on one 16 kHz clip: the adapted two as one
     batch in their window, base in its own 30 s (see CombinedWhisper)."""
+    check_reference(reference)
     began = time.perf_counter()
     texts = whisper.transcribe(
         [audio] * len(ROUTES), [Request(route, weights if route == "mas-lora" else None) for route in ROUTES]
@@ -69,6 +78,7 @@ def wer_vs_beta(
     whisper: CombinedWhisper, audio: np.ndarray, reference: str, accent: str, progress: bool = False
 ) -> pd.DataFrame:
     """MAS-LoRA's WER on one clip for every beta of beta_grid, all weightings decoded as batches of requests."""
+    check_reference(reference)
     if not has_words(reference):
         raise WeightsError("the WER-vs-beta curve needs a reference text with words in it")
     betas = beta_grid(len(whisper.accents))

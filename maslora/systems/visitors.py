@@ -32,6 +32,7 @@ from maslora.errors import TrainingError
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import DEFAULT_MIXTURE, bundled_folders, read_bundle
+from maslora.systems.clip_cache import ClipCache
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.wer import error_counts
 from maslora.whisper.load import load_whisper
@@ -124,7 +125,7 @@ class VisitorExperts:
             shutil.rmtree(folder)  # the same name trained again: the new one replaces it
         add_expert(self.bundle.experts, name, layers, folder)
         whisper = CombinedWhisper(
-            load_whisper(self.bundle.model), folder, self.bundle.adapter, self.bundle.encoder_seconds
+            load_whisper(self.bundle.model), folder, self.bundle.adapter, self.bundle.encoder_seconds, cache=ClipCache()
         )
         expert = VisitorExpert(name, folder, whisper)
         with self._lock:
