@@ -40,6 +40,7 @@ import numpy as np
 import soundfile
 from gradio_client import Client, handle_file
 
+from analysis.bench_app import median_seconds
 from analysis.bench_space import peak_memory_gb, started_seconds
 from maslora.data.audio import SAMPLE_RATE, load_audio
 from maslora.data.corpora import load_manifest
@@ -147,16 +148,6 @@ class LoneModel:
     """The bundled model in this process, without a cache: what a lone visitor's rows decode to."""
 
     whisper: CombinedWhisper
-
-
-def median_seconds(run, repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def breakdown(url: str, size: str, clips: list[Clip], folder: Path, repeats: int) -> None:
