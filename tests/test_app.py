@@ -243,7 +243,7 @@ def test_bad_input_gets_a_readable_message_and_the_app_keeps_serving(app_url, ex
     ]
     too_big = tmp_path / "too-big.wav"  # 30 MB: above the upload limit (a minute of 48 kHz stereo float is 23 MB)
     soundfile.write(too_big, np.zeros((500_000, 15), dtype=np.float32), 16_000, subtype="FLOAT")
-    cases.append((handle_file(str(too_big)), "maximum allowed size of 25000000 bytes"))
+    cases.append((handle_file(str(too_big)), "exceeds the maximum file size of 26214400 bytes"))
     for audio, message in cases:
         with pytest.raises(Exception, match=message):
             _compare(client, audio, "", uniform)

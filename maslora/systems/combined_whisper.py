@@ -173,11 +173,12 @@ class CombinedWhisper:
         """What a row's transcript depends on: the clip's samples, its route, its normalized weights, the options."""
         if self.cache is None:
             return None
-        weights = None
-        if request.route == "mas-lora":
-            vector = self.weights_vector(request.weights)
-            weights = (tuple(vector.shape), tuple(vector.flatten().tolist()))
-        return ("text", clip_digest(audio), request.route, weights, _without_bar(options))
+        route, weights = request  # a plain (route, weights) pair is a request too
+        normalized = None  # only MAS-LoRA's transcript depends on the weights
+        if route == "mas-lora":
+            vector = self.weights_vector(weights)
+            normalized = (tuple(vector.shape), tuple(vector.flatten().tolist()))
+        return ("text", clip_digest(audio), route, normalized, _without_bar(options))
 
     def _routing(self, requests: list[Request]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Each request's column weights: (encoder [clips, columns] or [clips, blocks, columns], decoder
