@@ -14,7 +14,7 @@ from maslora.mixture.layer import AdapterPlacement, merge, routed
 from maslora.mixture.peft_io import RunsWith, experts_folder, load_adapter, load_experts, save_adapter, save_experts
 from maslora.mixture.weights import beta_weights, normalized_weights
 from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_whisper
-from maslora.systems.clip_cache import ClipCache
+from maslora.systems.clip_cache import ClipCache, clip_digest
 from maslora.systems.columns import Column, column_weights, read_column, stack_columns
 from maslora.systems.combined_whisper import Request
 from maslora.systems.compare import compare
@@ -121,10 +121,12 @@ def _visitors(examples: int = 2) -> list[tuple]:
 def test_a_cache_serves_the_transcripts_a_decode_gives_and_decodes_only_what_changed(tiny_en):
     plain, cached = load_bundled_whisper("tiny.en"), load_bundled_whisper("tiny.en", cache=ClipCache())
     (clip, weights), (other_clip, other_weights) = _visitors()
+    heard = cached.encoder_features([clip])  # the classifier's hearing is kept from the first clip on
+    assert len(cached.cache) == 1 and torch.equal(cached.cache.get(("features", clip_digest(clip))), heard[0])
     first = compare(cached, clip, weights)
-    assert (cached.batches.jobs, len(cached.cache)) == (1, 3)  # three rows decoded, three kept
+    assert (cached.batches.jobs, len(cached.cache)) == (1, 4)  # three rows decoded, three kept
     moved = compare(cached, clip, other_weights)  # a slider move: only MAS-LoRA's row is decoded
-    assert (cached.batches.jobs, len(cached.cache)) == (2, 4)
+    assert (cached.batches.jobs, len(cached.cache)) == (2, 5)
     assert moved.results[:2] == first.results[:2]
     again = compare(cached, clip, weights)  # back where it was: nothing is decoded
     assert cached.batches.jobs == 2 and again.results == first.results

@@ -132,15 +132,16 @@ class CombinedWhisper:
     def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
         """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router;
         with a cache, only the clips it has not heard yet go through the encoder."""
-        keys = [("features", clip_digest(audio)) for audio in audios] if self.cache else [None] * len(audios)
-        rows = [self.cache.get(key) if key else None for key in keys]
+        cached = self.cache is not None  # (an empty cache is falsy: it has a length)
+        keys = [("features", clip_digest(audio)) if cached else None for audio in audios]
+        rows = [self.cache.get(key) if key is not None else None for key in keys]
         missing = [i for i, row in enumerate(rows) if row is None]
         if missing:
             no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
             unheard = [audios[i] for i in missing]
             with self._lock, routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
                 heard = pooled_encoder_states(self._heard[self.encoder_seconds], unheard, batch_size)
-            if self.cache is None:
+            if not cached:
                 return heard
             for i, row in zip(missing, heard):
                 rows[i] = row
@@ -159,7 +160,7 @@ class CombinedWhisper:
             raise ValueError(f"{len(audios)} clips but {len(requests)} requests")
         self._routing(requests)  # a bad request is refused here, before it can join anyone's batch
         keys = [self._key(audio, request, options) for audio, request in zip(audios, requests)]
-        texts = [self.cache.get(key) if key else None for key in keys]
+        texts = [self.cache.get(key) if key is not None else None for key in keys]
         missing = [i for i, text in enumerate(texts) if text is None]
         if missing:
             rows = [audios[i] for i in missing], [requests[i] for i in missing], [keys[i] for i in missing]
