@@ -33,7 +33,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -138,39 +138,33 @@ def ask(client: Client, size: str, action: Action) -> tuple[str, ...]:
     return tuple(outputs[i] for i in TRANSCRIPTS)
 
 
-def weights_of(action: Action) -> dict[str, float]:
-    """The weights the page decodes `action` with (the lone model's bundled experts)."""
+def weights_of(action: Action, whisper: CombinedWhisper) -> dict[str, float]:
+    """The weights the page decodes `action` with, over `whisper`'s bundled experts."""
     choice = demo.WeightChoice(source=action.source, accent=action.accent, beta=action.beta, sliders=action.sliders)
-    return demo.compare_weights(choice, LoneModel.whisper, LoneModel.whisper, None, None)[0]
+    return demo.compare_weights(choice, whisper, whisper, None, None)[0]
 
 
-class LoneModel:
-    """The bundled model in this process, without a cache: what a lone visitor's rows decode to."""
-
-    whisper: CombinedWhisper
-
-
-def breakdown(url: str, size: str, clips: list[Clip], folder: Path, repeats: int) -> None:
-    """Part 1 of the module's docstring."""
+def breakdown(url: str, size: str, whisper: CombinedWhisper, clips: list[Clip], folder: Path, repeats: int) -> None:
+    """Part 1 of the module's docstring, the core's side on `whisper` (the bundled model, no cache)."""
     client = Client(url, verbose=False)
-    whisper, auto = LoneModel.whisper, bundle.load_bundled_auto(size)
+    auto = bundle.load_bundled_auto(size)
     rng = np.random.default_rng(1)
     clip = next(c for c in clips if c.accent != demo.UNKNOWN)
     accents = whisper.accents
     action = first_compare(clip, accents)
     page, core = [], []
     for _ in range(repeats + 1):  # each time a recording the server has not heard; the first warms both up
-        fresh = Action(**{**action.__dict__, "clip": recording_of(clip, folder, rng)})
+        fresh = replace(action, clip=recording_of(clip, folder, rng))
         began = time.perf_counter()
         ask(client, size, fresh)
         page.append(time.perf_counter() - began)
         audio = load_audio(fresh.clip.path)
         began = time.perf_counter()
-        compare(whisper, audio, weights_of(fresh), fresh.clip.text)
+        compare(whisper, audio, weights_of(fresh, whisper), fresh.clip.text)
         core.append(time.perf_counter() - began)
     page_s, core_s = statistics.median(page[1:]), statistics.median(core[1:])
     lone_phases = gradio_phases(url, clear=True)
-    audio, weights = load_audio(clip.path), weights_of(action)
+    audio, weights = load_audio(clip.path), weights_of(action, whisper)
     comparison = compare(whisper, audio, weights, clip.text)
     posterior = auto.weigh(whisper, audio)[0] if auto else None
 
@@ -201,12 +195,12 @@ def breakdown(url: str, size: str, clips: list[Clip], folder: Path, repeats: int
     print_phases(lone_phases, "p50")
     slider_page, mas_row = [], []
     for beta in np.linspace(1.1, 1.9, repeats):  # a beta not asked before each time: MAS-LoRA's row is decoded
-        moved = Action(**{**action.__dict__, "beta": beta, "sliders": rule_sliders(accents, clip.accent, beta)})
+        moved = replace(action, beta=beta, sliders=rule_sliders(accents, clip.accent, beta))
         began = time.perf_counter()
         ask(client, size, moved)
         slider_page.append(time.perf_counter() - began)
         began = time.perf_counter()
-        whisper.transcribe([audio], [Request("mas-lora", weights_of(moved))])
+        whisper.transcribe([audio], [Request("mas-lora", weights_of(moved, whisper))])
         mas_row.append(time.perf_counter() - began)
     slider_page, mas_row = statistics.median(slider_page), statistics.median(mas_row)
     print(
@@ -245,15 +239,16 @@ def run_class(url: str, size: str, actions: list[Action], visitors: int) -> list
     return records
 
 
-def differing(records: list[dict]) -> tuple[int, int]:
-    """(transcripts that differ from a lone visitor's, transcripts checked): part 3 of the module's docstring."""
-    whisper, lone = LoneModel.whisper, {}
-    audios = {}
+def differing(records: list[dict], whisper: CombinedWhisper) -> tuple[int, int]:
+    """(transcripts that differ from a lone visitor's, transcripts checked): part 3 of the module's docstring,
+    each row decoded alone by `whisper` (the bundled model, no cache)."""
+    lone, audios = {}, {}
     checked = differ = 0
     for record in (r for r in records if "transcripts" in r):
         action = record["action"]
-        audio = audios.setdefault(action.clip.path, load_audio(action.clip.path))
-        weights = weights_of(action)
+        if action.clip.path not in audios:  # each clip read once (setdefault would read it every time)
+            audios[action.clip.path] = load_audio(action.clip.path)
+        audio, weights = audios[action.clip.path], weights_of(action, whisper)
         for route, text in zip(ROUTES, record["transcripts"]):
             key = (action.clip.path, route, tuple(sorted(weights.items())) if route == "mas-lora" else None)
             if key not in lone:
@@ -303,8 +298,8 @@ def main() -> None:
     parser.add_argument("--skip-lone", action="store_true", help="the class alone, without part 1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    LoneModel.whisper = bundle.load_bundled_whisper(args.size)
-    accents, clips = LoneModel.whisper.accents, examples(LoneModel.whisper.accents)
+    lone = bundle.load_bundled_whisper(args.size)  # no cache: what a lone visitor's rows decode to
+    accents, clips = lone.accents, examples(lone.accents)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryDirectory() as scratch:
@@ -318,7 +313,7 @@ def main() -> None:
             print(f"the page answered after {started_seconds(url, server):.1f} s")
             ask(Client(url, verbose=False), args.size, first_compare(clips[0], accents))  # warms the server up
             if not args.skip_lone:
-                breakdown(url, args.size, clips, folder, args.repeats)
+                breakdown(url, args.size, lone, clips, folder, args.repeats)
             gradio_phases(url, clear=True)
             rng = np.random.default_rng(args.seed)
             actions = [a for v in range(args.visitors) for a in visitor_actions(v, rng, clips, accents, args, folder)]
@@ -333,7 +328,7 @@ def main() -> None:
         served = [r for r in records if "transcripts" in r]
         latencies = [r["finished"] - r["asked"] for r in served]
         errors = [r["error"] for r in records if "error" in r]
-        differ, checked = differing(records)
+        differ, checked = differing(records, lone)
     print(
         f"\nThe class: {args.size}, {args.visitors} visitors, a mean gap of {args.gap:g} s, {args.seconds:g} s"
         f" ({'new recordings' if args.recorded else 'examples'} as new clips), seed {args.seed}"

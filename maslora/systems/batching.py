@@ -1,13 +1,13 @@
 """Calls from many threads run together: while one batch runs, the calls that arrive wait, then go as the next.
 
 A shared model on a CPU does one decode at a time (a second one would only halve both), and a batch of
-eight rows costs far less than eight rows one after another (tiny.en: about 0.13 s a row in eight
-against 0.23 s alone). So the model's callers queue here: a call that finds the model free runs at once
-with whatever else is waiting; one that finds it busy waits, and the first waiter to find it free again
-runs everyone who arrived meanwhile as one batch (group commit, as databases batch their log writes).
-Alone, a call pays nothing; in a crowd, each batch holds everyone who came during the previous one, up to
-`max_rows`. Only jobs that `compatible` says can share a batch (the same decoding options) are taken
-together, in their order of arrival.
+eight rows costs far less than eight rows one after another (tiny.en's MAS-LoRA rows: 0.13-0.14 s a row
+in eight against 0.30 s alone; docs/measurements.md). So the model's callers queue here: a call that
+finds the model free runs at once with whatever else is waiting; one that finds it busy waits, and the
+first waiter to find it free again runs everyone who arrived meanwhile as one batch (group commit, as
+databases batch their log writes). Alone, a call pays nothing; in a crowd, each batch holds everyone who
+came during the previous one, up to `max_rows`. Only jobs that `compatible` says can share a batch (the
+same decoding options) are taken together, in their order of arrival.
 
 One job's error never fails another's: when a batch raises, its jobs run again one by one, each getting
 its own result or its own error.
