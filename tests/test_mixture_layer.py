@@ -137,6 +137,23 @@ def test_per_sample_weights_in_one_batch_equal_each_weighting_alone():
         assert torch.allclose(together[index], logits(model, row)[index], atol=1e-5)
 
 
+def test_a_frozen_model_skips_the_experts_no_sample_weighs_and_computes_the_same():
+    model = trained_looking(tiny_whisper())
+    rows = torch.zeros(3, N)
+    rows[1, 2] = 1.0  # hindi alone; row 0 base; row 2 hindi and spanish
+    rows[2, [2, 4]] = 0.5
+    every_expert = [logits(model, weights) for weights in (rows, torch.zeros(3, N))]  # trainable: all computed
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    mixtures = [layer for layer in adapter_layers(model).values() if layer.n_experts > 1]
+    for weights, expected, used in zip((rows, torch.zeros(3, N)), every_expert, (2, 0)):
+        with torch.no_grad(), routed(model, weights):
+            skipping = model(input_features=FEATURES, decoder_input_ids=TOKENS).logits
+            assert {layer.weighed[0].shape[0] for layer in mixtures} == {used}  # hindi, spanish; then none
+        assert torch.allclose(skipping, expected, atol=1e-6)
+    assert all(layer.weighed is None for layer in mixtures)  # cleared on the way out
+
+
 @pytest.mark.parametrize("keep_deltas", [False, True])
 def test_unmerge_restores_w0_bit_exactly_after_100_remerges(keep_deltas):
     model = trained_looking(tiny_whisper())

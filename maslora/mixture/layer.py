@@ -32,6 +32,7 @@ from maslora.mixture.lora import (
     merged_weight,
     merged_weight_from_deltas,
     mixture_output,
+    weighed_experts,
 )
 
 PAPER_DESIGN, SHARED_DESIGN = "experts", "shared+experts"  # what an experts folder holds (AdapterPlacement.design)
@@ -113,6 +114,8 @@ class MixtureLoRALinear(nn.Module):
         self.block = block  # index of the transformer block this projection sits in
         # set by routed() only: weights [batch, N], [N] or [batch, blocks, N], or expert indices [batch]
         self.routing: torch.Tensor | None = None
+        # set by routed() only, when decoding: (A, B) of just the experts the routing weighs (weighed_experts)
+        self.weighed: tuple[torch.Tensor, torch.Tensor] | None = None
         self.original_weight: torch.Tensor | None = None  # W0, kept while merged
         self.expert_deltas: torch.Tensor | None = None  # [N, out * in] while merged with keep_deltas
 
@@ -134,13 +137,16 @@ class MixtureLoRALinear(nn.Module):
             return y
         if self.routing is not None and not self.routing.is_floating_point():  # one expert index per sample
             return y + chosen_expert_output(self.dropout(x), self.lora_A, self.lora_B, self.routing, self.scale)
+        A, B = self.weighed if self.weighed is not None else (self.lora_A, self.lora_B)
+        if A.shape[0] == 0:
+            return y  # no sample weighs any expert here
         if self.routing is not None:
             weights = self.routing if self.routing.dim() < 3 else self.routing[:, self.block]
         elif self.n_experts == 1:
             weights = torch.ones(1, device=x.device)  # a shared LoRA applies in full unless routed
         else:
             raise RuntimeError("MixtureLoRALinear has no expert weights: run the model inside routed(model, weights)")
-        return y + mixture_output(self.dropout(x), self.lora_A, self.lora_B, weights, self.scale)
+        return y + mixture_output(self.dropout(x), A, B, weights, self.scale)
 
     @torch.no_grad()
     def merge(self, weights: torch.Tensor, keep_deltas: bool = False) -> None:
@@ -253,12 +259,18 @@ def routed(model: nn.Module, weights: torch.Tensor, decoder_weights: torch.Tenso
                 raise ValueError(f"expert indices must be [batch] in 0..{layer.n_experts - 1} for {name}")
         elif chosen.shape[-1] != layer.n_experts:
             raise ValueError(f"{chosen.shape[-1]} weights for {name}, which has {layer.n_experts} experts")
+        if chosen.is_floating_point() and not (chosen.requires_grad or layer.lora_A.requires_grad):
+            # decoding: the experts no sample weighs are left out once here, not at every decoder step
+            own = chosen if chosen.dim() < 3 else chosen[:, layer.block]
+            A, B, chosen = weighed_experts(layer.lora_A, layer.lora_B, own)
+            layer.weighed = (A, B)
         layer.routing = chosen
     try:
         yield
     finally:
         for layer in layers.values():
             layer.routing = None
+            layer.weighed = None
 
 
 def merge(model: nn.Module, weights: torch.Tensor, keep_deltas: bool = False) -> None:

@@ -74,6 +74,16 @@ def mixture_output(
     return scale * torch.einsum("...nr,nor->...o", hidden, B)
 
 
+def weighed_experts(
+    A: torch.Tensor, B: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(A, B, weights) of only the experts some sample weighs (weights [batch, N] or [N]). An expert that
+    every sample weighs 0 adds 0 to every output (mixture_output), so leaving it out saves its work: a
+    base row decodes with no adapter work at all, and experts held for others cost a batch nothing."""
+    used = weights.ne(0).reshape(-1, weights.shape[-1]).any(0)
+    return A[used], B[used], weights[..., used]
+
+
 def chosen_expert_output(
     x: torch.Tensor, A: torch.Tensor, B: torch.Tensor, experts: torch.Tensor, scale: float
 ) -> torch.Tensor:

@@ -58,6 +58,8 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
         )
     with torch.no_grad():
         for name, layer in layers.items():
+            layer.lora_A.requires_grad_(False)  # it only decodes: routed() may then skip the columns nobody weighs
+            layer.lora_B.requires_grad_(False)
             layer.lora_A.zero_()
             layer.lora_B.zero_()
             for index, column in enumerate(sides[module_side(name)]):
