@@ -60,7 +60,7 @@ def whisper_for(size: str, mixture: str) -> CombinedWhisper:
 auto_for = functools.cache(bundle.load_bundled_auto)  # (size, mixture): one model and classifier for every visitor
 sheet_for = functools.cache(PromptSheet.for_bundle)  # (size): the prompts a visitor reads for their expert
 
-VISITORS = VisitorStores()  # visitors' own experts, beside each size and mixture; each goes when its visitor leaves
+VISITORS = VisitorStores(whisper_for)  # visitors' experts, columns of the models above; each goes with its visitor
 
 
 def visitor_key(request: gr.Request | None) -> str:
@@ -147,7 +147,7 @@ def train_expert(request: gr.Request, size, mixture, name, takes, progress=gr.Pr
         progress((step.step, step.steps), desc=f"step {step.step} of {step.steps}: {left}")
 
     with store.training(key) as cancelled:
-        layers = train_new_expert(store.bundle.experts, training, on_step=show, cancelled=cancelled)
+        layers = train_new_expert(store.experts, training, on_step=show, cancelled=cancelled)
     expert = store.add(key, name, layers)
     scored = score_new_expert(expert, [load_audio(p) for p in test.path], list(test.text)) if len(test) else None
     accents = expert.whisper.accents

@@ -4,14 +4,19 @@ import threading
 import zipfile
 
 import pytest
+import torch
 
 from maslora.data.audio import load_audio
 from maslora.data.corpora import NATIVE_RECORDINGS, arctic_prompts, load_manifest
 from maslora.data.splits import prompt_sets
-from maslora.errors import TrainingError
+from maslora.errors import AdapterError, TrainingError, WeightsError
+from maslora.mixture.layer import adapter_layers
 from maslora.mixture.peft_io import read_adapter
-from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, read_bundle
-from maslora.systems.visitors import Bundle, VisitorExperts, new_expert_requests, score_new_expert, visitor_prompts
+from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, load_bundled_whisper
+from maslora.systems.clip_cache import ClipCache
+from maslora.systems.combined_whisper import CombinedWhisper, Request
+from maslora.systems.visitors import VisitorExperts, new_expert_requests, score_new_expert, visitor_prompts
+from maslora.whisper.load import load_whisper
 
 EXPERTS = BUNDLED_EXPERTS / "tiny.en" / "mas-lora"
 
@@ -34,11 +39,14 @@ def test_the_bundled_mixture_row_is_the_bundled_mas_lora():
     assert requests["base Whisper"] == ("base", None)
 
 
+@pytest.fixture(scope="module")
+def shared(private_model_cache) -> CombinedWhisper:
+    return load_bundled_whisper("tiny.en", cache=ClipCache())  # the page's model of the bundle: every visitor's
+
+
 @pytest.fixture
-def store(tmp_path):
-    bundle = Bundle.for_size("tiny.en")
-    assert bundle.experts == EXPERTS and bundle.encoder_seconds == read_bundle("tiny.en")["encoder_seconds"]
-    return VisitorExperts(bundle, tmp_path / "visitors", capacity=1)
+def store(tmp_path, shared):
+    return VisitorExperts(EXPERTS, tmp_path / "visitors", shared, capacity=1)
 
 
 def test_one_training_per_visitor_capacity_and_cancel(store):
@@ -92,3 +100,51 @@ def test_trainings_of_different_visitors_do_not_block_each_other(store):
         worker.start()
         assert entered.wait(10)
         worker.join()
+
+
+def _alone(whisper, name: str) -> Request:
+    return Request("mas-lora", {accent: float(accent == name) for accent in whisper.accents})
+
+
+@pytest.mark.slow
+def test_visitors_experts_are_columns_of_one_model_that_decode_as_their_own_whisper_would(tmp_path, shared):
+    store = VisitorExperts(EXPERTS, tmp_path / "visitors", shared)
+    clips = [load_audio(path) for path in load_manifest(NATIVE_RECORDINGS).path.iloc[:2]]
+    bundled = [Request("base"), Request("lora"), _alone(shared, "hindi")]
+    before, columns = shared.transcribe(clips[:1] * 3, bundled), shared.sides
+    layers = {"a": read_adapter(EXPERTS / "arabic")[1], "b": read_adapter(EXPERTS / "korean")[1]}
+    a, b = (store.add(key, "mine" if key == "a" else "theirs", layers[key]) for key in ("a", "b"))
+    assert shared.accents == a.whisper.accents[:6] and a.whisper.accents[6:] == ["mine"]
+    assert b.whisper.accents[6:] == ["theirs"]
+    with pytest.raises(WeightsError, match="no expert for mine"):  # a visitor weighs their own expert only
+        b.whisper.transcribe(clips[:1], [Request("mas-lora", {"mine": 1.0})])
+    # the two visitors' rows in one call, as batches of one model, equal each visitor's own whole Whisper
+    for expert in (a, b):
+        own = CombinedWhisper(load_whisper("tiny.en"), expert.folder, BUNDLED_EXPERTS / "tiny.en" / "lora", 10)
+        assert expert.whisper.encoder_features(clips[:1]).shape[0] == 1
+        requests = [_alone(expert.whisper, expert.name), Request("mas-lora", {expert.name: 1.0, "arabic": 1.0})]
+        assert expert.whisper.transcribe(clips, requests) == own.transcribe(clips, requests)
+    assert shared.transcribe(clips[:1] * 3, bundled) == before  # the bundled systems as they were
+    # "mine" again, now the Korean expert: a new column, never the cached transcripts of the gone one
+    again = store.add("a", "mine", layers["b"])
+    assert again.whisper.transcribe(clips, [_alone(again.whisper, "mine")] * 2) == b.whisper.transcribe(
+        clips, [_alone(b.whisper, "theirs")] * 2
+    )
+    for key in ("a", "b"):
+        store.remove(key)
+    assert shared.sides == columns  # both columns gone
+    assert shared.transcribe(clips[:1] * 3, bundled) == before
+
+
+def test_an_expert_that_does_not_fit_leaves_the_shared_model_and_other_experts_unchanged(tmp_path, shared):
+    store = VisitorExperts(EXPERTS, tmp_path / "visitors", shared)
+    good = store.add("a", "mine", read_adapter(EXPERTS / "arabic")[1])
+    layout = shared._layout
+    values = {name: layer.lora_A.clone() for name, layer in adapter_layers(shared.whisper.model).items()}
+    wrong = {name: (A[:, :10], B) for name, (A, B) in read_adapter(EXPERTS / "korean")[1].items()}
+    with pytest.raises(AdapterError):
+        store.add("b", "theirs", wrong)
+    assert shared._layout is layout and store.get("b") is None and store.get("a") is good
+    assert not (store.root / "b" / "experts-theirs").exists()  # nothing of the failed expert is left
+    assert all(torch.equal(values[n], layer.lora_A) for n, layer in adapter_layers(shared.whisper.model).items())
+    store.remove("a")

@@ -76,6 +76,54 @@ def stack_columns(model: nn.Module, columns: list[Column]) -> dict[str, list[Col
     return sides
 
 
+def append_column(model: nn.Module, sides: dict[str, list[Column]], column: Column) -> None:
+    """One more column (a visitor's expert) after the others, on every adapted projection of the sides it adapts.
+
+    Everything is checked before any layer changes: an expert of another model size, of a larger rank than
+    the model's columns or adapting a projection the model does not is refused whole."""
+    layers = adapter_layers(model)
+    foreign = sorted(set(column.layers) - set(layers))
+    if foreign:
+        raise AdapterError(f"{foreign[0]} is not an adapted projection of this model (another size or targets?)")
+    for name, (A, B) in column.layers.items():
+        _, rank, inputs = layers[name].lora_A.shape
+        outputs = layers[name].lora_B.shape[1]
+        if A.shape[0] > rank or A.shape[1] != inputs or B.shape[0] != outputs:
+            raise AdapterError(
+                f"{column.accent}: {name} is rank {A.shape[0]}, {A.shape[1]} -> {B.shape[0]} features; the "
+                f"model's columns are rank {rank}, {inputs} -> {outputs} (another model size or a larger rank?)"
+            )
+    adapted = {module_side(name) for name in column.layers}
+    with torch.no_grad():
+        for name, layer in layers.items():
+            if module_side(name) not in adapted:
+                continue
+            A = layer.lora_A.new_zeros(1, *layer.lora_A.shape[1:])
+            B = layer.lora_B.new_zeros(1, *layer.lora_B.shape[1:])
+            if name in column.layers:
+                own_A, own_B = column.layers[name]
+                A[0, : own_A.shape[0]], B[0, :, : own_A.shape[0]] = own_A, own_B
+            layer.lora_A = nn.Parameter(torch.cat([layer.lora_A, A]), requires_grad=False)
+            layer.lora_B = nn.Parameter(torch.cat([layer.lora_B, B]), requires_grad=False)
+    for side in adapted:
+        sides[side].append(column)
+
+
+def drop_column(model: nn.Module, sides: dict[str, list[Column]], accent: str) -> None:
+    """The column of expert `accent` out of every layer (a visitor left); the other columns keep their values."""
+    layers = adapter_layers(model)
+    with torch.no_grad():
+        for side, columns in sides.items():
+            keep = [index for index, column in enumerate(columns) if column.accent != accent]
+            if len(keep) == len(columns):
+                continue
+            for name, layer in layers.items():
+                if module_side(name) == side:
+                    layer.lora_A = nn.Parameter(layer.lora_A[keep], requires_grad=False)
+                    layer.lora_B = nn.Parameter(layer.lora_B[keep], requires_grad=False)
+            sides[side] = [columns[index] for index in keep]
+
+
 def column_weights(columns: list[Column], route: str, weights: torch.Tensor | None, accents: list[str]) -> torch.Tensor:
     """The weight of every column when `route` runs (MAS-LoRA's experts take `weights` over `accents`):
     [columns], or [blocks, columns] when `weights` is per block ([blocks, N], a learned router's)."""

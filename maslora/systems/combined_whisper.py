@@ -32,7 +32,15 @@ from maslora.mixture.peft_io import experts_folder
 from maslora.mixture.weights import normalized_weights
 from maslora.systems.batching import BatchQueue
 from maslora.systems.clip_cache import ClipCache, clip_digest
-from maslora.systems.columns import column_weights, read_column, stack_column_weights, stack_columns
+from maslora.systems.columns import (
+    Column,
+    append_column,
+    column_weights,
+    drop_column,
+    read_column,
+    stack_column_weights,
+    stack_columns,
+)
 from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fit_encoder_window, in_window
 from maslora.whisper.load import Whisper
@@ -54,6 +62,14 @@ class Request(NamedTuple):
 
 
 MAX_BATCH_ROWS = 16  # rows of concurrent callers decoded as one batch: two of transcribe's 8-window passes
+
+
+class _Layout(NamedTuple):
+    """Which expert each column is: replaced whole when an expert is added or removed, so a reader who took
+    it once sees names and columns that agree."""
+
+    names: list[str]  # every expert a mas-lora request may weigh: the bundled accents, then the added ones
+    sides: dict[str, list[Column]]  # each side's columns, in the layers' order
 
 
 class _Job(NamedTuple):
@@ -98,7 +114,8 @@ class CombinedWhisper:
         if adapter is not None:
             columns.append(read_column("lora", None, Path(adapter)))
         self.available = {"base"} | {column.route for column in columns}
-        self.sides = stack_columns(whisper.model, columns) if columns else {"encoder": [], "decoder": []}
+        sides = stack_columns(whisper.model, columns) if columns else {"encoder": [], "decoder": []}
+        self._layout = _Layout(list(self.accents), sides)
         whisper.model.eval()
         self.windows = {route: base_seconds if route == "base" else encoder_seconds for route in ROUTES}
         if min(self.windows.values()) < FULL_WINDOW_SECONDS:
@@ -116,18 +133,44 @@ class CombinedWhisper:
         )
 
     @property
+    def sides(self) -> dict[str, list[Column]]:
+        return self._layout.sides
+
+    def add_expert(self, name: str, folder: Path) -> None:
+        """One more expert (a visitor's, the PEFT adapter in `folder`) as a column beside the others, weighed
+        only by requests that name it: the bundled experts and every other added one keep their values."""
+        if name in self._layout.names:
+            raise AdapterError(f"there is already an expert called {name!r} in this model")
+        column = read_column("mas-lora", name, folder)
+        with self._lock:  # between batches: a batch's layers never change under it
+            sides = {side: list(columns) for side, columns in self._layout.sides.items()}
+            append_column(self.whisper.model, sides, column)
+            self._layout = _Layout([*self._layout.names, name], sides)
+
+    def remove_expert(self, name: str) -> None:
+        """The added expert `name` out of the model (its visitor left); the bundled experts cannot go."""
+        if name in self.accents or name not in self._layout.names:
+            raise AdapterError(f"no added expert called {name!r} here")
+        with self._lock:
+            sides = {side: list(columns) for side, columns in self._layout.sides.items()}
+            drop_column(self.whisper.model, sides, name)
+            self._layout = _Layout([n for n in self._layout.names if n != name], sides)
+
+    @property
     def injected(self) -> bool:
         """Whether any adapter column sits in the model; without one it is the plain base model, never routed."""
         return bool(self.sides["encoder"] or self.sides["decoder"])
 
-    def weights_vector(self, weights: Weighting) -> torch.Tensor:
-        """[N] for one mapping; [blocks, N] for one mapping per encoder block (each normalized alone)."""
+    def weights_vector(self, weights: Weighting, names: list[str] | None = None) -> torch.Tensor:
+        """[N] over `names` (the bundled accents unless given) for one mapping; [blocks, N] for one mapping
+        per encoder block (each normalized alone)."""
+        names = self.accents if names is None else names
         if isinstance(weights, dict):
-            return normalized_weights(weights, self.accents)
+            return normalized_weights(weights, names)
         blocks = encoder_blocks(self.whisper.model)
         if len(weights) != blocks:
             raise WeightsError(f"per-block weights need one mapping per encoder block ({blocks}), got {len(weights)}")
-        return torch.stack([normalized_weights(block, self.accents) for block in weights])
+        return torch.stack([normalized_weights(block, names) for block in weights])
 
     def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
         """Pooled states of the base encoder (every adapter column at 0), for the accent classifier and router;
@@ -137,10 +180,11 @@ class CombinedWhisper:
         rows = [self.cache.get(key) if key is not None else None for key in keys]
         missing = [i for i, row in enumerate(rows) if row is None]
         if missing:
-            no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
             unheard = [audios[i] for i in missing]
-            with self._lock, routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
-                heard = pooled_encoder_states(self._heard[self.encoder_seconds], unheard, batch_size)
+            with self._lock:
+                no_adapter = [torch.zeros(len(self.sides[side])) for side in ("encoder", "decoder")]
+                with routed(self.whisper.model, *no_adapter) if self.injected else contextlib.nullcontext():
+                    heard = pooled_encoder_states(self._heard[self.encoder_seconds], unheard, batch_size)
             if not cached:
                 return heard
             for i, row in zip(missing, heard):
@@ -158,7 +202,7 @@ class CombinedWhisper:
         decoder) then take their average over the blocks."""
         if len(audios) != len(requests):
             raise ValueError(f"{len(audios)} clips but {len(requests)} requests")
-        self._routing(requests)  # a bad request is refused here, before it can join anyone's batch
+        self._routing(requests, self._layout)  # a bad request is refused here, before it can join anyone's batch
         keys = [self._key(audio, request, options) for audio, request in zip(audios, requests)]
         texts = [self.cache.get(key) if key is not None else None for key in keys]
         missing = [i for i, text in enumerate(texts) if text is None]
@@ -175,26 +219,24 @@ class CombinedWhisper:
         if self.cache is None:
             return None
         route, weights = request  # a plain (route, weights) pair is a request too
-        normalized = None  # only MAS-LoRA's transcript depends on the weights
-        if route == "mas-lora":
-            vector = self.weights_vector(weights)
-            normalized = (tuple(vector.shape), tuple(vector.flatten().tolist()))
-        return ("text", clip_digest(audio), route, normalized, _without_bar(options))
+        named = weights_key(weights) if route == "mas-lora" else None  # only MAS-LoRA's depends on weights
+        return ("text", clip_digest(audio), route, named, _without_bar(options))
 
-    def _routing(self, requests: list[Request]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Each request's column weights: (encoder [clips, columns] or [clips, blocks, columns], decoder
-        [clips, columns] or None); an unavailable route or a bad weighting is refused by name."""
+    def _routing(self, requests: list[Request], layout: _Layout) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each request's column weights in `layout`: (encoder [clips, columns] or [clips, blocks, columns],
+        decoder [clips, columns] or None); an unavailable route or a bad weighting is refused by name."""
+        names, sides = layout
         encoder_weights, decoder_weights = [], []
         for route, weights in requests:
             if route not in self.available:
                 raise AdapterError(
                     f"no {route} here: loaded {', '.join(sorted(self.available))} (give its experts or adapter)"
                 )
-            vector = self.weights_vector(weights) if route == "mas-lora" else None
-            encoder_weights.append(column_weights(self.sides["encoder"], route, vector, self.accents))
+            vector = self.weights_vector(weights, names) if route == "mas-lora" else None
+            encoder_weights.append(column_weights(sides["encoder"], route, vector, names))
             decoder_vector = vector.mean(0) if vector is not None and vector.dim() == 2 else vector
-            decoder_weights.append(column_weights(self.sides["decoder"], route, decoder_vector, self.accents))
-        decoder_routing = torch.stack(decoder_weights) if self.sides["decoder"] else None
+            decoder_weights.append(column_weights(sides["decoder"], route, decoder_vector, names))
+        decoder_routing = torch.stack(decoder_weights) if sides["decoder"] else None
         return stack_column_weights(encoder_weights), decoder_routing
 
     def _decode_jobs(self, jobs: list[_Job]) -> list[list[str]]:
@@ -223,9 +265,9 @@ class CombinedWhisper:
 
     def _decode(self, audios: list[np.ndarray], requests: list[Request], options: DecodingOptions) -> list[str]:
         """Decode now, holding the model: the clips of each window as batches (see transcribe)."""
-        encoder_routing, decoder_routing = self._routing(requests)
         texts: list[str] = [""] * len(requests)
         with self._lock:
+            encoder_routing, decoder_routing = self._routing(requests, self._layout)  # the layout the layers hold
             for seconds, whisper in self._heard.items():
                 indices = [i for i, (route, _) in enumerate(requests) if self.windows[route] == seconds]
                 if not indices:
@@ -247,6 +289,18 @@ class CombinedWhisper:
             )
 
         return route_clips
+
+
+def weights_key(weights: Weighting) -> tuple:
+    """MAS-LoRA's weights as a cache key: each expert weighed, by name, with its normalized weight (per block if
+    per block). Positions are no part of it, so experts added or removed for others never change a key."""
+    mappings = [weights] if isinstance(weights, dict) else weights
+    named = []
+    for mapping in mappings:
+        weighed = sorted(name for name, weight in mapping.items() if weight)
+        vector = normalized_weights({name: mapping[name] for name in weighed}, weighed)
+        named.append(tuple(zip(weighed, vector.tolist())))
+    return isinstance(weights, dict), tuple(named)
 
 
 def _without_bar(options: DecodingOptions) -> DecodingOptions:

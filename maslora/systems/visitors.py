@@ -1,20 +1,22 @@
 """Visitors' own accent experts on a shared demo: each visitor's N + 1 experts apart from everyone else's.
 
 A visitor records a few prompts, trains an expert on them (maslora.training.new_expert) and gets a
-folder of the bundled experts plus theirs (maslora.mixture.expert_folders), loaded as their own
-CombinedWhisper: the bundled experts, and every other visitor's, never change. Everything a visitor leaves
-lives under root/<visitor key>/ and goes with `remove(key)` (the app calls it when the browser session
-ends). Trainings run one at a time server-wide (the app's queue); this store refuses a second training
-for a visitor who already has one running, and new experts once `capacity` visitors hold one (each
-holds a Whisper in memory).
+folder of the bundled experts plus theirs (maslora.mixture.expert_folders), to download. Their expert
+joins the one shared model of their size and mixture as a column of its own (CombinedWhisper.add_expert:
+a few hundred kilobytes, not a Whisper), seen through an ExpertView that shows them the bundled experts
+and theirs: the bundled experts, and every other visitor's, never change. Everything a visitor leaves
+lives under root/<visitor key>/ and goes with `remove(key)`, their column too (the app calls it when the
+browser session ends). Trainings run one at a time server-wide (the app's queue); this store refuses a
+second training for a visitor who already has one running, and new experts once `capacity` visitors hold one.
 
-    store = VisitorExperts(bundle, root)
+    store = VisitorExperts(experts, root, shared)        # shared: the page's CombinedWhisper of these experts
     with store.training(key) as cancelled:               # refuses a visitor's second training
-        layers = train_new_expert(bundle.experts, clips, cancelled=cancelled)
+        layers = train_new_expert(experts, clips, cancelled=cancelled)
     expert = store.add(key, "mine", layers)              # expert.whisper: base, LoRA, N + 1 experts
 """
 
 import contextlib
+import itertools
 import shutil
 import tempfile
 import threading
@@ -30,12 +32,12 @@ from maslora.data.corpora import arctic_prompts
 from maslora.data.splits import prompt_sets
 from maslora.errors import TrainingError
 from maslora.mixture.expert_folders import add_expert
+from maslora.mixture.peft_io import experts_folder
 from maslora.mixture.weights import beta_weights
-from maslora.systems.bundle import DEFAULT_MIXTURE, bundled_folders, read_bundle
-from maslora.systems.clip_cache import ClipCache
+from maslora.systems.bundle import bundled_folders
 from maslora.systems.combined_whisper import CombinedWhisper, Request
+from maslora.systems.expert_view import ExpertView
 from maslora.wer import error_counts
-from maslora.whisper.load import load_whisper
 
 MAX_PROMPT_WORDS = 10  # read at a normal pace, 10 words take 3-5 s: well inside a new expert's clip limit
 MIN_PROMPT_WORDS = 5  # shorter prompts carry too little of an accent to learn from
@@ -52,36 +54,27 @@ def visitor_prompts(fold: int, count: int) -> list[tuple[str, str]]:
     return [(prompt, prompts[prompt]) for prompt in fitting[:count]]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Bundle:
-    """What every visitor's systems start from: the bundled experts, regular LoRA and how they run."""
-
-    experts: Path
-    adapter: Path
-    model: str
-    encoder_seconds: int
-
-    @classmethod
-    def for_size(cls, size: str, mixture: str = DEFAULT_MIXTURE) -> "Bundle":
-        """The demo's bundled experts of `size` (assets/experts/SIZE), of one of its mixtures."""
-        settings, (experts, adapter) = read_bundle(size), bundled_folders(size, mixture=mixture)
-        return cls(
-            experts=experts, adapter=adapter, model=settings["model"], encoder_seconds=settings["encoder_seconds"]
-        )
-
-
 @dataclass(frozen=True)
 class VisitorExpert:
     name: str
     folder: Path  # the bundled experts plus the visitor's: --experts accepts it anywhere
-    whisper: CombinedWhisper  # base, the regular LoRA and MAS-LoRA over all N + 1 experts
+    whisper: ExpertView  # base, the regular LoRA and MAS-LoRA over all N + 1 experts, in the shared model
+
+    @property
+    def column(self) -> str:
+        """The expert's name inside the shared model."""
+        return self.whisper.own[self.name]
 
 
 class VisitorExperts:
     """Each visitor's expert, by key (the app's browser session), thread-safe."""
 
-    def __init__(self, bundle: Bundle, root: Path, capacity: int = 8):
-        self.bundle, self.root, self.capacity = bundle, Path(root), capacity
+    def __init__(self, experts: Path, root: Path, shared: CombinedWhisper, capacity: int = 100):
+        # capacity: each expert adds a column to the shared model's layers (about 2 MB resident in tiny.en, measured
+        # by analysis/bench_visitor_experts) and a folder on disk; 100 is three classes of 30, still bounded
+        # experts: the bundled experts folder every visitor's expert is trained for; shared: their model
+        self.experts, self.root, self.shared, self.capacity = Path(experts), Path(root), shared, capacity
+        self._serial = itertools.count(1)  # a column name is never reused: cached rows of a gone expert stay its
         self._experts: dict[str, VisitorExpert] = {}
         self._training: dict[str, threading.Event] = {}  # key -> its cancel flag, while it trains
         self._lock = threading.Lock()
@@ -118,21 +111,26 @@ class VisitorExperts:
         return flag is not None
 
     def add(self, key: str, name: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> VisitorExpert:
-        """The bundled experts plus `name` (trained `layers`), in the visitor's folder, loaded; replaces the
-        visitor's previous expert, if any (a visitor holds one)."""
+        """The bundled experts plus `name` (trained `layers`) in the visitor's folder, and `name` in the shared
+        model; replaces the visitor's previous expert, if any (a visitor holds one)."""
         folder = self.workspace(key) / f"experts-{name}"
         if folder.exists():
             shutil.rmtree(folder)  # the same name trained again: the new one replaces it
-        add_expert(self.bundle.experts, name, layers, folder)
-        whisper = CombinedWhisper(
-            load_whisper(self.bundle.model), folder, self.bundle.adapter, self.bundle.encoder_seconds, cache=ClipCache()
-        )
-        expert = VisitorExpert(name, folder, whisper)
+        column = f"{name} ({next(self._serial)})"  # a visitor's name has no spaces: never a bundled one's
+        try:
+            add_expert(self.experts, name, layers, folder)
+            self.shared.add_expert(column, experts_folder(folder)[0][name])
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written; the visitor's takes stay
+            raise
+        expert = VisitorExpert(name, folder, ExpertView(self.shared, {name: column}))
         with self._lock:
             previous = self._experts.get(key)
             self._experts[key] = expert
-        if previous is not None and previous.folder != folder:
-            shutil.rmtree(previous.folder, ignore_errors=True)
+        if previous is not None:
+            self.shared.remove_expert(previous.column)
+            if previous.folder != folder:
+                shutil.rmtree(previous.folder, ignore_errors=True)
         return expert
 
     def get(self, key: str) -> VisitorExpert | None:
@@ -140,10 +138,12 @@ class VisitorExperts:
             return self._experts.get(key)
 
     def remove(self, key: str) -> None:
-        """Forget the visitor: their expert, their model, their files (a running training is cancelled)."""
+        """Forget the visitor: their expert, its column, their files (a running training is cancelled)."""
         self.cancel(key)
         with self._lock:
-            self._experts.pop(key, None)
+            expert = self._experts.pop(key, None)
+        if expert is not None:
+            self.shared.remove_expert(expert.column)
         shutil.rmtree(self.root / key, ignore_errors=True)
 
     def archive(self, key: str) -> Path:
@@ -156,9 +156,11 @@ class VisitorExperts:
 
 class VisitorStores:
     """The page's VisitorExperts, one per bundled size and mixture (a visitor's expert is trained beside the
-    mixture they see), each in a temporary folder of its own, made on first use."""
+    mixture they see and joins its model, `shared(size, mixture)`), each in a temporary folder of its own,
+    made on first use."""
 
-    def __init__(self):
+    def __init__(self, shared: Callable[[str, str], CombinedWhisper]):
+        self.shared = shared
         self._stores: dict[tuple[str, str], VisitorExperts] = {}
         self._lock = threading.Lock()
 
@@ -166,7 +168,8 @@ class VisitorStores:
         with self._lock:
             if (size, mixture) not in self._stores:
                 folder = tempfile.mkdtemp(prefix=f"maslora-visitors-{size}-{mixture}-")
-                self._stores[size, mixture] = VisitorExperts(Bundle.for_size(size, mixture), folder)
+                experts, _ = bundled_folders(size, mixture=mixture)
+                self._stores[size, mixture] = VisitorExperts(experts, folder, self.shared(size, mixture))
             return self._stores[size, mixture]
 
     def expert(self, size: str, mixture: str, key: str | None) -> VisitorExpert | None:
