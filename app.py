@@ -4,10 +4,8 @@
 
 This file only lays the page out and wires it to the core: what a Compare computes and says lives in
 maslora.systems.demo, the charts in maslora.systems.figures, a visitor's prompts and takes in
-maslora.systems.visitor_takes, their experts in maslora.systems.visitors.
-
-Many visitors, one model, nothing merged: compares run side by side (DECODES; other events one at a time)
-and the core decodes those that arrive together as one batch, keeping what it decoded of each clip.
+maslora.systems.visitor_takes, their experts in maslora.systems.visitors. Many visitors, one model:
+compares run side by side (DECODES) and the core decodes those that arrive together as one batch.
 """
 
 import argparse
@@ -35,8 +33,10 @@ from maslora.training.new_expert import train_new_expert
 
 DIFF_COLORS = {"substitution": "#f4a261", "insertion": "#2a9d8f", "deletion": "#e76f51"}
 PRIVATE = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
+SCRIPTED = {"api_visibility": "undocumented"}  # a client may call it too (analysis.bench_class's trainings)
 DECODES = {"concurrency_id": "decode", "concurrency_limit": 64}  # in flight at once; the core batches them
 MAX_UPLOAD = "25mb"  # a minute of 48 kHz stereo float WAV is 23 MB; the clip limit (a minute) refuses the rest
+THREADS = 128  # Gradio's default 40 would cap DECODES's 64, and trainings waiting their turn hold one each
 
 
 def readable_errors(handler):
@@ -53,8 +53,8 @@ def readable_errors(handler):
 
 
 @functools.cache
-def whisper_for(size: str, mixture: str) -> CombinedWhisper:
-    return bundle.load_bundled_whisper(size, mixture=mixture, cache=ClipCache())  # every visitor's, one model
+def whisper_for(size: str, mixture: str) -> CombinedWhisper:  # every visitor's: one model
+    return bundle.load_bundled_whisper(size, mixture=mixture, cache=ClipCache(), precision=bundle.page_precision(size))
 
 
 auto_for = functools.cache(bundle.load_bundled_auto)  # (size, mixture): one model and classifier for every visitor
@@ -140,14 +140,13 @@ def train_expert(request: gr.Request, size, mixture, name, takes, progress=gr.Pr
     key, store, name = visitor_key(request), VISITORS.of(size, mixture), (name or "").strip()
     check_expert_name(name, whisper_for(size, mixture).accents)
     training, test = split_takes(takes)
-    progress(0, desc="loading the model")
 
-    def show(step) -> None:
-        left = f"loss {step.loss:.2f}, about {step.seconds_left:.0f} s left"
-        progress((step.step, step.steps), desc=f"step {step.step} of {step.steps}: {left}")
+    def show(status) -> None:  # their place in the server's queue of trainings (a Wait), then each step (Progress)
+        progress(status.fraction, desc=str(status))
 
-    with store.training(key) as cancelled:
-        layers = train_new_expert(store.experts, training, on_step=show, cancelled=cancelled)
+    with store.training(key) as cancelled, VISITORS.trainings.turn(show, cancelled, show) as on_step:
+        progress(0, desc="loading the model")
+        layers = train_new_expert(store.experts, training, on_step=on_step, cancelled=cancelled)
     expert = store.add(key, name, layers)
     scored = score_new_expert(expert, [load_audio(p) for p in test.path], list(test.text)) if len(test) else None
     accents = expert.whisper.accents
@@ -309,12 +308,13 @@ def wire(page: gr.Blocks, c: SimpleNamespace, a: SimpleNamespace) -> None:
     for button, step in ((a.back, -1), (a.skip, 1)):
         move = functools.partial(step_prompt, a.sheet, step=step)
         button.click(move, a.position, [a.card, a.take, a.position], **PRIVATE)
-    a.zip_upload.upload(upload_zip, [c.size, c.mixture, a.zip_upload, a.takes], [a.kept, a.takes], **PRIVATE)
-    # One training at a time on the whole server (the queue shows each visitor their place); compares
-    # have their own queue, so they keep running while someone trains.
+    takes_inputs = [c.size, c.mixture, a.zip_upload, a.takes]
+    a.zip_upload.upload(upload_zip, takes_inputs, [a.kept, a.takes], api_name="upload_takes", **SCRIPTED)
+    # Trainings wait in the core's queue, one at a time server-wide, each visitor told their place and wait
+    # (maslora.systems.training_queue); compares have their own queue and keep running meanwhile.
     a.train.click(
         train_expert, [c.size, c.mixture, a.name, a.takes], [a.status, a.scores, a.download, c.accent, c.sliders[-1]],
-        concurrency_limit=1, concurrency_id="new-expert", **PRIVATE,
+        concurrency_limit=None, concurrency_id="new-expert", api_name="train_expert", **SCRIPTED,
     )  # fmt: skip
     a.cancel.click(cancel_training, None, a.status, **PRIVATE)
     page.unload(forget_visitor)
@@ -342,7 +342,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     args = parser.parse_args()
     page = build_app(args.size).queue(default_concurrency_limit=1)
-    page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD)
+    page.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD, max_threads=THREADS)
 
 
 if __name__ == "__main__":

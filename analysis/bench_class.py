@@ -1,6 +1,7 @@
 """Benchmark: a class on the page at once. V visitors, each their own connection to `python app.py`.
 
     python -m analysis.bench_class [--size tiny.en] [--visitors 30] [--gap 10] [--seconds 120] [--recorded]
+                                   [--trainings 10]
 
 Starts the page as a user would (`python app.py --size SIZE`, a subprocess on 127.0.0.1), then:
 
@@ -19,9 +20,15 @@ Starts the page as a user would (`python app.py --size SIZE`, a subprocess on 12
 3. Prints compares asked and served per second, latency p50/p90/max, errors, the server's peak memory, and
    how many transcripts differ from a lone visitor's: each (clip, weights) a visitor got, decoded again here
    row by row, alone, by a model without a cache (must be 0).
+4. With --trainings N, the same class again on a fresh server (nothing cached from the first), with N more
+   visitors who each upload a zip of takes (20 real CC0 recordings to train on, 3 to test) and ask for their
+   own expert at the class's start, through the page's own endpoints. Prints how many trainings finished and
+   how long each visitor waited, the compares' latency while trainings ran, and their p90 against the class
+   without trainings.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -32,6 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,7 +51,8 @@ from gradio_client import Client, handle_file
 from analysis.bench_app import median_seconds
 from analysis.bench_space import peak_memory_gb, started_seconds
 from maslora.data.audio import SAMPLE_RATE, load_audio
-from maslora.data.corpora import load_manifest
+from maslora.data.clip_archive import write_clip_archive
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.mixture.weights import PAPER_BEST_BETA
 from maslora.systems import bundle, demo
 from maslora.systems.combined_whisper import ROUTES, CombinedWhisper, Request
@@ -52,6 +61,7 @@ from maslora.systems.figures import bar_figure, posterior_figure
 
 TRANSCRIPTS = (3, 6, 9)  # the compare endpoint's outputs: two plots, then (summary, transcript, diff) per route
 DRAIN_SECONDS = 180  # how long compares asked before the end may still take
+TRAINING_TAKES = 20  # a visitor's takes to train on: the page's prompt sheet asks for 20
 GRADIO_PHASES = ("queue_wait", "preprocess", "fn_call", "postprocess", "total")  # gradio.profiling's, in order
 
 
@@ -287,54 +297,96 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default=bundle.bundled_sizes()[0], choices=bundle.bundled_sizes())
-    parser.add_argument("--visitors", type=int, default=30)
-    parser.add_argument("--gap", type=float, default=10.0, help="mean seconds between a visitor's actions")
-    parser.add_argument("--seconds", type=float, default=120.0, help="how long visitors keep acting")
-    parser.add_argument("--recorded", action="store_true", help="new clips are new recordings, not examples")
-    parser.add_argument("--repeats", type=int, default=5, help="of each timing of the lone compare")
-    parser.add_argument("--skip-lone", action="store_true", help="the class alone, without part 1")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    lone = bundle.load_bundled_whisper(args.size)  # no cache: what a lone visitor's rows decode to
-    accents, clips = lone.accents, examples(lone.accents)
+@contextlib.contextmanager
+def served(size: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python app.py --size SIZE` on a free port of 127.0.0.1, with Gradio's profiling on; (url, process)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryDirectory() as scratch:
-        folder, log = Path(scratch) / "clips", Path(scratch) / "app.log"
-        folder.mkdir()
+        log = Path(scratch) / "app.log"
         env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_PROFILING": "1"}  # Gradio's own phases
-        command = [sys.executable, "app.py", "--size", args.size, "--port", str(port)]
+        command = [sys.executable, "app.py", "--size", size, "--port", str(port)]
         with open(log, "w") as output:
             server = subprocess.Popen(command, cwd=Path(__file__).parent.parent, env=env, stdout=output, stderr=output)
         try:
             print(f"the page answered after {started_seconds(url, server):.1f} s")
-            ask(Client(url, verbose=False), args.size, first_compare(clips[0], accents))  # warms the server up
-            if not args.skip_lone:
-                breakdown(url, args.size, lone, clips, folder, args.repeats)
-            gradio_phases(url, clear=True)
-            rng = np.random.default_rng(args.seed)
-            actions = [a for v in range(args.visitors) for a in visitor_actions(v, rng, clips, accents, args, folder)]
-            began, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(server.pid), cpu_seconds(os.getpid())
-            records = run_class(url, args.size, actions, args.visitors)
-            took = time.perf_counter() - began
-            server_cpu, own_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds(os.getpid()) - own_cpu
-            memory, class_phases = peak_memory_gb(server.pid), gradio_phases(url)
+            yield url, server
         finally:
             server.terminate()
             server.wait(timeout=30)
-        served = [r for r in records if "transcripts" in r]
-        latencies = [r["finished"] - r["asked"] for r in served]
+
+
+def queue_trainings(url: str, size: str, count: int, folder: Path) -> tuple[list[dict], threading.Thread]:
+    """Part 4: `count` more visitors, each uploading the same takes (TRAINING_TAKES real CC0 recordings to train
+    on, 3 to test) and asking for a training at once, through the page's own endpoints; their records fill in
+    as they end, the thread ends with the last."""
+    takes = load_manifest(NATIVE_RECORDINGS).iloc[: TRAINING_TAKES + 3]
+    zip_path = folder / "takes.zip"
+    write_clip_archive(takes.assign(part=["train"] * TRAINING_TAKES + ["test"] * 3), zip_path)
+    records: list[dict] = []
+
+    def train(visitor: int) -> None:
+        client, record = Client(url, verbose=False), {"visitor": visitor}
+        try:
+            client.predict(size, bundle.DEFAULT_MIXTURE, handle_file(str(zip_path)), api_name="/upload_takes")
+            record["asked"] = time.perf_counter()
+            client.predict(size, bundle.DEFAULT_MIXTURE, f"visitor{visitor}", api_name="/train_expert")
+        except Exception as error:
+            record["error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
+        record["finished"] = time.perf_counter()
+        records.append(record)
+
+    def all_of_them() -> None:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            list(pool.map(train, range(count)))
+
+    thread = threading.Thread(target=all_of_them)
+    thread.start()
+    return records, thread
+
+
+def latencies_of(records: list[dict], between: tuple[float, float] = (0.0, float("inf"))) -> list[float]:
+    """Seconds each served compare took, of those asked `between` two moments."""
+    return [
+        r["finished"] - r["asked"] for r in records if "transcripts" in r and between[0] <= r["asked"] <= between[1]
+    ]
+
+
+def one_class(size: str, args, lone: CombinedWhisper, trainings: int = 0) -> list[float]:
+    """Parts 1-4 on a fresh server (nothing cached from another class): the class, with `trainings` queued
+    at its start; prints what it measured and returns the compares' latencies (with trainings: of those asked
+    while trainings ran)."""
+    accents, clips = lone.accents, examples(lone.accents)
+    with served(size) as (url, server), tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        ask(Client(url, verbose=False), size, first_compare(clips[0], accents))  # warms the server up
+        if not args.skip_lone and not trainings:
+            breakdown(url, size, lone, clips, folder, args.repeats)
+        gradio_phases(url, clear=True)
+        rng = np.random.default_rng(args.seed)
+        actions = [a for v in range(args.visitors) for a in visitor_actions(v, rng, clips, accents, args, folder)]
+        began, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(server.pid), cpu_seconds(os.getpid())
+        trained, training = queue_trainings(url, size, trainings, folder) if trainings else ([], None)
+        records = run_class(url, size, actions, args.visitors)
+        if training is not None:
+            training.join()
+        took = time.perf_counter() - began
+        server_cpu, own_cpu = cpu_seconds(server.pid) - server_cpu, cpu_seconds(os.getpid()) - own_cpu
+        memory, class_phases = peak_memory_gb(server.pid), gradio_phases(url)
+        served_records = [r for r in records if "transcripts" in r]
+        latencies = latencies_of(records)
         errors = [r["error"] for r in records if "error" in r]
         differ, checked = differing(records, lone)
     print(
-        f"\nThe class: {args.size}, {args.visitors} visitors, a mean gap of {args.gap:g} s, {args.seconds:g} s"
+        f"\nThe class: {size}, {args.visitors} visitors, a mean gap of {args.gap:g} s, {args.seconds:g} s"
         f" ({'new recordings' if args.recorded else 'examples'} as new clips), seed {args.seed}"
+        + (f", {trainings} trainings asked at its start" if trainings else "")
     )
     print(f"  compares asked   {len(actions)} ({len(actions) / args.seconds:.2f}/s)")
-    print(f"  compares served  {len(served)} ({len(served) / took:.2f}/s over the {took:.0f} s to the last answer)")
+    print(
+        f"  compares served  {len(served_records)} ({len(served_records) / took:.2f}/s over the {took:.0f} s to the "
+        "last answer)"
+    )
     print(
         f"  latency          p50 {percentile(latencies, 50):.2f} s, p90 {percentile(latencies, 90):.2f} s, "
         f"max {max(latencies, default=float('nan')):.2f} s"
@@ -345,6 +397,46 @@ def main() -> None:
     print(f"  CPU time         server {server_cpu:.0f} s, these visitors' clients {own_cpu:.0f} s, in {took:.0f} s")
     for statistic in ("p50", "p90"):
         print_phases(class_phases, statistic)
+    if not trained:
+        return latencies
+    ended = [r for r in trained if "error" not in r]
+    failed = [r["error"] for r in trained if "error" in r]
+    last = max(r["finished"] for r in trained)
+    during = latencies_of(records, (began, last))
+    spans = sorted(r["finished"] - r["asked"] for r in ended)
+    print(
+        f"  trainings        {len(ended)} of {trainings} finished" + (f" (first error: {failed[0]})" if failed else "")
+    )
+    if spans:
+        print(f"                   asked to finished: first {spans[0]:.0f} s, last {spans[-1]:.0f} s")
+    print(
+        f"  while training   {len(during)} compares asked in the {last - began:.0f} s until the last training "
+        f"ended: p50 {percentile(during, 50):.2f} s, p90 {percentile(during, 90):.2f} s"
+    )
+    return during
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default=bundle.bundled_sizes()[0], choices=bundle.bundled_sizes())
+    parser.add_argument("--visitors", type=int, default=30)
+    parser.add_argument("--gap", type=float, default=10.0, help="mean seconds between a visitor's actions")
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long visitors keep acting")
+    parser.add_argument("--recorded", action="store_true", help="new clips are new recordings, not examples")
+    parser.add_argument("--repeats", type=int, default=5, help="of each timing of the lone compare")
+    parser.add_argument("--skip-lone", action="store_true", help="the class alone, without part 1")
+    parser.add_argument("--trainings", type=int, default=0, help="then the class again with this many trainings")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    lone = bundle.load_bundled_whisper(args.size)  # no cache: what a lone visitor's rows decode to
+    without = one_class(args.size, args, lone)
+    if args.trainings:
+        during = one_class(args.size, args, lone, args.trainings)
+        print(
+            f"\nCompares' p90 with {args.trainings} trainings queued / without: "
+            f"{percentile(during, 90):.2f} / {percentile(without, 90):.2f} s = "
+            f"{percentile(during, 90) / percentile(without, 90):.2f}"
+        )
 
 
 if __name__ == "__main__":

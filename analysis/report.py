@@ -24,6 +24,7 @@ from analysis import (
     exp_forgetting,
     exp_matrix,
     exp_new_expert,
+    exp_precision,
     exp_real_speech,
     exp_scaling,
     exp_seeds,
@@ -131,6 +132,7 @@ SECTIONS = (
     exp_new_expert,
     exp_decoding,
     exp_scaling,
+    exp_precision,
 )
 
 

@@ -14,6 +14,8 @@ import soundfile
 from gradio_client import Client, handle_file
 from playwright.sync_api import expect, sync_playwright
 
+from maslora.data.clip_archive import write_clip_archive
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.systems import bundle, demo
 from tests.conftest import ROOT
 from tests.serving import served
@@ -272,25 +274,12 @@ def test_wer_vs_beta_endpoint_draws_one_point_per_beta(app_url, example):
     assert len(trace["hovertext"]) == 11  # beta = 1, 1.5, ..., 6: each point's transcript shows on hover
 
 
-def _clips_zip(path, members: list[tuple[str, str, str]]) -> None:
-    """A visitor's zip: real CC0 recordings (assets/native) as clips/NN.flac and a manifest with parts."""
-    with zipfile.ZipFile(path, "w") as archive:
-        lines = ["path,text,part"]
-        for index, (recording, text, part) in enumerate(members):
-            archive.write(ROOT / "assets" / "native" / recording, f"clips/{index:02d}.flac")
-            lines.append(f'clips/{index:02d}.flac,"{text}",{part}')
-        archive.writestr("manifest.csv", "\n".join(lines) + "\n")
-
-
 def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, example, tmp_path):
     """The second tab as a visitor uses it: read a prompt (uploaded), a zip of more clips, train (another
     visitor's compare is served meanwhile), see the test clips scored, download, and find the new expert's
     slider in the first tab."""
-    native = pd.read_csv(ROOT / "assets" / "native" / "manifest.csv")
-    _clips_zip(
-        tmp_path / "clips.zip",
-        [(r.path, r.text, "train" if i < 5 else "test") for i, r in enumerate(native.iloc[:7].itertuples())],
-    )
+    native = load_manifest(NATIVE_RECORDINGS).iloc[:7]  # real CC0 recordings: 5 to train on, 2 to test
+    write_clip_archive(native.assign(part=["train"] * 5 + ["test"] * 2), tmp_path / "clips.zip")
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("../evil.flac", b"x")

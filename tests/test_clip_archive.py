@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from maslora.data.clip_archive import MAX_MEMBERS, read_clip_archive
+from maslora.data.clip_archive import MAX_MEMBERS, read_clip_archive, write_clip_archive
+from maslora.data.corpora import NATIVE_RECORDINGS, load_manifest
 from maslora.errors import CorpusError
 
 
@@ -71,3 +72,12 @@ def test_not_a_zip_and_a_folder_that_exists(tmp_path):
     with pytest.raises(CorpusError, match="exists"):
         read_clip_archive(_zip(tmp_path, {"manifest.csv": "path,text\n"}), tmp_path / "taken")
     assert (tmp_path / "taken").is_dir()  # a folder that was there is not removed
+
+
+def test_a_written_zip_reads_back_as_the_clips_it_was_written_from(tmp_path):
+    clips = load_manifest(NATIVE_RECORDINGS).iloc[:4].assign(part=["train", "train", "train", "test"])
+    clips.loc[clips.index[0], "text"] = 'Quoted, "with commas", and all.'  # the manifest is real CSV
+    write_clip_archive(clips[["path", "text", "part"]], tmp_path / "takes.zip")
+    read = read_clip_archive(tmp_path / "takes.zip", tmp_path / "unpacked")
+    assert list(read.text) == list(clips.text) and list(read.part) == list(clips.part)
+    assert [open(p, "rb").read() for p in read.path] == [open(p, "rb").read() for p in clips.path]

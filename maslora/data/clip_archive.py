@@ -11,6 +11,7 @@ TEST_CLIPS rows are the test clips.
 """
 
 import csv
+import io
 import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -39,6 +40,20 @@ def _safe_members(archive: zipfile.ZipFile, source: str) -> list[zipfile.ZipInfo
         if (member.external_attr >> 16) & 0o170000 == 0o120000:
             raise CorpusError(f"{source}: {member.filename} is a link; nothing was unpacked")
     return members
+
+
+def write_clip_archive(clips: pd.DataFrame, zip_path: str | Path) -> None:
+    """The zip read_clip_archive reads, of `clips` (path, text[, part]): each file as clips/NN.<its suffix>."""
+    columns = [column for column in ("path", "text", "part") if column in clips]
+    rows = []
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for index, clip in enumerate(clips.itertuples()):
+            member = f"clips/{index:02d}{Path(clip.path).suffix}"
+            archive.write(clip.path, member)
+            rows.append([member, *(getattr(clip, column) for column in columns[1:])])
+        lines = io.StringIO()
+        csv.writer(lines).writerows([columns, *rows])
+        archive.writestr(MANIFEST, lines.getvalue())
 
 
 def read_clip_archive(zip_path: str | Path, folder: str | Path) -> pd.DataFrame:

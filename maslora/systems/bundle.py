@@ -34,6 +34,10 @@ BUNDLED_EXAMPLES = ASSETS / "examples" / "examples.csv"  # a manifest; see train
 DEFAULT_MIXTURE = "mas-lora"  # the experts folder (and bundle.json run) the page, `--experts` and the CLI load
 PAPER_MIXTURE = "mas-lora-paper"  # the paper's placement, bundled beside a default of another design
 MIXTURES = (DEFAULT_MIXTURE, PAPER_MIXTURE)  # the mixtures a bundle can hold, the default first
+# The precision each size runs the page in (maslora.whisper.precision): int8 only where the development
+# speakers measured it within analysis.exp_precision's bound (tests/test_precision.py holds this to the rows);
+# every other size, and every experiment, float32.
+PAGE_PRECISION: dict[str, str] = {}
 
 
 def bundled_sizes(under: Path | None = None) -> list[str]:
@@ -87,16 +91,24 @@ def bundle_fold(size: str, under: Path | None = None) -> int:
     return read_bundle(size, under)["runs"]["mas-lora"]["config"]["fold"]
 
 
+def page_precision(size: str) -> str:
+    return PAGE_PRECISION.get(size, "float32")
+
+
 def load_bundled_whisper(
-    size: str, encoder_seconds: int | None = None, mixture: str = DEFAULT_MIXTURE, cache: ClipCache | None = None
+    size: str,
+    encoder_seconds: int | None = None,
+    mixture: str = DEFAULT_MIXTURE,
+    cache: ClipCache | None = None,
+    precision: str = "float32",
 ) -> CombinedWhisper:
     """The bundled experts of `mixture` and regular LoRA of `size` on its base model, in the window their
     metadata records unless `encoder_seconds` says otherwise (a deliberate choice: no warning); with `cache`,
-    what it decodes is kept (see CombinedWhisper)."""
+    what it decodes is kept; in `precision` (see CombinedWhisper; the page's is page_precision(size))."""
     experts, adapter = bundled_folders(size, mixture=mixture)
     settings, _ = resolve_settings([experts, adapter], read_bundle(size)["model"], encoder_seconds)
     whisper = load_whisper(settings.base_model)
-    return CombinedWhisper(whisper, experts, adapter, settings.encoder_seconds, cache=cache)
+    return CombinedWhisper(whisper, experts, adapter, settings.encoder_seconds, cache=cache, precision=precision)
 
 
 def bundled_real_speech(size: str, under: Path | None = None) -> dict[str, dict | None]:

@@ -44,6 +44,7 @@ from maslora.systems.columns import (
 from maslora.whisper.encoder_states import pooled_encoder_states
 from maslora.whisper.encoder_window import FULL_WINDOW_SECONDS, fit_encoder_window, in_window
 from maslora.whisper.load import Whisper
+from maslora.whisper.precision import with_precision
 from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, GUARDED, DecodingOptions, transcribe
 
 ROUTES = ("base", "lora", "mas-lora")  # which columns of the combined model carry weight for a clip
@@ -94,6 +95,7 @@ class CombinedWhisper:
     the next batch, up to `max_batch_rows` (maslora.systems.batching). With a `cache`
     (maslora.systems.clip_cache), a row already decoded (the same clip, route, weights and options) is not
     decoded again, nor a clip's encoder features: a slider move on the page then decodes MAS-LoRA's row alone.
+    `precision` "int8" runs the linear layers with int8 weights (maslora.whisper.precision); float32 by default.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class CombinedWhisper:
         base_seconds: int = FULL_WINDOW_SECONDS,
         cache: ClipCache | None = None,
         max_batch_rows: int = MAX_BATCH_ROWS,
+        precision: str = "float32",
     ):
         expert_folders, shared_decoder = experts_folder(experts) if experts is not None else ({}, None)
         self.accents = list(expert_folders)
@@ -116,7 +119,8 @@ class CombinedWhisper:
         self.available = {"base"} | {column.route for column in columns}
         sides = stack_columns(whisper.model, columns) if columns else {"encoder": [], "decoder": []}
         self._layout = _Layout(list(self.accents), sides)
-        whisper.model.eval()
+        self.precision = precision
+        with_precision(whisper.model.eval(), precision)  # the adapters' base projections too
         self.windows = {route: base_seconds if route == "base" else encoder_seconds for route in ROUTES}
         if min(self.windows.values()) < FULL_WINDOW_SECONDS:
             fit_encoder_window(whisper)

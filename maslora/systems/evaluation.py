@@ -51,6 +51,7 @@ class Models:
     encoder_seconds: int = FULL_WINDOW_SECONDS  # as the adapted models were trained; base keeps its 30 s
     classifier: Path | None = None  # an accent classifier folder (mas-auto-*; see maslora.auto.accent_id)
     router: Path | None = None  # a learned router folder (mas-router; see maslora.auto.router)
+    precision: str = "float32"  # every experiment's; "int8" only to measure it (train/precision_dev.py)
 
 
 def request_for(system: System, accent: str, accents: list[str]) -> Request | None:
@@ -154,7 +155,9 @@ class _Engines:
                 whisper = load_whisper(str(m.full))  # its "base" route is the fine-tuned model: its own window
                 self._loaded[engine] = CombinedWhisper(whisper, None, None, m.encoder_seconds, m.encoder_seconds)
             else:
-                self._loaded[engine] = CombinedWhisper(load_whisper(m.model), m.experts, m.adapter, m.encoder_seconds)
+                self._loaded[engine] = CombinedWhisper(
+                    load_whisper(m.model), m.experts, m.adapter, m.encoder_seconds, precision=m.precision
+                )
         return self._loaded[engine]
 
 

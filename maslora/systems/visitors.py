@@ -37,6 +37,7 @@ from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import bundled_folders
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.systems.expert_view import ExpertView
+from maslora.systems.training_queue import TrainingQueue
 from maslora.wer import error_counts
 
 MAX_PROMPT_WORDS = 10  # read at a normal pace, 10 words take 3-5 s: well inside a new expert's clip limit
@@ -161,6 +162,7 @@ class VisitorStores:
 
     def __init__(self, shared: Callable[[str, str], CombinedWhisper]):
         self.shared = shared
+        self.trainings = TrainingQueue()  # one training at a time on the server, whatever its size and mixture
         self._stores: dict[tuple[str, str], VisitorExperts] = {}
         self._lock = threading.Lock()
 

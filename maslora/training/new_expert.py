@@ -65,6 +65,13 @@ class Progress:
     def seconds_left(self) -> float:
         return self.seconds / self.step * (self.steps - self.step)
 
+    @property
+    def fraction(self) -> float:
+        return self.step / self.steps
+
+    def __str__(self) -> str:
+        return f"step {self.step} of {self.steps}: loss {self.loss:.2f}, about {self.seconds_left:.0f} s left"
+
 
 def longest_clip_seconds(encoder_seconds: int) -> float:
     """The longest clip a new expert trains on: even played at the slowest augmented speed it must fit the
