@@ -146,7 +146,7 @@ def train_expert(request: gr.Request, size, mixture, name, takes, progress=gr.Pr
 
     with store.training(key) as cancelled, VISITORS.trainings.turn(show, cancelled, show) as on_step:
         progress(0, desc="loading the model")
-        layers = train_new_expert(store.experts, training, on_step=on_step, cancelled=cancelled)
+        layers = train_new_expert(store.experts, training, on_step=on_step, cancelled=cancelled, pause=store.give_way)
     expert = store.add(key, name, layers)
     scored = score_new_expert(expert, [load_audio(p) for p in test.path], list(test.text)) if len(test) else None
     accents = expert.whisper.accents

@@ -428,7 +428,8 @@ def main() -> None:
     parser.add_argument("--trainings", type=int, default=0, help="then the class again with this many trainings")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    lone = bundle.load_bundled_whisper(args.size)  # no cache: what a lone visitor's rows decode to
+    precision = bundle.page_precision(args.size)  # the page's, so that a lone visitor's rows are comparable
+    lone = bundle.load_bundled_whisper(args.size, precision=precision)  # no cache: what a lone visitor's rows decode to
     without = one_class(args.size, args, lone)
     if args.trainings:
         during = one_class(args.size, args, lone, args.trainings)

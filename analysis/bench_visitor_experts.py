@@ -24,7 +24,7 @@ from maslora.data.corpora import load_manifest
 from maslora.mixture.layer import adapter_layers
 from maslora.mixture.peft_io import experts_folder, read_adapter
 from maslora.mixture.weights import beta_weights
-from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_folders, load_bundled_whisper
+from maslora.systems.bundle import BUNDLED_EXAMPLES, bundled_folders, load_bundled_whisper, page_precision
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.systems.compare import compare
 from maslora.systems.visitors import VisitorExperts
@@ -57,7 +57,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)  # the free Space's 2 vCPU
     experts, _ = bundled_folders(args.size)
-    empty, held = load_bundled_whisper(args.size), load_bundled_whisper(args.size)
+    precision = page_precision(args.size)  # as the page runs it
+    empty, held = (load_bundled_whisper(args.size, precision=precision) for _ in range(2))
     accents = empty.accents
     audios = [load_audio(path) for path in load_manifest(BUNDLED_EXAMPLES).path.iloc[:CLIPS]]
     compares_seconds(held, audios[:1], accents)  # warm-up: kernels picked, buffers allocated

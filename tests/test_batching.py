@@ -133,3 +133,20 @@ def test_a_clip_is_known_by_its_samples_not_its_name_or_its_array():
     changed[-1] += 1e-3
     assert clip_digest(changed) != clip_digest(clip)
     assert clip_digest(clip[:-1]) != clip_digest(clip)
+
+
+def test_work_that_gives_way_waits_until_no_batch_runs_or_waits():
+    recorder = Recorder()
+    queue = queue_of(recorder)
+    assert queue.wait_idle(0.0)  # nothing runs: no wait at all
+    worker = threading.Thread(target=queue.submit, args=([1],))
+    worker.start()
+    assert recorder.started.wait(timeout=10)
+    assert not queue.wait_idle(0.05)  # a batch runs: given way to, up to the limit
+    idle = []
+    waiter = threading.Thread(target=lambda: idle.append(queue.wait_idle(10)))
+    waiter.start()
+    recorder.release.set()
+    worker.join(10)
+    waiter.join(10)
+    assert idle == [True]  # woken when the batch ended, well before its limit

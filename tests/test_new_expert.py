@@ -173,9 +173,12 @@ def real_clips() -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_a_new_expert_learns_its_clips_with_everything_else_frozen(real_clips, private_model_cache):
-    losses = []
+    losses, pauses = [], []
     config = NewExpertConfig(steps=5, batch_size=len(real_clips), augment=None)  # the same 6 clips every step
-    layers = train_new_expert(PAPER, real_clips, config, on_step=lambda p: losses.append(p.loss))
+    layers = train_new_expert(
+        PAPER, real_clips, config, on_step=lambda p: losses.append(p.loss), pause=lambda: pauses.append(len(losses))
+    )
+    assert pauses == [0, 1, 2, 3, 4]  # before each step (the page gives way to compares there)
     assert losses[-1] < losses[0] - 0.1, losses  # it learns (B starts at 0: step 1 is Whisper + the decoder LoRA)
     assert all(".encoder." in name for name in layers) and len(layers) == 8  # q, v of tiny.en's 4 encoder blocks
     assert all(B.abs().sum() > 0 for _, B in layers.values())

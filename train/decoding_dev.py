@@ -47,22 +47,27 @@ def development_sets(real: str, fold: int, native_clips: int) -> dict[str, pd.Da
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def development_arguments(description: str) -> argparse.Namespace:
+    """--real, --size, --native and --results: which development sets, and whose bundled systems decode them."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real", required=True, help="speechocean762 (either layout): its validation speakers")
     parser.add_argument("--size", default="tiny.en", help="whose bundled experts decode")
     parser.add_argument("--native", type=int, default=100, help="native development clips")
     parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results")
-    args = parser.parse_args()
-    bundle = read_bundle(args.size)
-    experts, adapter = bundled_folders(args.size)
+    return parser.parse_args()
+
+
+def page_models(size: str, precision: str = "float32") -> Models:
+    """The bundled systems of `size` as the page loads them (in `precision`)."""
+    bundle, (experts, adapter) = read_bundle(size), bundled_folders(size)
+    seconds = bundle["encoder_seconds"]
+    return Models(model=bundle["model"], experts=experts, adapter=adapter, encoder_seconds=seconds, precision=precision)
+
+
+def main() -> None:
+    args = development_arguments(__doc__)
+    models = page_models(args.size)
     for set_name, table in development_sets(args.real, bundle_fold(args.size), args.native).items():
-        models = Models(
-            model=bundle["model"],
-            experts=experts,
-            adapter=adapter,
-            encoder_seconds=bundle["encoder_seconds"],
-        )
         for decoding, options in DECODINGS.items():
             print(f"{set_name}: {len(table)} clips, {decoding}", flush=True)
             tags = {"set": set_name, "decoding": decoding}

@@ -11,39 +11,23 @@ here, from the same bundle, so each utterance is a pair. analysis.exp_precision 
 decodes only the rows missing.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python train/precision_dev.py` works too
 
-from maslora.systems.bundle import bundle_fold, bundled_folders, read_bundle
-from maslora.systems.evaluation import Models, evaluate
+from maslora.systems.bundle import bundle_fold
+from maslora.systems.evaluation import evaluate
 from maslora.whisper.precision import PRECISIONS
 from maslora.whisper.transcribe import GUARDED
-from train.decoding_dev import SYSTEMS, development_sets
-
-ROOT = Path(__file__).resolve().parent.parent
+from train.decoding_dev import SYSTEMS, development_arguments, development_sets, page_models
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--real", required=True, help="speechocean762 (either layout): its validation speakers")
-    parser.add_argument("--size", default="tiny.en", help="whose bundled experts decode")
-    parser.add_argument("--native", type=int, default=100, help="native development clips")
-    parser.add_argument("--results", type=Path, default=ROOT / "assets" / "results")
-    args = parser.parse_args()
-    bundle = read_bundle(args.size)
-    experts, adapter = bundled_folders(args.size)
+    args = development_arguments(__doc__)
     for set_name, table in development_sets(args.real, bundle_fold(args.size), args.native).items():
         for precision in PRECISIONS:
-            models = Models(
-                model=bundle["model"],
-                experts=experts,
-                adapter=adapter,
-                encoder_seconds=bundle["encoder_seconds"],
-                precision=precision,
-            )
+            models = page_models(args.size, precision)
             print(f"{args.size}, {set_name}: {len(table)} clips, {precision}", flush=True)
             tags = {"size": args.size, "set": set_name, "precision": precision}
             evaluate(table, SYSTEMS, models, args.results / "rows" / "precision.jsonl", tags, decoding=GUARDED)

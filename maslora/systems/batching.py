@@ -62,6 +62,12 @@ class BatchQueue(Generic[Job, Result]):
         with self._condition:
             return len(self._waiting)
 
+    def wait_idle(self, seconds: float) -> bool:
+        """Block until no batch runs or waits, or `seconds` pass; whether it is idle. Work that should give way
+        to the model's callers (a visitor's training, maslora.systems.visitors) waits here."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._running and not self._waiting, seconds)
+
     def submit(self, job: Job) -> Result:
         """Run `job` in the next batch that has room for it; its result, or its error raised here."""
         ticket = _Ticket(job)

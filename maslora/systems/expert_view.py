@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from maslora.systems.combined_whisper import CombinedWhisper, Request, Weighting
-from maslora.whisper.transcribe import DEFAULT_BATCH_SIZE, GUARDED, DecodingOptions
+from maslora.whisper.transcribe import GUARDED, DecodingOptions
 
 
 class ExpertView:
@@ -35,9 +35,6 @@ class ExpertView:
     ) -> list[str]:
         """CombinedWhisper.transcribe, the visitor's names translated to the model's."""
         return self.shared.transcribe(audios, [self._translated(request) for request in requests], options)
-
-    def encoder_features(self, audios: list[np.ndarray], batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
-        return self.shared.encoder_features(audios, batch_size)
 
     def _translated(self, request: Request) -> Request:
         route, weights = request

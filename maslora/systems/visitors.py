@@ -40,6 +40,8 @@ from maslora.systems.expert_view import ExpertView
 from maslora.systems.training_queue import TrainingQueue
 from maslora.wer import error_counts
 
+COMPARES_FIRST_SECONDS = 2.0  # the longest a training step waits for the shared model to fall quiet: a step
+# is about 0.7 s alone (tiny.en), so even in a class that never lets it fall quiet a training goes on
 MAX_PROMPT_WORDS = 10  # read at a normal pace, 10 words take 3-5 s: well inside a new expert's clip limit
 MIN_PROMPT_WORDS = 5  # shorter prompts carry too little of an accent to learn from
 
@@ -102,6 +104,11 @@ class VisitorExperts:
         finally:
             with self._lock:
                 self._training.pop(key, None)
+
+    def give_way(self) -> None:
+        """Before a training step: wait while the shared model decodes, at most COMPARES_FIRST_SECONDS, so that
+        visitors' compares do not share the cores with a training (both would take twice as long)."""
+        self.shared.batches.wait_idle(COMPARES_FIRST_SECONDS)
 
     def cancel(self, key: str) -> bool:
         """Ask `key`'s running training to stop before its next step; False when none runs."""

@@ -137,10 +137,12 @@ def train_new_expert(
     config: NewExpertConfig | None = None,
     on_step: Callable[[Progress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The new expert's LoRA factors {module name: (A, B)} (on the folder's expert_sides), trained on `clips`
     (path, text) for the experts folder `experts`. `on_step` hears every step's Progress; when `cancelled()` turns true,
-    TrainingCancelled is raised before the next step (nothing has been written anywhere)."""
+    TrainingCancelled is raised before the next step (nothing has been written anywhere). `pause()` is called
+    before each step and may wait (the page lets visitors' compares go first)."""
     config = config or NewExpertConfig()
     experts = Path(experts)
     manifest = read_experts_manifest(experts)
@@ -154,6 +156,8 @@ def train_new_expert(
     whisper.model.train()
     began = time.perf_counter()
     for step, batch in enumerate(_batches(len(audios), config), start=1):
+        if pause is not None:
+            pause()
         if cancelled is not None and cancelled():
             raise TrainingCancelled(f"training cancelled after {step - 1} of {config.steps} steps; nothing was saved")
         heard = [
