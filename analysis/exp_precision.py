@@ -52,7 +52,8 @@ def report(results) -> str:
     if rows.empty:
         return title + "Not run yet (`python -m train.precision_dev --real ../shared/data/speechocean762-train`).\n"
     table = costs(rows)
-    shown = table.drop(columns="cost").set_index(["size", "system"])
+    shown = table.drop(columns="cost").set_index(table["size"] + ", " + table.system).drop(columns=["size", "system"])
+    shown.index.name = "size, system"
     clips = rows.groupby("set").path.nunique()
     verdicts = [
         f"- {size}: int8 {'may' if int8_allowed(rows, size) else 'may not'} run the page "

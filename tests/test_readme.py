@@ -106,5 +106,8 @@ def test_every_shown_command_exists_with_its_options(page, command):
         assert subcommand in commands, f"{page}: no subcommand {subcommand}"
         known = {option for action in commands[subcommand]._actions for option in action.option_strings}
     else:
-        known = set(re.findall(r"""["'](--[a-z0-9-]+)["']""", source.read_text(encoding="utf-8")))
+        text = source.read_text(encoding="utf-8")  # and the scripts it takes its arguments from
+        for module in re.findall(r"^from ((?:train|analysis)\.\w+) import", text, flags=re.MULTILINE):
+            text += (ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        known = set(re.findall(r"""["'](--[a-z0-9-]+)["']""", text))
     assert set(options) <= known, f"{page}: {command}: unknown options {sorted(set(options) - known)}"

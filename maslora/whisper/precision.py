@@ -3,11 +3,11 @@
 On the CPU a decode is bound by the linear layers: the encoder's projections over every frame and, at every
 decoder step, the vocabulary projection's 51,864 rows. Stored as int8, one scale per output channel, with
 each input quantized on the fly (dynamic quantization), they read a quarter of the bytes and run on the
-CPU's int8 dot-product instructions (about twice as fast here: docs/measurements.md, and
-analysis/bench_class's breakdown of the page's compare). The transcripts change a little, so a size runs in int8
-only where the development speakers measured it (train/precision_dev.py, rows/precision.jsonl; the
-bundle records its choice), and the page says which precision it runs. The LoRA factors stay float32:
-they are small, and a visitor's expert joins them as it trained.
+CPU's int8 dot-product instructions (about twice as fast here: analysis/bench_precision). The transcripts
+change, so a size's page runs in int8 only where the development speakers measured the cost within bounds
+(train/precision_dev.py, the report's precision section; maslora.systems.bundle.PAGE_PRECISION holds the
+choice), and the page says which precision it runs. The LoRA factors stay float32: they are small, and a
+visitor's expert joins them as it trained.
 
 float32 is every experiment's precision and the default everywhere; the report's rows are all float32.
 """
