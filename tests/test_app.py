@@ -278,8 +278,8 @@ def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, example, tmp_pa
     """The second tab as a visitor uses it: read a prompt (uploaded), a zip of more clips, train (another
     visitor's compare is served meanwhile), see the test clips scored, download, and find the new expert's
     slider in the first tab."""
-    native = load_manifest(NATIVE_RECORDINGS).iloc[:7]  # real CC0 recordings: 5 to train on, 2 to test
-    write_clip_archive(native.assign(part=["train"] * 5 + ["test"] * 2), tmp_path / "clips.zip")
+    native = load_manifest(NATIVE_RECORDINGS)  # real CC0 recordings: the zip's first 5 to train on, 2 to test
+    write_clip_archive(native.iloc[:7].assign(part=["train"] * 5 + ["test"] * 2), tmp_path / "clips.zip")
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("../evil.flac", b"x")
@@ -294,7 +294,7 @@ def test_in_a_browser_add_your_own_expert_and_mix_it_in(app_url, example, tmp_pa
         prompt = card.inner_text().strip().splitlines()[-1]  # the prompt is the card's last line
         recording = native[native.text == prompt.strip()].path.iloc[0]  # the CC0 reader read it too
         page.locator("#own-take").get_by_label("Upload file").click()
-        page.locator("#own-take input[type=file]").set_input_files(ROOT / "assets" / "native" / recording)
+        page.locator("#own-take input[type=file]").set_input_files(recording)
         page.get_by_role("button", name="Keep this take, next prompt").click()
         expect(card).to_contain_text("Prompt 2 of 23", timeout=60_000)
         silent = tmp_path / "silent.wav"
