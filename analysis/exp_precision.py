@@ -42,8 +42,8 @@ def costs(rows: pd.DataFrame) -> pd.DataFrame:
 
 def int8_allowed(rows: pd.DataFrame, size: str) -> bool:
     """The rule of the module's docstring, for `size`; False without its rows."""
-    table = costs(rows[rows["size"] == size]) if "size" in rows and (rows["size"] == size).any() else None
-    return table is not None and bool((table.cost <= MAX_COST).all())
+    mine = rows[rows["size"] == size] if "size" in rows else rows.iloc[:0]
+    return not mine.empty and bool((costs(mine).cost <= MAX_COST).all())
 
 
 def report(results) -> str:

@@ -205,7 +205,7 @@ def explanation(size: str) -> str:
 def precision_note(size: str) -> str:
     """Which precision the page runs `size` in, and where that was measured."""
     if page_precision(size) == "float32":
-        return f"\n\nOn this page {size} runs in float32, as every figure of the report was measured."
+        return f"\n\nOn this page {size} runs in float32, the precision of every result in the report."
     return (
         f"\n\nOn this page {size} runs with int8 linear layers (the LoRA factors stay float32), about twice as "
         "fast on a CPU, measured on development speakers before the page used it (the report's precision "
