@@ -22,14 +22,13 @@ from maslora.data.audio import load_audio
 from maslora.errors import USER_ERRORS
 from maslora.mixture.expert_folders import check_expert_name
 from maslora.mixture.weights import PAPER_BEST_BETA
-from maslora.systems import bundle, demo
+from maslora.systems import bundle, demo, warm_examples
 from maslora.systems.clip_cache import ClipCache
 from maslora.systems.combined_whisper import ROUTES, CombinedWhisper
 from maslora.systems.compare import compare, wer_vs_beta
 from maslora.systems.figures import bar_figure, beta_figure, posterior_figure
 from maslora.systems.visitor_takes import PromptSheet, split_takes, trained_summary
 from maslora.systems.visitors import VisitorStores, score_new_expert
-from maslora.training.new_expert import train_new_expert
 
 DIFF_COLORS = {"substitution": "#f4a261", "insertion": "#2a9d8f", "deletion": "#e76f51"}
 PRIVATE = {"api_visibility": "private"}  # UI plumbing; clients call "compare" and "wer_vs_beta"
@@ -53,8 +52,9 @@ def readable_errors(handler):
 
 
 @functools.cache
-def whisper_for(size: str, mixture: str) -> CombinedWhisper:  # every visitor's: one model
-    return bundle.load_bundled_whisper(size, mixture=mixture, cache=ClipCache(), precision=bundle.page_precision(size))
+def whisper_for(size: str, mixture: str) -> CombinedWhisper:  # every visitor's: one model, examples decoded early
+    model = bundle.load_bundled_whisper(size, mixture=mixture, cache=ClipCache(), precision=bundle.page_precision(size))
+    return warm_examples.warming_examples(model, auto_for(size, mixture))
 
 
 auto_for = functools.cache(bundle.load_bundled_auto)  # (size, mixture): one model and classifier for every visitor
@@ -146,8 +146,8 @@ def train_expert(request: gr.Request, size, mixture, name, takes, progress=gr.Pr
 
     with store.training(key) as cancelled, VISITORS.trainings.turn(show, cancelled, show) as on_step:
         progress(0, desc="loading the model")
-        layers = train_new_expert(store.experts, training, on_step=on_step, cancelled=cancelled, pause=store.give_way)
-    expert = store.add(key, name, layers)
+        layers = store.train(training, cancelled, on_step)
+        expert = store.add(key, name, layers)  # inside: a visitor who left meanwhile gets no expert
     scored = score_new_expert(expert, [load_audio(p) for p in test.path], list(test.text)) if len(test) else None
     accents = expert.whisper.accents
     return [

@@ -3,7 +3,8 @@
     python -m analysis.bench_class [--size tiny.en] [--visitors 30] [--gap 10] [--seconds 120] [--recorded]
                                    [--trainings 10]
 
-Starts the page as a user would (`python app.py --size SIZE`, a subprocess on 127.0.0.1), then:
+Starts the page as a user would (`python app.py --size SIZE`, a subprocess on 127.0.0.1) and waits until it
+falls quiet (it decodes its examples' first compares as it starts: maslora.systems.warm_examples), then:
 
 1. A lone compare, broken down: the page's compare of a clip it has never heard, through the API, beside
    the core's compare of the same clip (maslora.systems.compare, no cache) and each part the page adds to it,
@@ -293,6 +294,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def quiet_seconds(pid: int, limit: float = 300) -> float:
+    """Seconds from now until the process uses under a tenth of a core over a second (the page's start-up work,
+    maslora.systems.warm_examples, done), so that what is timed next has the cores to itself."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit:
+        used = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - used < 0.1:
+            return time.perf_counter() - began
+    raise SystemExit(f"the page kept the cores busy for {limit:.0f} s after it answered")
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -309,7 +322,8 @@ def served(size: str) -> Iterator[tuple[str, subprocess.Popen]]:
         with open(log, "w") as output:
             server = subprocess.Popen(command, cwd=Path(__file__).parent.parent, env=env, stdout=output, stderr=output)
         try:
-            print(f"the page answered after {started_seconds(url, server):.1f} s")
+            print(f"the page answered after {started_seconds(url, server):.1f} s", flush=True)
+            print(f"and fell quiet after {quiet_seconds(server.pid):.1f} s more (its examples decoded in advance)")
             yield url, server
         finally:
             server.terminate()

@@ -1,12 +1,12 @@
-"""Benchmark: the page's model in float32 and with int8 linear layers (maslora.whisper.precision), side by side.
+"""Benchmark: the page's model in float32 and with lighter linear layers (maslora.whisper.precision), side by side.
 
     python -m analysis.bench_precision [--size tiny.en] [--clips 8] [--repeats 3]
 
-Both precisions of SIZE's bundled model in one process, timed in alternating rounds on the first --clips
+Every precision of SIZE's bundled model in one process, timed in alternating rounds on the first --clips
 examples: Whisper's row in its 30 s window and a MAS-LoRA row (beta 2), each alone (one clip) and as one
-batch of all the clips (per row); prints each median and float32 / int8, and how many of the batch's
-transcripts int8 changed. What int8 costs in WER is measured on development speakers, not here
-(train/precision_dev.py, analysis/exp_precision.py).
+batch of all the clips (per row); prints each median, float32's over each lighter precision's, and how
+many of the batch's transcripts each changed. What a precision costs in WER is measured on development
+speakers, not here (train/precision_dev.py, analysis/exp_precision.py).
 """
 
 import argparse
@@ -20,7 +20,7 @@ from maslora.data.corpora import load_manifest
 from maslora.mixture.weights import beta_weights
 from maslora.systems.bundle import BUNDLED_EXAMPLES, load_bundled_whisper
 from maslora.systems.combined_whisper import Request
-from maslora.whisper.precision import PRECISIONS
+from maslora.whisper.precision import LIGHTER, PRECISIONS
 
 
 def main() -> None:
@@ -49,14 +49,17 @@ def main() -> None:
                     texts[precision, label] = whisper.transcribe(clips, [request] * len(clips))
                     took = (time.perf_counter() - began) / len(clips)
                     seconds.setdefault((precision, label, len(clips)), []).append(took)
-    print(f"{args.size}, seconds a row (median of {args.repeats} alternating rounds), float32 / int8:")
+    print(f"{args.size}, seconds a row (median of {args.repeats} alternating rounds); float32 / each:")
     for label in rows:
         for count in (1, len(audios)):
-            float32, int8 = (statistics.median(seconds[p, label, count]) for p in PRECISIONS)
+            median = {p: statistics.median(seconds[p, label, count]) for p in PRECISIONS}
             shape = "alone" if count == 1 else f"in a batch of {count}"
-            print(f"  {label}, {shape}: float32 {float32:.3f} s, int8 {int8:.3f} s, ratio {float32 / int8:.2f}")
-        changed = sum(a != b for a, b in zip(texts["float32", label], texts["int8", label]))
-        print(f"  {label}: int8 changed {changed} of {len(audios)} transcripts")
+            timings = ", ".join(f"{p} {median[p]:.3f} s" for p in PRECISIONS)
+            ratios = ", ".join(f"{p} {median['float32'] / median[p]:.2f}" for p in LIGHTER)
+            print(f"  {label}, {shape}: {timings}; ratio {ratios}")
+        for precision in LIGHTER:
+            changed = sum(a != b for a, b in zip(texts["float32", label], texts[precision, label]))
+            print(f"  {label}: {precision} changed {changed} of {len(audios)} transcripts")
 
 
 if __name__ == "__main__":

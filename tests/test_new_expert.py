@@ -5,6 +5,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from maslora.errors import AdapterError, AudioError, CorpusError, TrainingCancel
 from maslora.mixture.expert_folders import add_expert, remove_expert
 from maslora.mixture.layer import AdapterPlacement, adapter_layers, inject_adapters
 from maslora.mixture.peft_io import RunsWith, load_experts, read_adapter, read_experts_manifest, save_experts
-from maslora.training.new_expert import NewExpertConfig, longest_clip_seconds, train_new_expert
+from maslora.training.new_expert import ModelShelf, NewExpertConfig, longest_clip_seconds, train_new_expert
 from maslora.whisper.load import load_whisper
 from tests.conftest import ROOT
 from tests.test_mixture_layer import ACCENTS, tiny_whisper, trained_looking
@@ -222,6 +223,25 @@ def test_a_new_expert_trains_beside_the_frozen_shared_part_of_a_shared_experts_f
     assert load_experts(loaded.model, tmp_path / "more") == [*ACCENTS, "mine"]
     for name, layer in adapter_layers(loaded.model).items():
         assert torch.equal(layer.shared_B, adapter_layers(whisper.model)[name].shared_B)  # as saved: it stayed frozen
+
+
+@pytest.mark.slow
+def test_trainings_on_a_shelf_load_the_model_once_and_give_what_a_freshly_loaded_model_gives(real_clips):
+    config = NewExpertConfig(steps=2, batch_size=len(real_clips))  # augmented, with dropout: as on the page
+    fresh = train_new_expert(BUNDLED, real_clips, config)
+    shelf = ModelShelf()
+    steps = []
+    with pytest.raises(TrainingCancelled):  # a training that stops half way leaves the model as it was lent
+        train_new_expert(BUNDLED, real_clips, config, on_step=steps.append, cancelled=lambda: bool(steps), shelf=shelf)
+    model = shelf._kept[1]
+    lent = [train_new_expert(BUNDLED, real_clips, config, shelf=shelf) for _ in range(2)]
+    assert shelf._kept[1] is model  # lent again each time, never loaded again
+    for layers in lent:
+        assert layers.keys() == fresh.keys()
+        assert all(torch.equal(layers[n][0], A) and torch.equal(layers[n][1], B) for n, (A, B) in fresh.items())
+    other = train_new_expert(BUNDLED, real_clips, replace(config, seed=1), shelf=shelf)
+    assert shelf._kept[1] is not model  # another seed: another model, and only one kept
+    assert any(not torch.equal(other[n][1], B) for n, (_, B) in fresh.items())
 
 
 @pytest.mark.slow

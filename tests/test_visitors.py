@@ -9,7 +9,7 @@ import torch
 from maslora.data.audio import load_audio
 from maslora.data.corpora import NATIVE_RECORDINGS, arctic_prompts, load_manifest
 from maslora.data.splits import prompt_sets
-from maslora.errors import AdapterError, TrainingError, WeightsError
+from maslora.errors import AdapterError, TrainingCancelled, TrainingError, WeightsError
 from maslora.mixture.layer import adapter_layers
 from maslora.mixture.peft_io import read_adapter
 from maslora.systems.bundle import BUNDLED_EXPERTS, bundle_fold, load_bundled_whisper
@@ -147,3 +147,15 @@ def test_an_expert_that_does_not_fit_leaves_the_shared_model_and_other_experts_u
     assert not (store.root / "b" / "experts-theirs").exists()  # nothing of the failed expert is left
     assert all(torch.equal(values[n], layer.lora_A) for n, layer in adapter_layers(shared.whisper.model).items())
     store.remove("a")
+
+
+def test_a_visitor_who_leaves_after_the_last_training_step_leaves_no_expert(tmp_path, shared):
+    store = VisitorExperts(EXPERTS, tmp_path / "visitors", shared)
+    layout = shared._layout
+    with store.training("a"):
+        store.remove("a")  # the page's unload, between the last step and the expert's joining the model
+        with pytest.raises(TrainingCancelled, match="nothing was saved"):
+            store.add("a", "mine", read_adapter(EXPERTS / "arabic")[1])
+    assert store.get("a") is None and shared._layout.names == layout.names
+    assert [len(columns) for columns in shared.sides.values()] == [len(c) for c in layout.sides.values()]
+    assert not (store.root / "a" / "experts-mine").exists()

@@ -197,6 +197,14 @@ def mixtures_note(size: str) -> str:
     return "\n".join(lines)
 
 
+# What a lighter precision changes (maslora.whisper.precision), in a visitor's words
+LIGHTER_LAYERS = {
+    "bfloat16": "bfloat16 linear layers (Whisper's weights and products; the LoRA factors, attention and "
+    "everything else stay float32)",
+    "int8": "int8 linear layers (the LoRA factors stay float32)",
+}
+
+
 def explanation(size: str) -> str:
     """The page's explanation of MAS-LoRA, with what `size`'s bundled experts heard and how its mixtures differ."""
     return EXPLANATION + training_note(size) + mixtures_note(size) + precision_note(size)
@@ -204,12 +212,13 @@ def explanation(size: str) -> str:
 
 def precision_note(size: str) -> str:
     """Which precision the page runs `size` in, and where that was measured."""
-    if page_precision(size) == "float32":
+    precision = page_precision(size)
+    if precision == "float32":
         return f"\n\nOn this page {size} runs in float32, the precision of every result in the report."
     return (
-        f"\n\nOn this page {size} runs with int8 linear layers (the LoRA factors stay float32), about twice as "
-        "fast on a CPU, measured on development speakers before the page used it (the report's precision "
-        "section). Every other figure of the report is float32."
+        f"\n\nOn this page {size} runs with {LIGHTER_LAYERS[precision]}, faster on a CPU, measured on development "
+        "speakers before the page used it (the report's precision section). Every other figure of the report "
+        "is float32."
     )
 
 

@@ -11,8 +11,8 @@ second training for a visitor who already has one running, and new experts once 
 
     store = VisitorExperts(experts, root, shared)        # shared: the page's CombinedWhisper of these experts
     with store.training(key) as cancelled:               # refuses a visitor's second training
-        layers = train_new_expert(experts, clips, cancelled=cancelled)
-    expert = store.add(key, "mine", layers)              # expert.whisper: base, LoRA, N + 1 experts
+        layers = store.train(clips, cancelled, on_step)  # train_new_expert on a model kept between trainings
+        expert = store.add(key, "mine", layers)          # expert.whisper: base, LoRA, N + 1 experts
 """
 
 import contextlib
@@ -30,7 +30,7 @@ import torch
 
 from maslora.data.corpora import arctic_prompts
 from maslora.data.splits import prompt_sets
-from maslora.errors import TrainingError
+from maslora.errors import TrainingCancelled, TrainingError
 from maslora.mixture.expert_folders import add_expert
 from maslora.mixture.peft_io import experts_folder
 from maslora.mixture.weights import beta_weights
@@ -38,6 +38,7 @@ from maslora.systems.bundle import bundled_folders
 from maslora.systems.combined_whisper import CombinedWhisper, Request
 from maslora.systems.expert_view import ExpertView
 from maslora.systems.training_queue import TrainingQueue
+from maslora.training.new_expert import ModelShelf, Progress, train_new_expert
 from maslora.wer import error_counts
 
 COMPARES_FIRST_SECONDS = 2.0  # the longest a training step waits for the shared model to fall quiet: a step
@@ -72,11 +73,15 @@ class VisitorExpert:
 class VisitorExperts:
     """Each visitor's expert, by key (the app's browser session), thread-safe."""
 
-    def __init__(self, experts: Path, root: Path, shared: CombinedWhisper, capacity: int = 100):
+    def __init__(
+        self, experts: Path, root: Path, shared: CombinedWhisper, capacity: int = 100, shelf: ModelShelf | None = None
+    ):
         # capacity: each expert adds a column to the shared model's layers (about 2 MB resident in tiny.en, measured
         # by analysis/bench_visitor_experts) and a folder on disk; 100 is three classes of 30, still bounded
         # experts: the bundled experts folder every visitor's expert is trained for; shared: their model
+        # shelf: the trainable model kept between trainings (the page's stores share one: trainings take turns)
         self.experts, self.root, self.shared, self.capacity = Path(experts), Path(root), shared, capacity
+        self.shelf = shelf or ModelShelf()
         self._serial = itertools.count(1)  # a column name is never reused: cached rows of a gone expert stay its
         self._experts: dict[str, VisitorExpert] = {}
         self._training: dict[str, threading.Event] = {}  # key -> its cancel flag, while it trains
@@ -105,6 +110,15 @@ class VisitorExperts:
             with self._lock:
                 self._training.pop(key, None)
 
+    def train(
+        self, clips: pd.DataFrame, cancelled: Callable[[], bool], on_step: Callable[[Progress], None]
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """A new expert's factors trained on `clips` (train_new_expert) on the shelf's model, giving way to
+        compares before each step; call it inside `training(key)`, with its `cancelled`."""
+        return train_new_expert(
+            self.experts, clips, on_step=on_step, cancelled=cancelled, pause=self.give_way, shelf=self.shelf
+        )
+
     def give_way(self) -> None:
         """Before a training step: wait while the shared model decodes, at most COMPARES_FIRST_SECONDS, so that
         visitors' compares do not share the cores with a training (both would take twice as long)."""
@@ -120,7 +134,8 @@ class VisitorExperts:
 
     def add(self, key: str, name: str, layers: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> VisitorExpert:
         """The bundled experts plus `name` (trained `layers`) in the visitor's folder, and `name` in the shared
-        model; replaces the visitor's previous expert, if any (a visitor holds one)."""
+        model; replaces the visitor's previous expert, if any (a visitor holds one). Inside `training(key)`, a
+        cancel (the visitor left) that came before it ends leaves nothing: TrainingCancelled."""
         folder = self.workspace(key) / f"experts-{name}"
         if folder.exists():
             shutil.rmtree(folder)  # the same name trained again: the new one replaces it
@@ -132,9 +147,16 @@ class VisitorExperts:
             shutil.rmtree(folder, ignore_errors=True)  # nothing half-written; the visitor's takes stay
             raise
         expert = VisitorExpert(name, folder, ExpertView(self.shared, {name: column}))
-        with self._lock:
-            previous = self._experts.get(key)
-            self._experts[key] = expert
+        with self._lock:  # a visitor who left (or cancelled) after the last step must not leave their expert here
+            flag = self._training.get(key)
+            gone = flag is not None and flag.is_set()
+            previous = None if gone else self._experts.get(key)
+            if not gone:
+                self._experts[key] = expert
+        if gone:
+            self.shared.remove_expert(column)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise TrainingCancelled("training cancelled after its last step; nothing was saved")
         if previous is not None:
             self.shared.remove_expert(previous.column)
             if previous.folder != folder:
@@ -170,6 +192,7 @@ class VisitorStores:
     def __init__(self, shared: Callable[[str, str], CombinedWhisper]):
         self.shared = shared
         self.trainings = TrainingQueue()  # one training at a time on the server, whatever its size and mixture
+        self.models = ModelShelf()  # so the model trainings run on is loaded once, not once a training
         self._stores: dict[tuple[str, str], VisitorExperts] = {}
         self._lock = threading.Lock()
 
@@ -178,7 +201,8 @@ class VisitorStores:
             if (size, mixture) not in self._stores:
                 folder = tempfile.mkdtemp(prefix=f"maslora-visitors-{size}-{mixture}-")
                 experts, _ = bundled_folders(size, mixture=mixture)
-                self._stores[size, mixture] = VisitorExperts(experts, folder, self.shared(size, mixture))
+                shared = self.shared(size, mixture)
+                self._stores[size, mixture] = VisitorExperts(experts, folder, shared, shelf=self.models)
             return self._stores[size, mixture]
 
     def expert(self, size: str, mixture: str, key: str | None) -> VisitorExpert | None:

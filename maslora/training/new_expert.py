@@ -11,9 +11,12 @@ move. maslora.mixture.expert_folders then writes the folder with N + 1 experts.
     add_expert("assets/experts/tiny.en/mas-lora", "mine", layers, "my-experts")
 """
 
+import contextlib
+import ctypes
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -122,6 +125,59 @@ def _trainable_model(experts: Path, manifest: ExpertsManifest, seed: int) -> Whi
     return whisper
 
 
+class ModelShelf:
+    """Keeps the trainable model (_trainable_model) of the last training for the next one, so that a server
+    training one visitor's expert after another loads Whisper once, not once a training (each load also left
+    memory behind: analysis/bench_class --trainings). It holds one model, of one experts folder and seed; a
+    training takes it off the shelf and puts it back with the new expert's factors as they were loaded, so a
+    training on a lent model gives the same factors as one on a freshly loaded model (tests/test_new_expert.py).
+    Trainings at the same time each get a model: the second finds the shelf empty and loads its own."""
+
+    def __init__(self):
+        self._kept: tuple[tuple, Whisper, dict[str, torch.Tensor]] | None = None  # (key, model, untrained factors)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lend(self, experts: Path, manifest: ExpertsManifest, seed: int) -> Iterator[Whisper]:
+        key = (experts.resolve(), seed, _folder_stamp(experts))  # a folder changed on disk is loaded again
+        with self._lock:
+            kept, self._kept = self._kept, None
+        if kept is not None and kept[0] == key:
+            whisper, untrained = kept[1], kept[2]
+        else:
+            del kept  # the other folder's model goes before this one loads
+            whisper = _trainable_model(experts, manifest, seed)
+            untrained = {name: p.detach().clone() for name, p in whisper.model.named_parameters() if p.requires_grad}
+        try:
+            yield whisper
+        finally:
+            with torch.no_grad():
+                for name, parameter in whisper.model.named_parameters():
+                    if name in untrained:
+                        parameter.copy_(untrained[name])
+                        parameter.grad = None
+            with self._lock:
+                self._kept = (key, whisper, untrained)
+            _give_back_freed_memory()
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the memory a training freed back to the system. glibc keeps what a thread frees in that thread's
+    arena; a server whose trainings each run on another of its threads (Gradio's workers) then grew by a
+    training's activations with every training (7.9 GB after 10: analysis/bench_class --trainings). Where the
+    C library is not glibc there is nothing to do."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
+
+
+def _folder_stamp(folder: Path) -> tuple:
+    """When each file of an experts folder last changed."""
+    return tuple(sorted((str(path), path.stat().st_mtime_ns) for path in folder.rglob("*") if path.is_file()))
+
+
 def _batches(count: int, config: NewExpertConfig) -> list[list[int]]:
     """config.steps batches of clip indices: passes over the clips, each in its own seeded order."""
     rng = np.random.default_rng(config.seed)
@@ -138,18 +194,33 @@ def train_new_expert(
     on_step: Callable[[Progress], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     pause: Callable[[], None] | None = None,
+    shelf: ModelShelf | None = None,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The new expert's LoRA factors {module name: (A, B)} (on the folder's expert_sides), trained on `clips`
     (path, text) for the experts folder `experts`. `on_step` hears every step's Progress; when `cancelled()` turns true,
     TrainingCancelled is raised before the next step (nothing has been written anywhere). `pause()` is called
-    before each step and may wait (the page lets visitors' compares go first)."""
+    before each step and may wait (the page lets visitors' compares go first). With a `shelf`, the trainable
+    model is borrowed from it (loaded only the first time) instead of loaded for this training alone."""
     config = config or NewExpertConfig()
     experts = Path(experts)
     manifest = read_experts_manifest(experts)
     audios = training_clips(clips, manifest.window)
-    texts = list(clips.text)
-    torch.manual_seed(config.seed)
-    whisper = _trainable_model(experts, manifest, config.seed)
+    with (shelf or ModelShelf()).lend(experts, manifest, config.seed) as whisper:
+        return _trained_expert(whisper, manifest, audios, list(clips.text), config, on_step, cancelled, pause)
+
+
+def _trained_expert(
+    whisper: Whisper,
+    manifest: ExpertsManifest,
+    audios: list[np.ndarray],
+    texts: list[str],
+    config: NewExpertConfig,
+    on_step: Callable[[Progress], None] | None,
+    cancelled: Callable[[], bool] | None,
+    pause: Callable[[], None] | None,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """train_new_expert's loop on `whisper`, a model of _trainable_model as it was loaded."""
+    torch.manual_seed(config.seed)  # after the model is in hand: a lent model trains as a freshly loaded one
     parameters = [p for p in whisper.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / config.steps)
