@@ -127,8 +127,8 @@ def _trainable_model(experts: Path, manifest: ExpertsManifest, seed: int) -> Whi
 
 class ModelShelf:
     """Keeps the trainable model (_trainable_model) of the last training for the next one, so that a server
-    training one visitor's expert after another loads Whisper once, not once a training (each load also left
-    memory behind: analysis/bench_class --trainings). It holds one model, of one experts folder and seed; a
+    training one visitor's expert after another loads Whisper once, not once a training. It holds one model,
+    of one experts folder and seed (the memory each training freed goes back to the system as it ends); a
     training takes it off the shelf and puts it back with the new expert's factors as they were loaded, so a
     training on a lent model gives the same factors as one on a freshly loaded model (tests/test_new_expert.py).
     Trainings at the same time each get a model: the second finds the shelf empty and loads its own."""
